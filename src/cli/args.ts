@@ -1,0 +1,34 @@
+// Shared CLI argument parsing (node:util parseArgs, strict: unknown flags are errors).
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export class UsageError extends Error {}
+
+export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Options every hub-side command accepts (they all open the hub database). */
+export const hubDbOptions = {
+  "data-dir": { type: "string" },
+  "db-url": { type: "string" },
+} as const;
+
+/** "30d", "12h", "90m", "3600s" → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+)\s*([smhdw])$/.exec(value.trim());
+  if (!m) throw new UsageError(`invalid duration "${value}" (use e.g. 90m, 12h, 30d, 2w)`);
+  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[m[2] as "s"];
+  return Number(m[1]) * unit;
+}
+
+/** "HOST:PORT" / "[::1]:PORT" → parts. */
+export function parseListen(value: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`invalid --listen "${value}" (expected HOST:PORT)`);
+  return { hostname: (m[1] ?? m[2])!, port };
+}

@@ -1,0 +1,185 @@
+// API tokens (client id + secret). Tokens scoped to the managed-instance role are the
+// joining keys; administrator/readonly tokens authenticate the JSON admin API.
+// Secrets are ≥160-bit random, shown once, stored as SHA-256 (they are not human
+// passwords, so a fast hash compared in constant time is the right tool).
+import { and, desc, eq, like, or, sql } from "drizzle-orm";
+import { sha256Hex, verifySecretHash } from "../lib/crypto";
+import { newClientId, newClientSecret, newId } from "../lib/ids";
+import type { HubDb } from "./client";
+import { ROLE, type RoleId } from "./roles";
+import { apiTokens, principals } from "./schema";
+
+export type ApiToken = typeof apiTokens.$inferSelect;
+
+export interface CreateTokenInput {
+  principalId: string;
+  title: string;
+  roleId: RoleId;
+  groupName?: string | null;
+  expiresAt?: number | null;
+  maxUses?: number | null;
+  createdBy?: string | null;
+}
+
+/** Creates a token; the returned secret exists nowhere else afterwards. */
+export async function createApiToken(db: HubDb, input: CreateTokenInput) {
+  const clientId = newClientId();
+  const secret = newClientSecret();
+  const id = newId("tok_");
+  await db.insert(apiTokens).values({
+    id,
+    clientId,
+    secretHash: sha256Hex(secret),
+    principalId: input.principalId,
+    title: input.title,
+    roleId: input.roleId,
+    groupName: input.groupName || null,
+    expiresAt: input.expiresAt ?? null,
+    maxUses: input.maxUses ?? null,
+    createdAt: Date.now(),
+    createdBy: input.createdBy ?? null,
+  });
+  return { id, clientId, secret };
+}
+
+export async function getApiTokenByClientId(db: HubDb, clientId: string) {
+  const [row] = await db.select().from(apiTokens).where(eq(apiTokens.clientId, clientId));
+  return row;
+}
+
+export async function getApiToken(db: HubDb, id: string) {
+  const [row] = await db.select().from(apiTokens).where(eq(apiTokens.id, id));
+  return row;
+}
+
+export async function listApiTokens(db: HubDb, opts: { q?: string; roleId?: RoleId; offset?: number; limit?: number } = {}) {
+  const conds = [];
+  if (opts.roleId) conds.push(eq(apiTokens.roleId, opts.roleId));
+  if (opts.q) {
+    const p = `%${opts.q}%`;
+    conds.push(or(like(apiTokens.title, p), like(apiTokens.clientId, p), like(apiTokens.groupName, p)));
+  }
+  const where = conds.length ? and(...conds) : undefined;
+  const limit = Math.min(opts.limit ?? 25, 200);
+  const rows = await db
+    .select({ token: apiTokens, principalTitle: principals.title })
+    .from(apiTokens)
+    .innerJoin(principals, eq(principals.id, apiTokens.principalId))
+    .where(where)
+    .orderBy(desc(apiTokens.createdAt))
+    .limit(limit)
+    .offset(opts.offset ?? 0);
+  const [{ total }] = await db.select({ total: sql<number>`count(*)` }).from(apiTokens).where(where);
+  return { total: Number(total), rows: rows.map((r) => ({ ...r.token, principalTitle: r.principalTitle })) };
+}
+
+/**
+ * revoke: the token stops working, and so does every instance joined with it.
+ * retire: no new joins; instances already joined keep working (key rotation).
+ */
+export async function setApiTokenState(db: HubDb, id: string, state: "revoked" | "retired" | "active") {
+  const res = await db
+    .update(apiTokens)
+    .set({ state, revokedAt: state === "revoked" ? Date.now() : null })
+    .where(eq(apiTokens.id, id))
+    .returning({ id: apiTokens.id });
+  return res.length > 0;
+}
+
+/** Public view of a token: never includes the secret hash. */
+export function tokenView(t: ApiToken & { principalTitle?: string }, now = Date.now()) {
+  return {
+    id: t.id,
+    clientId: t.clientId,
+    title: t.title,
+    role: t.roleId,
+    principalId: t.principalId,
+    principalTitle: t.principalTitle,
+    group: t.groupName,
+    status: tokenStatus(t, now),
+    expiresAt: t.expiresAt,
+    maxUses: t.maxUses,
+    useCount: t.useCount,
+    lastUsedAt: t.lastUsedAt,
+    lastUsedIp: t.lastUsedIp,
+    lastInstanceId: t.lastInstanceId,
+    createdAt: t.createdAt,
+  };
+}
+
+export type TokenStatus = "active" | "retired" | "revoked" | "expired" | "used-up";
+
+export function tokenStatus(t: Pick<ApiToken, "state" | "expiresAt" | "maxUses" | "useCount">, now = Date.now()): TokenStatus {
+  if (t.state === "revoked") return "revoked";
+  if (t.expiresAt !== null && t.expiresAt <= now) return "expired";
+  if (t.state === "retired") return "retired";
+  if (t.maxUses !== null && t.useCount >= t.maxUses) return "used-up";
+  return "active";
+}
+
+// A fixed hash to compare against when the client id is unknown, so response time
+// does not reveal which client ids exist.
+const DUMMY_HASH = sha256Hex("certhub-dummy-secret");
+
+export type TokenCheck =
+  | { ok: true; token: ApiToken }
+  | { ok: false; reason: "invalid" | "revoked" | "expired" | "retired" | "used-up" | "wrong-role" | "disabled"; token?: ApiToken };
+
+/** Checks a client id + secret pair; `purpose` decides which states are acceptable. */
+export async function checkApiToken(
+  db: HubDb,
+  clientId: string,
+  secret: string,
+  purpose: "join" | "admin-api",
+): Promise<TokenCheck> {
+  const [row] = await db
+    .select({ token: apiTokens, disabled: principals.disabled })
+    .from(apiTokens)
+    .innerJoin(principals, eq(principals.id, apiTokens.principalId))
+    .where(eq(apiTokens.clientId, clientId));
+  const matches = verifySecretHash(secret, row?.token.secretHash ?? DUMMY_HASH);
+  if (!row || !matches) return { ok: false, reason: "invalid" };
+  const token = row.token;
+  if (row.disabled) return { ok: false, reason: "disabled", token };
+  const status = tokenStatus(token);
+  if (status !== "active") return { ok: false, reason: status, token };
+  const roleOk = purpose === "join" ? token.roleId === ROLE.managedInstance : token.roleId !== ROLE.managedInstance;
+  if (!roleOk) return { ok: false, reason: "wrong-role", token };
+  return { ok: true, token };
+}
+
+/**
+ * Counts one use atomically; false when a concurrent use took the last one or the
+ * key was revoked/retired meanwhile.
+ */
+export async function consumeApiTokenUse(db: HubDb, id: string, ip: string | null, instanceId?: string) {
+  const now = Date.now();
+  const res = await db
+    .update(apiTokens)
+    .set({
+      useCount: sql`${apiTokens.useCount} + 1`,
+      lastUsedAt: now,
+      lastUsedIp: ip,
+      ...(instanceId ? { lastInstanceId: instanceId } : {}),
+    })
+    .where(
+      and(
+        eq(apiTokens.id, id),
+        eq(apiTokens.state, "active"),
+        sql`(${apiTokens.maxUses} IS NULL OR ${apiTokens.useCount} < ${apiTokens.maxUses})`,
+        sql`(${apiTokens.expiresAt} IS NULL OR ${apiTokens.expiresAt} > ${now})`,
+      ),
+    )
+    .returning({ id: apiTokens.id });
+  return res.length > 0;
+}
+
+export const TOKEN_ERROR_MESSAGES: Record<Exclude<TokenCheck, { ok: true }>["reason"], string> = {
+  invalid: "unknown client id or wrong secret",
+  revoked: "this key has been revoked",
+  expired: "this key has expired",
+  retired: "this key is retired and accepts no new joins",
+  "used-up": "this key has reached its maximum number of uses",
+  "wrong-role": "this key is not valid for this purpose",
+  disabled: "the principal owning this key is disabled",
+};

@@ -1,0 +1,40 @@
+// Opens the hub database: a local libSQL file by default, or a libSQL server.
+import { createClient, type Client } from "@libsql/client";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { applyMigrations, type Migration } from "./migrate";
+import { hubMigrations } from "./migrations";
+import * as schema from "./schema";
+
+export type HubDb = LibSQLDatabase<typeof schema>;
+
+export interface OpenedDb<S extends Record<string, unknown>> {
+  client: Client;
+  db: LibSQLDatabase<S>;
+  close(): void;
+}
+
+/**
+ * Opens a libSQL database and applies the given migrations. Local files use WAL and a
+ * busy timeout so the admin CLI can write while a hub or agent process is running.
+ */
+export async function openDatabase<S extends Record<string, unknown>>(
+  url: string,
+  schemaModule: S,
+  migrations: Migration[],
+  authToken?: string,
+): Promise<OpenedDb<S>> {
+  const client = createClient({ url, authToken });
+  if (url.startsWith("file:")) {
+    await client.execute("PRAGMA journal_mode = WAL");
+    await client.execute("PRAGMA busy_timeout = 5000");
+    await client.execute("PRAGMA synchronous = NORMAL");
+    await client.execute("PRAGMA foreign_keys = ON");
+  }
+  await applyMigrations(client, migrations);
+  const db = drizzle(client, { schema: schemaModule });
+  return { client, db, close: () => client.close() };
+}
+
+export function openHubDatabase(url: string, authToken?: string) {
+  return openDatabase(url, schema, hubMigrations, authToken);
+}

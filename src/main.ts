@@ -1,0 +1,82 @@
+#!/usr/bin/env bun
+// certhub: one binary, two modes. Hub (default) or agent (--agent), plus admin CLI commands.
+import { VERSION } from "./version";
+
+const HELP = `certhub ${VERSION} — certificate management hub and agent
+
+Usage:
+  certhub [serve] [--data-dir DIR] [--db-url URL] [--listen HOST:PORT] [--http]
+                  [--tls-cert FILE --tls-key FILE]      run the hub (default mode)
+  certhub --agent [--data-dir DIR] [--listen HOST:PORT] [--allow-scripts]
+                  [--join URL --client-id ID --secret-file FILE [--fingerprint sha256:…]]
+                                                       run the agent on this host
+
+Hub admin commands (act on the hub's data dir / database; safe while it runs):
+  certhub keys create --title T [--group G] [--role managed-instance|administrator|readonly]
+                      [--expires 30d] [--max-uses N] [--json]
+  certhub keys list [--json]
+  certhub keys revoke <clientId> [--retire]
+  certhub users reset-password <username>
+
+Agent commands (talk to the running agent's local API):
+  certhub hub join <hubUrl> <clientId> <clientSecret> [--fingerprint sha256:…]
+  certhub hub leave
+  certhub hub status
+
+Options:
+  --version    print the version
+  --help       show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--version") || argv[0] === "version") {
+    console.log(`certhub ${VERSION}`);
+    return 0;
+  }
+  if (argv.includes("--help") || argv.includes("-h") || argv[0] === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (argv.includes("--agent") || argv[0] === "agent") {
+    const { runAgentCommand } = await import("./cli/agent");
+    return runAgentCommand(argv.filter((a) => a !== "--agent" && a !== "agent"));
+  }
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "keys": {
+      const { runKeysCommand } = await import("./cli/keys");
+      return runKeysCommand(rest);
+    }
+    case "users": {
+      const { runUsersCommand } = await import("./cli/users");
+      return runUsersCommand(rest);
+    }
+    case "hub": {
+      const { runHubCommand } = await import("./cli/hub");
+      return runHubCommand(rest);
+    }
+    case "serve": {
+      const { runServeCommand } = await import("./cli/serve");
+      return runServeCommand(rest);
+    }
+    default: {
+      if (command && !command.startsWith("-")) {
+        console.error(`certhub: unknown command "${command}"\n\n${HELP}`);
+        return 2;
+      }
+      const { runServeCommand } = await import("./cli/serve");
+      return runServeCommand(argv);
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // serve/agent keep running; they resolve with -1 and exit on signals themselves.
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    console.error(`certhub: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
