@@ -1,6 +1,10 @@
 // Hub migrations, embedded as text. After `npm run db:generate`, add the new file here
 // (test/db/migrations.test.ts fails while one is missing).
 import m0000 from "../../drizzle/hub/0000_init.sql" with { type: "text" };
+import m0001 from "../../drizzle/hub/0001_instances_public_key.sql" with { type: "text" };
 import type { Migration } from "./migrate";
 
-export const hubMigrations: Migration[] = [{ tag: "0000_init", sql: m0000 }];
+export const hubMigrations: Migration[] = [
+  { tag: "0000_init", sql: m0000 },
+  { tag: "0001_instances_public_key", sql: m0001 },
+];

@@ -102,7 +102,10 @@ export const instances = sqliteTable("instances", {
   settingsVersion: integer("settings_version").notNull().default(1),
   joinedAt: integer("joined_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-}, (t) => [index("instances_joining_key_idx").on(t.joiningKeyId)]);
+}, (t) => [
+  index("instances_joining_key_idx").on(t.joiningKeyId),
+  index("instances_public_key_idx").on(t.publicKey), // idempotent join retries
+]);
 
 /** Commands queued for one instance; delivered in seq order until acknowledged. */
 export const commands = sqliteTable("commands", {

@@ -120,6 +120,8 @@ export interface SyncResponse {
   certificatesHash?: string;
   /** The hub's certificate hash differs and no list came: send the full list. */
   needCertificates?: boolean;
+  /** The agent's cursor is ahead of the hub (hub restored from a backup): continue from here. */
+  resetCursor?: number;
   /** An admin reset this identity: call /rekey. */
   rekey?: boolean;
   /** Two processes present this identity; commands are held until an admin resets it. */

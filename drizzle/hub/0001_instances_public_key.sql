@@ -1,0 +1,1 @@
+CREATE INDEX `instances_public_key_idx` ON `instances` (`public_key`);

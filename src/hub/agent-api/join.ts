@@ -1,0 +1,141 @@
+// JOIN FLOW (hub side): POST /api/agent/v1/join
+//
+// 1. rate limits per source address and per client id (failed attempts count hardest)
+// 2. body: joining key (client id + secret), the agent's new Ed25519 public key, host facts;
+//    the request is signed with that new key (proof the agent holds the private half)
+// 3. the joining key is checked (SHA-256 compared in constant time; revoked, expired,
+//    retired and used-up keys each get their own error) and one use is consumed atomically
+// 4. the instance is created; from here on the agent authenticates with its key pair only,
+//    so retiring the joining key does not strand hosts already joined with it.
+// A retried join with the same public key (response lost on the way back) returns the same
+// instance instead of creating a second one or consuming another use.
+import { and, eq } from "drizzle-orm";
+import { audit } from "../../db/audit";
+import { checkApiToken, consumeApiTokenUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/apiTokens";
+import type { HubDb } from "../../db/client";
+import { getInstance, insertInstance, newInstanceId } from "../../db/instances";
+import { instances } from "../../db/schema";
+import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
+import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
+import { VERSION } from "../../version";
+import { toCached } from "../fleet/cache";
+import { RateLimiter } from "../security/rateLimit";
+import { clientIp, fail, readJson, type Ctx } from "./util";
+
+type Reason = Exclude<TokenCheck, { ok: true }>["reason"];
+const REASON: Record<Reason, { status: 401 | 403; code: ErrorCode }> = {
+  invalid: { status: 401, code: "invalid-credentials" },
+  revoked: { status: 403, code: "key-revoked" },
+  expired: { status: 403, code: "key-expired" },
+  retired: { status: 403, code: "key-retired" },
+  "used-up": { status: 403, code: "key-used-up" },
+  "wrong-role": { status: 403, code: "key-wrong-role" },
+  disabled: { status: 403, code: "key-disabled" },
+};
+
+export interface JoinLimiters {
+  /** Every join attempt per source address (a host fleet behind one NAT still fits). */
+  perIp: RateLimiter;
+  /** Failed attempts (wrong secret, unusable key) per source address and per client id. */
+  failuresPerIp: RateLimiter;
+  failuresPerKey: RateLimiter;
+}
+
+export function createJoinLimiters(): JoinLimiters {
+  return {
+    perIp: new RateLimiter(600, 60_000),
+    failuresPerIp: new RateLimiter(20, 60_000),
+    failuresPerKey: new RateLimiter(20, 60_000),
+  };
+}
+
+export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
+  const { db, fleet } = c.get("deps");
+  const ip = clientIp(c) ?? "unknown";
+  const limited = (retry: number) => fail(c, 429, `too many join attempts; retry in ${retry} s`, "rate-limited", { "Retry-After": String(retry) });
+
+  const all = limiters.perIp.take(ip);
+  if (!all.ok) return limited(all.retryAfterSeconds);
+  const ipFail = limiters.failuresPerIp.peek(ip);
+  if (!ipFail.ok) return limited(ipFail.retryAfterSeconds);
+
+  const body = await readJson(c, JoinRequestSchema);
+  if (!body.ok) return body.response;
+  const req = body.value;
+  const keyFail = limiters.failuresPerKey.peek(req.clientId);
+  if (!keyFail.ok) return limited(keyFail.retryAfterSeconds);
+
+  const hdr = readSignatureHeaders((n) => c.req.header(n));
+  if (!hdr || hdr.instanceId !== JOIN_INSTANCE_ID) return fail(c, 401, "missing or malformed request signature headers", "bad-signature");
+  if (Math.abs(Date.now() - hdr.time) > MAX_CLOCK_SKEW_MS) {
+    return fail(c, 401, "request timestamp is outside the accepted window: check this host's clock", "clock-skew");
+  }
+  let signedOk = false;
+  try {
+    signedOk = verifySignature(
+      parsePublicKey(req.publicKey),
+      { method: "POST", path: new URL(c.req.url).pathname, instanceId: JOIN_INSTANCE_ID, time: hdr.time, seq: hdr.seq, bootId: hdr.bootId, bodySha256: sha256HexOf(body.raw) },
+      hdr.signature,
+    );
+  } catch {}
+  if (!signedOk) return fail(c, 401, "join request signature does not verify with the submitted public key", "bad-signature");
+
+  const check = await checkApiToken(db, req.clientId, req.secret, "join");
+  if (!check.ok) {
+    limiters.failuresPerIp.take(ip);
+    limiters.failuresPerKey.take(req.clientId);
+    await audit(db, { id: check.token?.principalId ?? null, label: `join ${req.clientId.slice(0, 64)}`, ip }, "instance.join", null, { clientId: req.clientId.slice(0, 64), reason: check.reason, hostname: req.facts.hostname }, "failure");
+    const r = REASON[check.reason];
+    return fail(c, r.status, `join refused: ${TOKEN_ERROR_MESSAGES[check.reason]}`, r.code);
+  }
+  const token = check.token;
+
+  // A retry of a join that already succeeded (same key pair): hand back the same instance.
+  const [existing] = await db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.publicKey, req.publicKey), eq(instances.joiningKeyId, token.id)));
+  if (existing) {
+    const row = await getInstance(db, existing.id);
+    return c.json(joinResponse(existing.id, token.groupName, row?.syncIntervalSeconds ?? fleet.defaultSyncIntervalSeconds));
+  }
+
+  const instanceId = newInstanceId();
+  const created = await db.transaction(async (tx) => {
+    // Counts the use only if the key is still usable now (max uses, expiry, revocation races).
+    if (!(await consumeApiTokenUse(tx as unknown as HubDb, token.id, ip, instanceId))) return false;
+    await insertInstance(tx as unknown as HubDb, instanceId, {
+      hostname: req.facts.hostname,
+      os: req.facts.os,
+      arch: req.facts.arch,
+      version: req.facts.version,
+      machineId: req.facts.machineId ?? null,
+      publicKey: req.publicKey,
+      joiningKeyId: token.id,
+      groupName: token.groupName,
+      syncIntervalSeconds: fleet.defaultSyncIntervalSeconds,
+      lastIp: ip,
+      lastBootId: hdr.bootId,
+      lastSeq: 0,
+    });
+    return true;
+  });
+  if (!created) {
+    limiters.failuresPerKey.take(req.clientId);
+    return fail(c, 403, `join refused: ${TOKEN_ERROR_MESSAGES["used-up"]}`, "key-used-up");
+  }
+  const row = await getInstance(db, instanceId);
+  if (row) fleet.prime(toCached(row));
+  await audit(db, { id: token.principalId, label: `key ${token.title}`, ip }, "instance.join", { type: "instance", id: instanceId }, {
+    hostname: req.facts.hostname,
+    clientId: token.clientId,
+    group: token.groupName,
+    version: req.facts.version,
+  });
+  fleet.metrics.counter("certhub_joins_total", "Successful instance joins").inc();
+  return c.json(joinResponse(instanceId, token.groupName, fleet.defaultSyncIntervalSeconds));
+}
+
+function joinResponse(instanceId: string, group: string | null, syncIntervalSeconds: number): JoinResponse {
+  return { instanceId, group, syncIntervalSeconds, hubVersion: VERSION };
+}

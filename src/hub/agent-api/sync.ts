@@ -1,0 +1,107 @@
+// POST /api/agent/v1/sync — the periodic (and nudged) exchange.
+// The agent sends its settings version, command cursor, certificate-list hash and any
+// results; the hub answers only what changed. When nothing did, the answer is 204 and the
+// only cost is the in-memory heartbeat (flushed in batches): no query, no write.
+import { audit } from "../../db/audit";
+import { replaceCertificates } from "../../db/certificates";
+import { advanceCommandCursor, commandsAfter, markDelivered, recordResults } from "../../db/commands";
+import { updateInstance } from "../../db/instances";
+import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol/schemas";
+import { resolveSettings } from "../fleet/settings";
+import { readJson, type Ctx } from "./util";
+import { authenticate, flagConflict } from "./verify";
+
+/** Commands per response; the agent syncs again at once while more are pending. */
+const COMMAND_BATCH = 100;
+
+export async function handleSync(c: Ctx) {
+  const { db, fleet } = c.get("deps");
+  const authed = await authenticate(c, { sequence: "enforce", endpoint: "sync" });
+  if (!authed.ok) return authed.response;
+  const { inst, raw, ip } = authed.auth;
+  const body = await readJson(c, SyncRequestSchema, raw);
+  if (!body.ok) return body.response;
+  const req = body.value;
+  const res: SyncResponse = { syncIntervalSeconds: inst.syncIntervalSeconds };
+  let changed = false;
+
+  // Results are idempotent (first report wins), so they are accepted even in conflict mode;
+  // every id is acknowledged so the agent's outbox drains (unknown ids have nothing to store).
+  if (req.results?.length) {
+    await recordResults(db, inst.id, req.results);
+    res.ackResults = req.results.map((r) => r.commandId);
+    changed = true;
+  }
+
+  if (authed.auth.conflict) {
+    // Two processes present this identity: deliver nothing until an admin resets it.
+    res.identityConflict = true;
+    if (inst.identityResetPending) res.rekey = true;
+    return c.json(res);
+  }
+
+  if (req.facts) {
+    const f = req.facts;
+    if (inst.machineId && f.machineId && inst.machineId !== f.machineId) {
+      await flagConflict(c, inst, "machine id changed", ip);
+      return c.json({ ...res, identityConflict: true });
+    }
+    if (f.hostname !== inst.hostname || f.os !== inst.os || f.arch !== inst.arch || f.version !== inst.version || (f.machineId ?? null) !== inst.machineId) {
+      await updateInstance(db, inst.id, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId });
+      if (f.version !== inst.version) await audit(db, { id: null, label: inst.hostname, ip }, "instance.version", { type: "instance", id: inst.id }, { from: inst.version, to: f.version });
+      Object.assign(inst, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId });
+    }
+  }
+
+  if (req.certificates) {
+    const hash = req.certificatesHash ?? `n${req.certificates.length}-${Date.now()}`;
+    await replaceCertificates(db, inst.id, req.certificates, hash);
+    inst.certificatesHash = hash;
+    res.certificatesHash = hash;
+    changed = true;
+  } else if (req.certificatesHash !== undefined && req.certificatesHash !== inst.certificatesHash) {
+    res.needCertificates = true;
+    changed = true;
+  }
+
+  if (req.cursor > inst.latestCommandSeq) {
+    // The agent claims commands the hub never issued (hub restored from a backup?): tell it
+    // where the hub stands; it keeps its executed ids, so nothing runs twice.
+    res.resetCursor = inst.latestCommandSeq;
+    return c.json(res);
+  }
+  if (req.cursor > inst.commandCursor) {
+    await advanceCommandCursor(db, inst.id, req.cursor);
+    inst.commandCursor = req.cursor;
+  }
+  if (inst.latestCommandSeq > req.cursor) {
+    const rows = await commandsAfter(db, inst.id, req.cursor, COMMAND_BATCH);
+    if (rows.length) {
+      const now = Date.now();
+      await markDelivered(db, inst.id, rows.filter((r) => r.status === "queued").map((r) => r.id), now);
+      res.commands = rows.map(
+        (r): Command => ({ id: r.id, seq: r.seq, type: r.type, payload: safeParse(r.payload), createdAt: r.createdAt }),
+      );
+      changed = true;
+    }
+  }
+
+  if (req.settingsVersion !== inst.settingsVersion) {
+    res.settings = { version: inst.settingsVersion, values: await resolveSettings(db, inst.id, inst.groupName) };
+    changed = true;
+  }
+  if (inst.identityResetPending) {
+    res.rekey = true;
+    changed = true;
+  }
+  if (!changed) return c.body(null, 204);
+  return c.json(res);
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}

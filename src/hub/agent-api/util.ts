@@ -1,0 +1,53 @@
+// Small helpers for the agent API: JSON errors, client address, body parsing.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import type { ErrorCode } from "../../protocol/schemas";
+import type { HubEnv } from "../context";
+
+export type Ctx = Context<HubEnv>;
+
+export function fail(c: Ctx, status: ContentfulStatusCode, error: string, code?: ErrorCode, headers?: Record<string, string>) {
+  return c.json(code ? { error, code } : { error }, status, headers);
+}
+
+interface BunServerLike {
+  requestIP?(req: Request): { address: string } | null;
+  timeout?(req: Request, seconds: number): void;
+}
+
+/** The Bun server handling this request, when the hub passes it as Hono's env (Bun.serve does). */
+export function bunServer(c: Ctx): BunServerLike | null {
+  const env = c.env as unknown as (BunServerLike & { server?: BunServerLike }) | undefined;
+  if (!env || typeof env !== "object") return null;
+  return env.server ?? env;
+}
+
+/** Peer address of the connection (not X-Forwarded-For: that is the reverse proxy's job to trust). */
+export function clientIp(c: Ctx): string | null {
+  try {
+    return bunServer(c)?.requestIP?.(c.req.raw)?.address ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export type Parsed<T> = { ok: true; raw: Uint8Array; value: T } | { ok: false; response: Response };
+
+/** Reads the raw body (needed for the signature hash), then parses JSON and validates it. */
+export async function readJson<T>(c: Ctx, schema: z.ZodType<T>, raw?: Uint8Array): Promise<Parsed<T>> {
+  const bytes = raw ?? new Uint8Array(await c.req.arrayBuffer());
+  let data: unknown;
+  try {
+    data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return { ok: false, response: fail(c, 400, "request body is not valid JSON", "bad-request") };
+  }
+  const res = schema.safeParse(data);
+  if (!res.success) {
+    const issue = res.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+    return { ok: false, response: fail(c, 400, `invalid request: ${where}${issue?.message ?? "bad input"}`, "bad-request") };
+  }
+  return { ok: true, raw: bytes, value: res.data };
+}

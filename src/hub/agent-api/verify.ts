@@ -1,0 +1,102 @@
+// Authenticates a signed agent request: signature headers, clock window, instance key,
+// revocation (instance and joining key, checked on every request), and the sequence rules
+// that catch replays and cloned identities:
+//   seq > lastSeq                      accepted (a new boot id here is a restart)
+//   seq <= lastSeq, same boot id       replayed or out-of-order → 409, nothing changes
+//   seq <= lastSeq, other boot id      two processes share the identity → identity conflict
+import { audit } from "../../db/audit";
+import { updateInstance } from "../../db/instances";
+import {
+  MAX_CLOCK_SKEW_MS,
+  readSignatureHeaders,
+  sha256HexOf,
+  verifySignature,
+  type ParsedSignatureHeaders,
+} from "../../protocol/signing";
+import type { CachedInstance, FleetService, KeyInfo } from "../fleet";
+import { clientIp, fail, type Ctx } from "./util";
+
+export interface Authenticated {
+  inst: CachedInstance;
+  hdr: ParsedSignatureHeaders;
+  raw: Uint8Array;
+  ip: string | null;
+  key: KeyInfo | null;
+  /** The request was signed with the key retired by an identity reset (only with allowRetiredKey). */
+  signedWithRetiredKey: boolean;
+  /** The identity is in conflict: accept the heartbeat, deliver nothing. */
+  conflict: boolean;
+}
+
+export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; response: Response };
+
+export async function authenticate(
+  c: Ctx,
+  opts: { sequence: "enforce" | "ignore"; allowRetiredKey?: boolean; endpoint: string },
+): Promise<AuthOutcome> {
+  const fleet: FleetService = c.get("deps").fleet;
+  const hdr = readSignatureHeaders((n) => c.req.header(n));
+  const no = (r: Response) => ({ ok: false as const, response: r });
+  if (!hdr) return no(fail(c, 401, "missing or malformed request signature headers", "bad-signature"));
+  const now = Date.now();
+  if (Math.abs(now - hdr.time) > MAX_CLOCK_SKEW_MS) {
+    return no(fail(c, 401, "request timestamp is outside the accepted window: check this host's clock", "clock-skew"));
+  }
+  const raw = new Uint8Array(await c.req.arrayBuffer());
+  const inst = await fleet.getInstance(hdr.instanceId);
+  if (!inst) return no(fail(c, 401, "this instance is not known to the hub (it was removed or left); join again", "instance-unknown"));
+
+  const parts = {
+    method: c.req.method,
+    path: new URL(c.req.url).pathname,
+    instanceId: hdr.instanceId,
+    time: hdr.time,
+    seq: hdr.seq,
+    bootId: hdr.bootId,
+    bodySha256: sha256HexOf(raw),
+  };
+  let signedWithRetiredKey = false;
+  if (!verifySignature(inst.publicKey, parts, hdr.signature)) {
+    if (inst.retiredPublicKey && verifySignature(inst.retiredPublicKey, parts, hdr.signature)) {
+      if (!opts.allowRetiredKey) {
+        return no(fail(c, 409, "this identity was reset by an administrator: re-key required", "rekey-required"));
+      }
+      signedWithRetiredKey = true;
+    } else {
+      return no(fail(c, 401, "request signature does not verify", "bad-signature"));
+    }
+  }
+
+  if (inst.state === "revoked") return no(fail(c, 403, "access revoked: this instance was revoked in the hub", "instance-revoked"));
+  const key = inst.joiningKeyId ? await fleet.keyInfo(inst.joiningKeyId) : null;
+  if (key?.state === "revoked") {
+    return no(fail(c, 403, `access revoked: the joining key "${key.title}" was revoked`, "key-revoked"));
+  }
+
+  const ip = clientIp(c);
+  let conflict = inst.identityConflict;
+  if (opts.sequence === "enforce" && !signedWithRetiredKey) {
+    if (hdr.seq > inst.lastSeq) {
+      inst.lastSeq = hdr.seq;
+      inst.lastBootId = hdr.bootId;
+    } else if (!inst.identityConflict) {
+      if (hdr.bootId === inst.lastBootId) {
+        return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
+      }
+      conflict = true;
+      await flagConflict(c, inst, `sequence ${hdr.seq} <= ${inst.lastSeq} from another process (boot ${hdr.bootId})`, ip);
+    }
+  }
+  fleet.recordSeen(inst, ip, now);
+  return { ok: true, auth: { inst, hdr, raw, ip, key, signedWithRetiredKey, conflict } };
+}
+
+/** Marks the identity as shared by two processes; an admin resolves it with "reset identity". */
+export async function flagConflict(c: Ctx, inst: CachedInstance, reason: string, ip: string | null) {
+  const { db, fleet } = c.get("deps");
+  inst.identityConflict = true;
+  await updateInstance(db, inst.id, { identityConflict: true });
+  fleet.metrics.counter("certhub_identity_conflicts_total", "Identity conflicts detected (cloned agents)").inc();
+  await audit(db, { id: null, label: "system", ip }, "instance.identity-conflict", { type: "instance", id: inst.id }, { reason });
+}
+

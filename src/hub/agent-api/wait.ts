@@ -1,0 +1,35 @@
+// POST /api/agent/v1/wait — the push channel. The agent keeps one long-poll open; it returns
+// {nudge:true} the moment anything is waiting for the agent (a command, new settings, a
+// reset, a revocation), and {nudge:false} after the timeout, when the agent simply re-polls.
+// It carries no data, so it does not take part in the sequence rules: a wait may overlap a
+// sync. Replaying one reveals nothing.
+import { WaitRequestSchema, type WaitResponse } from "../../protocol/schemas";
+import { bunServer, readJson, type Ctx } from "./util";
+import { authenticate } from "./verify";
+
+const DEFAULT_WAIT_SECONDS = 25;
+
+export async function handleWait(c: Ctx) {
+  const { fleet } = c.get("deps");
+  const authed = await authenticate(c, { sequence: "ignore", endpoint: "wait" });
+  if (!authed.ok) return authed.response;
+  const body = await readJson(c, WaitRequestSchema, authed.auth.raw);
+  if (!body.ok) return body.response;
+  const { cursor, settingsVersion } = body.value;
+  const id = authed.auth.inst.id;
+  const seconds = Math.min(body.value.timeoutSeconds ?? DEFAULT_WAIT_SECONDS, 55);
+  // Bun closes connections idle for longer than its idleTimeout (10 s by default).
+  try {
+    bunServer(c)?.timeout?.(c.req.raw, seconds + 10);
+  } catch {}
+
+  const ready = () => {
+    const inst = fleet.peekInstance(id);
+    if (!inst) return true; // removed, or reloaded after a change: let the agent sync
+    if (inst.state === "revoked" || inst.identityResetPending) return true;
+    if (inst.identityConflict) return false; // nothing will be delivered anyway
+    return inst.latestCommandSeq > cursor || inst.settingsVersion !== settingsVersion;
+  };
+  const nudge = await fleet.waitFor(id, ready, seconds * 1000, c.req.raw.signal);
+  return c.json({ nudge } satisfies WaitResponse);
+}

@@ -1,0 +1,157 @@
+// In-memory view of what the agent API checks on every request, so a sync costs no
+// per-request parsing or lookups that could be done once:
+// - instances: parsed public keys, sequence state, versions. Loaded on first use, updated in
+//   place by this process and dropped (invalidate) whenever this process changes the row.
+// - joining key states: a short TTL, because `certhub keys revoke` runs in another process
+//   and must cut instances off within seconds.
+import type { KeyObject } from "node:crypto";
+import { eq } from "drizzle-orm";
+import type { HubDb } from "../../db/client";
+import { getInstance, type Instance } from "../../db/instances";
+import { apiTokens } from "../../db/schema";
+import { parsePublicKey } from "../../protocol/signing";
+
+export interface CachedInstance {
+  id: string;
+  publicKeyRaw: string;
+  publicKey: KeyObject;
+  retiredPublicKey: KeyObject | null;
+  joiningKeyId: string | null;
+  groupName: string | null;
+  state: "active" | "revoked";
+  identityConflict: boolean;
+  identityResetPending: boolean;
+  lastSeq: number;
+  lastBootId: string | null;
+  lastSeenAt: number | null;
+  settingsVersion: number;
+  latestCommandSeq: number;
+  commandCursor: number;
+  certificatesHash: string | null;
+  syncIntervalSeconds: number;
+  hostname: string;
+  os: string;
+  arch: string;
+  version: string;
+  machineId: string | null;
+}
+
+export function toCached(row: Instance): CachedInstance {
+  return {
+    id: row.id,
+    publicKeyRaw: row.publicKey,
+    publicKey: parsePublicKey(row.publicKey),
+    retiredPublicKey: row.retiredPublicKey ? parsePublicKey(row.retiredPublicKey) : null,
+    joiningKeyId: row.joiningKeyId,
+    groupName: row.groupName,
+    state: row.state,
+    identityConflict: row.identityConflict,
+    identityResetPending: row.identityResetPending,
+    lastSeq: row.lastSeq,
+    lastBootId: row.lastBootId,
+    lastSeenAt: row.lastSeenAt,
+    settingsVersion: row.settingsVersion,
+    latestCommandSeq: row.nextCommandSeq - 1,
+    commandCursor: row.commandCursor,
+    certificatesHash: row.certificatesHash,
+    syncIntervalSeconds: row.syncIntervalSeconds,
+    hostname: row.hostname,
+    os: row.os,
+    arch: row.arch,
+    version: row.version,
+    machineId: row.machineId,
+  };
+}
+
+const MAX_INSTANCES = 500_000;
+
+export class InstanceCache {
+  private map = new Map<string, CachedInstance>();
+  private loading = new Map<string, Promise<CachedInstance | null>>();
+  /** Bumped by invalidate() so a load that started before it does not re-insert stale data. */
+  private generation = new Map<string, number>();
+
+  constructor(private db: HubDb) {}
+
+  peek(id: string): CachedInstance | undefined {
+    return this.map.get(id);
+  }
+
+  async get(id: string): Promise<CachedInstance | null> {
+    const hit = this.map.get(id);
+    if (hit) return hit;
+    const inflight = this.loading.get(id);
+    if (inflight) return inflight;
+    const gen = this.generation.get(id) ?? 0;
+    const p = getInstance(this.db, id)
+      .then((row) => {
+        if (!row) return null;
+        const cached = toCached(row);
+        if ((this.generation.get(id) ?? 0) === gen) {
+          if (this.map.size >= MAX_INSTANCES) this.map.delete(this.map.keys().next().value!);
+          this.map.set(id, cached);
+        }
+        return cached;
+      })
+      .finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return p;
+  }
+
+  set(entry: CachedInstance) {
+    this.map.set(entry.id, entry);
+  }
+
+  /**
+   * Drops the entry; the next request reloads it from the database. In-memory heartbeat
+   * state (lastSeq/lastSeenAt not yet flushed) is carried over by the caller (fleet).
+   */
+  invalidate(id: string) {
+    this.map.delete(id);
+    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+  }
+
+  get size() {
+    return this.map.size;
+  }
+}
+
+export interface KeyInfo {
+  state: "active" | "retired" | "revoked";
+  title: string;
+  clientId: string;
+}
+
+export class KeyStateCache {
+  private map = new Map<string, { info: KeyInfo | null; at: number }>();
+  private loading = new Map<string, Promise<KeyInfo | null>>();
+
+  constructor(
+    private db: HubDb,
+    private ttlMs = 2000,
+  ) {}
+
+  async get(keyId: string, now = Date.now()): Promise<KeyInfo | null> {
+    const hit = this.map.get(keyId);
+    if (hit && now - hit.at < this.ttlMs) return hit.info;
+    const inflight = this.loading.get(keyId);
+    if (inflight) return inflight;
+    const p = this.db
+      .select({ state: apiTokens.state, title: apiTokens.title, clientId: apiTokens.clientId })
+      .from(apiTokens)
+      .where(eq(apiTokens.id, keyId))
+      .then(([row]) => {
+        const info = row ?? null;
+        this.map.set(keyId, { info, at: Date.now() });
+        return info;
+      })
+      .finally(() => this.loading.delete(keyId));
+    this.loading.set(keyId, p);
+    return p;
+  }
+
+  invalidate(keyId?: string) {
+    if (keyId) this.map.delete(keyId);
+    else this.map.clear();
+  }
+}

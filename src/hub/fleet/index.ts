@@ -1,0 +1,204 @@
+// The fleet service: hub-side state of joined instances that outlives a request.
+// - cache of instance credentials/sequence state and joining-key states (cache.ts)
+// - batched last-seen writes (lastSeen.ts)
+// - push nudges for long-polling agents (notifier.ts)
+// - status derivation (status.ts) and admin actions (queue command, revoke, remove, reset
+//   identity), each audited, used by both the JSON API and the pages.
+import { audit, type Actor } from "../../db/audit";
+import type { HubDb } from "../../db/client";
+import { insertCommand } from "../../db/commands";
+import { countInstancesByStatus, deleteInstance, getInstance, updateInstance, type InstanceStatus } from "../../db/instances";
+import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
+import type { HubConfig } from "../config";
+import type { Metrics } from "../metrics";
+import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
+import { LastSeenBatcher } from "./lastSeen";
+import { Notifier } from "./notifier";
+import { bumpSettingsVersion } from "./settings";
+import { deriveStatus } from "./status";
+
+export type { CachedInstance, KeyInfo } from "./cache";
+export { deriveStatus, versionSkew, OFFLINE_AFTER_INTERVALS } from "./status";
+
+export interface FleetDeps {
+  db: HubDb;
+  metrics: Metrics;
+  config: HubConfig & { syncIntervalSeconds?: number; lastSeenFlushMs?: number };
+}
+
+export type ActionResult = { ok: true } | { ok: false; status: 404 | 409; error: string };
+
+export interface FleetService {
+  /** Sync interval given to newly joined instances. */
+  readonly defaultSyncIntervalSeconds: number;
+  readonly metrics: Metrics;
+
+  /** Credential/sequence state for the agent API (cached; null when unknown). */
+  getInstance(id: string): Promise<CachedInstance | null>;
+  /** The cached entry without loading (for cheap readiness checks). */
+  peekInstance(id: string): CachedInstance | undefined;
+  /** Re-reads the row after a change made by this process, keeping unflushed heartbeats. */
+  refresh(id: string): Promise<CachedInstance | null>;
+  /** Puts a freshly inserted instance into the cache. */
+  prime(entry: CachedInstance): void;
+  /** Joining key state (short TTL cache: the CLI may revoke while the hub runs). */
+  keyInfo(keyId: string): Promise<KeyInfo | null>;
+  invalidateKey(keyId?: string): void;
+
+  /** Records a contact (batched write). */
+  recordSeen(inst: CachedInstance, ip: string | null, now?: number): void;
+  /** Last contact including heartbeats not yet flushed. */
+  lastSeenAt(id: string, fallback: number | null): number | null;
+  status(row: { id: string; state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number }, keyState: string | null | undefined, now?: number): InstanceStatus;
+
+  /** Wakes the instance's long-poll. */
+  notify(instanceId: string): void;
+  /** Long-poll: true as soon as `ready()` holds, false on timeout or disconnect. */
+  waitFor(instanceId: string, ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+
+  queueCommand(instanceId: string, type: CommandType, payload: unknown, actor: Actor): Promise<{ id: string; seq: number } | null>;
+  /** Marks settings changed for an instance, a group or everyone and nudges them. */
+  settingsChanged(scope: { instanceId: string } | { group: string } | "all"): Promise<number>;
+  revokeInstance(id: string, actor: Actor): Promise<ActionResult>;
+  reinstateInstance(id: string, actor: Actor): Promise<ActionResult>;
+  removeInstance(id: string, actor: Actor): Promise<ActionResult>;
+  resetIdentity(id: string, actor: Actor): Promise<ActionResult>;
+  /** Forgets an instance deleted by the agent API (leave). */
+  forget(id: string): void;
+
+  stop(): Promise<void>;
+}
+
+export function createFleetService(deps: FleetDeps): FleetService {
+  const { db, metrics } = deps;
+  const envInterval = Number(process.env.CERTHUB_SYNC_INTERVAL_SECONDS);
+  const defaultSyncIntervalSeconds = clampInterval(deps.config.syncIntervalSeconds ?? (envInterval || 60));
+  const instances = new InstanceCache(db);
+  const keys = new KeyStateCache(db);
+  const seen = new LastSeenBatcher(db, deps.config.lastSeenFlushMs ?? 5000);
+  const notifier = new Notifier();
+  seen.start();
+
+  metrics.gauge("certhub_agent_waiters", "Agent long-polls currently held open", () => [{ labels: {}, value: notifier.size }]);
+  metrics.gauge("certhub_fleet_cached_instances", "Instances held in the agent API cache", () => [{ labels: {}, value: instances.size }]);
+  metrics.gauge("certhub_instances", "Joined instances by status", async () =>
+    Object.entries(await countInstancesByStatus(db)).map(([status, value]) => ({ labels: { status }, value })),
+  );
+  const commandsQueued = metrics.counter("certhub_commands_queued_total", "Commands queued for instances");
+
+  const refresh = async (id: string) => {
+    const before = instances.peek(id);
+    instances.invalidate(id);
+    const row = await getInstance(db, id);
+    if (!row) return null;
+    const fresh = toCached(row);
+    if (before && before.lastSeq > fresh.lastSeq) {
+      fresh.lastSeq = before.lastSeq;
+      fresh.lastBootId = before.lastBootId;
+    }
+    if (before?.lastSeenAt && (fresh.lastSeenAt ?? 0) < before.lastSeenAt) fresh.lastSeenAt = before.lastSeenAt;
+    instances.set(fresh);
+    return fresh;
+  };
+
+  const exists = async (id: string) => (await getInstance(db, id)) !== undefined;
+  const notFound: ActionResult = { ok: false, status: 404, error: "instance not found" };
+
+  const service: FleetService = {
+    defaultSyncIntervalSeconds,
+    metrics,
+    getInstance: (id) => instances.get(id),
+    peekInstance: (id) => instances.peek(id),
+    refresh,
+    prime: (entry) => instances.set(entry),
+    keyInfo: (keyId) => keys.get(keyId),
+    invalidateKey: (keyId) => keys.invalidate(keyId),
+
+    recordSeen(inst, ip, now = Date.now()) {
+      inst.lastSeenAt = now;
+      seen.record({ id: inst.id, lastSeenAt: now, lastSeq: inst.lastSeq, lastBootId: inst.lastBootId ?? "", lastIp: ip });
+    },
+    lastSeenAt(id, fallback) {
+      const mem = instances.peek(id)?.lastSeenAt ?? null;
+      return Math.max(mem ?? 0, fallback ?? 0) || null;
+    },
+    status(row, keyState, now) {
+      return deriveStatus({ ...row, lastSeenAt: service.lastSeenAt(row.id, row.lastSeenAt) }, keyState, now);
+    },
+
+    notify: (id) => notifier.notify(id),
+    waitFor: (id, ready, timeoutMs, signal) => notifier.wait(id, ready, timeoutMs, signal),
+
+    async queueCommand(instanceId, type, payload, actor) {
+      if (!COMMAND_TYPES.includes(type)) throw new Error(`unknown command type ${type}`);
+      const res = await insertCommand(db, instanceId, type, payload, actor.label);
+      if (!res) return null;
+      const cached = instances.peek(instanceId);
+      if (cached) cached.latestCommandSeq = Math.max(cached.latestCommandSeq, res.seq);
+      commandsQueued.inc({ type });
+      notifier.notify(instanceId);
+      await audit(db, actor, "instance.command", { type: "instance", id: instanceId }, { type, commandId: res.id, seq: res.seq });
+      return res;
+    },
+
+    async settingsChanged(scope) {
+      const ids = await bumpSettingsVersion(db, scope);
+      for (const id of ids) {
+        const cached = instances.peek(id);
+        if (cached) cached.settingsVersion++;
+        notifier.notify(id);
+      }
+      return ids.length;
+    },
+
+    async revokeInstance(id, actor) {
+      if (!(await updateInstance(db, id, { state: "revoked" }))) return notFound;
+      await refresh(id);
+      notifier.notify(id);
+      await audit(db, actor, "instance.revoke", { type: "instance", id });
+      return { ok: true };
+    },
+
+    async reinstateInstance(id, actor) {
+      if (!(await updateInstance(db, id, { state: "active" }))) return notFound;
+      await refresh(id);
+      await audit(db, actor, "instance.reinstate", { type: "instance", id });
+      return { ok: true };
+    },
+
+    async removeInstance(id, actor) {
+      if (!(await exists(id))) return notFound;
+      await deleteInstance(db, id);
+      service.forget(id);
+      await audit(db, actor, "instance.remove", { type: "instance", id });
+      return { ok: true };
+    },
+
+    async resetIdentity(id, actor) {
+      const row = await getInstance(db, id);
+      if (!row) return notFound;
+      if (row.state === "revoked") return { ok: false, status: 409, error: "instance is revoked; reinstate it first" };
+      await updateInstance(db, id, { identityResetPending: true });
+      await refresh(id);
+      notifier.notify(id);
+      await audit(db, actor, "instance.reset-identity", { type: "instance", id }, { conflict: row.identityConflict });
+      return { ok: true };
+    },
+
+    forget(id) {
+      instances.invalidate(id);
+      seen.forget(id);
+      notifier.notify(id);
+    },
+
+    async stop() {
+      notifier.releaseAll();
+      await seen.stop();
+    },
+  };
+  return service;
+}
+
+function clampInterval(s: number) {
+  return Math.min(Math.max(Math.round(s), 1), 3600);
+}
