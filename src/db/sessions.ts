@@ -1,0 +1,62 @@
+// Server-side admin sessions: the cookie holds a random token, the database its SHA-256.
+// Sessions end on logout, after an idle period, or at an absolute expiry.
+import { eq, lt, or } from "drizzle-orm";
+import { randomToken, sha256Hex } from "../lib/crypto";
+import { SECRET_PREFIX } from "../lib/ids";
+import type { HubDb } from "./client";
+import { principals, sessions } from "./schema";
+
+export const SESSION_IDLE_MS = Number(process.env.CERTHUB_SESSION_IDLE_SECONDS ?? 2 * 3600) * 1000;
+export const SESSION_ABSOLUTE_MS = Number(process.env.CERTHUB_SESSION_MAX_SECONDS ?? 24 * 3600) * 1000;
+// Refresh last-seen at most this often, so page views do not each write to the database.
+const TOUCH_EVERY_MS = 60_000;
+
+export async function createSession(db: HubDb, principalId: string, meta: { ip?: string | null; userAgent?: string | null }) {
+  const token = SECRET_PREFIX.session + randomToken(24);
+  const now = Date.now();
+  const csrfToken = randomToken(20);
+  await db.insert(sessions).values({
+    idHash: sha256Hex(token),
+    principalId,
+    csrfToken,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + SESSION_ABSOLUTE_MS,
+    ip: meta.ip ?? null,
+    userAgent: meta.userAgent?.slice(0, 300) ?? null,
+  });
+  return { token, csrfToken };
+}
+
+/** Returns the live session for a cookie value, or undefined (expired ones are deleted). */
+export async function validateSession(db: HubDb, token: string, now = Date.now()) {
+  const idHash = sha256Hex(token);
+  const [row] = await db
+    .select({ session: sessions, disabled: principals.disabled })
+    .from(sessions)
+    .innerJoin(principals, eq(principals.id, sessions.principalId))
+    .where(eq(sessions.idHash, idHash));
+  if (!row) return undefined;
+  const s = row.session;
+  if (row.disabled || s.expiresAt <= now || s.lastSeenAt + SESSION_IDLE_MS <= now) {
+    await db.delete(sessions).where(eq(sessions.idHash, idHash));
+    return undefined;
+  }
+  if (now - s.lastSeenAt > TOUCH_EVERY_MS) {
+    await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.idHash, idHash));
+  }
+  return s;
+}
+
+export async function deleteSession(db: HubDb, idHash: string) {
+  await db.delete(sessions).where(eq(sessions.idHash, idHash));
+}
+
+/** Ends every session of a principal (disabled user, password reset). */
+export async function deleteSessionsOf(db: HubDb, principalId: string) {
+  await db.delete(sessions).where(eq(sessions.principalId, principalId));
+}
+
+export async function purgeExpiredSessions(db: HubDb, now = Date.now()) {
+  await db.delete(sessions).where(or(lt(sessions.expiresAt, now), lt(sessions.lastSeenAt, now - SESSION_IDLE_MS)));
+}

@@ -1,0 +1,9 @@
+// The JSON admin API under /api/v1: one router per resource, behind API auth.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { HubEnv } from "../context";
+import { requireApiAuth } from "../middleware/auth";
+
+export const adminApi = new Hono<HubEnv>();
+adminApi.use("*", bodyLimit({ maxSize: 256 * 1024, onError: (c) => c.json({ error: "request body too large (max 256 KiB)" }, 413) }));
+adminApi.use("*", requireApiAuth);

@@ -1,0 +1,43 @@
+// The hub's HTTP application: assembled once from its parts.
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { agentApi } from "./agent-api";
+import { adminApi } from "./api";
+import type { HubDeps, HubEnv } from "./context";
+import { requestMetrics } from "./middleware/request-metrics";
+import { securityHeaders } from "./middleware/security-headers";
+import { staticRoutes } from "./static";
+import { adminPages } from "./ui/pages";
+import { loginPages } from "./ui/pages/login";
+
+export function createApp(deps: HubDeps) {
+  const app = new Hono<HubEnv>();
+  app.use("*", async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  app.use("*", requestMetrics);
+  app.use("*", securityHeaders);
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/metrics", async (c) => c.body(await deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.route("/static", staticRoutes);
+  app.route("/api/agent/v1", agentApi());
+  app.route("/api/v1", adminApi);
+  app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+  app.route("/", loginPages);
+  app.route("/", adminPages);
+
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/") ? c.json({ error: "not found" }, 404) : c.html("<h1>Not found</h1><p><a href=\"/\">Back to the dashboard</a></p>", 404),
+  );
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      return c.req.path.startsWith("/api/") ? c.json({ error: err.message || "request rejected" }, status) : c.text(err.message, status);
+    }
+    console.error(`certhub: ${c.req.method} ${c.req.path} failed:`, err);
+    return c.req.path.startsWith("/api/") ? c.json({ error: "internal error" }, 500) : c.text("Internal error", 500);
+  });
+  return app;
+}

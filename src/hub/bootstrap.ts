@@ -1,0 +1,81 @@
+// First start on an empty database: the admin user, the "Hub Managed Instance" service
+// principal with its role, and the default "Instance Joining Key". Secrets are returned
+// once for printing and stored only as hashes.
+import { eq } from "drizzle-orm";
+import { createApiToken } from "../db/apiTokens";
+import { audit, SYSTEM_ACTOR } from "../db/audit";
+import type { HubDb } from "../db/client";
+import { createPrincipal, createUser, findManagedInstancePrincipal, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../db/principals";
+import { ensureBuiltInRoles, ROLE } from "../db/roles";
+import { hubMeta } from "../db/schema";
+import { randomToken } from "../lib/crypto";
+
+export const DEFAULT_JOINING_KEY_TITLE = "Instance Joining Key";
+
+export interface BootstrapResult {
+  admin: { username: string; password: string; generated: boolean };
+  joiningKey: { clientId: string; secret: string };
+}
+
+/** Creates the first-run objects exactly once; returns undefined when already done. */
+export async function bootstrapHub(db: HubDb, env = process.env): Promise<BootstrapResult | undefined> {
+  await ensureBuiltInRoles(db);
+  // Claim the bootstrap atomically so two processes starting together cannot both run it.
+  const claimed = await db
+    .insert(hubMeta)
+    .values({ key: "bootstrapped_at", value: String(Date.now()) })
+    .onConflictDoNothing()
+    .returning();
+  if (claimed.length === 0) return undefined;
+  try {
+    const envPassword = env.CERTHUB_ADMIN_PASSWORD;
+    const password = envPassword || randomToken(16);
+    await createUser(db, { username: "admin", password, title: "Administrator", roles: [ROLE.administrator] });
+
+    const principalId =
+      (await findManagedInstancePrincipal(db))?.id ??
+      (await createPrincipal(db, {
+        type: "service",
+        title: MANAGED_INSTANCE_PRINCIPAL_TITLE,
+        description: "Principal for Management Hub Instance Joining",
+        roles: [ROLE.managedInstance],
+      }));
+    const key = await createApiToken(db, {
+      principalId,
+      title: DEFAULT_JOINING_KEY_TITLE,
+      roleId: ROLE.managedInstance,
+      createdBy: "system",
+    });
+    await audit(db, SYSTEM_ACTOR, "hub.bootstrap", null, { adminUser: "admin", joiningKey: key.clientId });
+    return { admin: { username: "admin", password, generated: !envPassword }, joiningKey: { clientId: key.clientId, secret: key.secret } };
+  } catch (err) {
+    await db.delete(hubMeta).where(eq(hubMeta.key, "bootstrapped_at"));
+    throw err;
+  }
+}
+
+/** The banner printed once on first start: credentials and ready-to-paste join commands. */
+export function bootstrapBanner(result: BootstrapResult, hubUrl: string, fingerprint?: string): string {
+  const { clientId, secret } = result.joiningKey;
+  const fp = fingerprint ? ` --fingerprint ${fingerprint}` : "";
+  const fpJson = fingerprint ? `,"fingerprint":"${fingerprint}"` : "";
+  const lines = [
+    "",
+    "==================== certhub first start ====================",
+    result.admin.generated
+      ? `Admin sign-in:   user "admin", password "${result.admin.password}"  (shown once; change it after signing in)`
+      : `Admin sign-in:   user "admin", password from CERTHUB_ADMIN_PASSWORD`,
+    `Joining key:     "${DEFAULT_JOINING_KEY_TITLE}"`,
+    `  Client ID:     ${clientId}`,
+    `  Secret:        ${secret}   (shown once; stored only as a hash)`,
+    "",
+    "Join an agent (on the host, with the agent running):",
+    `  certhub hub join ${hubUrl} ${clientId} ${secret}${fp}`,
+    "or with curl against the agent's local API:",
+    `  curl -X POST http://127.0.0.2:9696/api/system/hub/join -H "Authorization: Bearer $(cat /var/lib/certhub-agent/local-api.token)" \\`,
+    `       -H 'Content-Type: application/json' -d '{"clientId":"${clientId}","secret":"${secret}","url":"${hubUrl}"${fpJson}}'`,
+    "=============================================================",
+    "",
+  ];
+  return lines.join("\n");
+}

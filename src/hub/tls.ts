@@ -1,0 +1,66 @@
+// HTTPS by default: a self-signed certificate created in the data dir on first start,
+// or the files given with --tls-cert/--tls-key.
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  fingerprint: string; // "sha256:<hex>" of the DER certificate, for agents to pin
+  created: boolean;
+}
+
+/** "sha256:ab12…" over the DER bytes of the first certificate in a PEM. */
+export function certificateFingerprint(pem: string): string {
+  const hex = new X509Certificate(pem).fingerprint256.replace(/:/g, "").toLowerCase();
+  return `sha256:${hex}`;
+}
+
+export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFile?: string): Promise<TlsMaterial> {
+  if (certFile && keyFile) {
+    const cert = readFileSync(certFile, "utf8");
+    return { cert, key: readFileSync(keyFile, "utf8"), fingerprint: certificateFingerprint(cert), created: false };
+  }
+  const certPath = path.join(dataDir, "hub-tls.crt");
+  const keyPath = path.join(dataDir, "hub-tls.key");
+  if (existsSync(certPath) && existsSync(keyPath)) {
+    const cert = readFileSync(certPath, "utf8");
+    return { cert, key: readFileSync(keyPath, "utf8"), fingerprint: certificateFingerprint(cert), created: false };
+  }
+  const { cert, key } = await createSelfSigned([os.hostname(), "localhost"], ["127.0.0.1", "::1"]);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  writeFileSync(keyPath, key, { mode: 0o600 });
+  writeFileSync(certPath, cert, { mode: 0o644 });
+  return { cert, key, fingerprint: certificateFingerprint(cert), created: true };
+}
+
+export async function createSelfSigned(dnsNames: string[], ips: string[]) {
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+  const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1"),
+    name: `CN=certhub hub ${dnsNames[0]}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 825 * 86400_000),
+    keys,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        ...[...new Set(dnsNames)].map((value) => ({ type: "dns" as const, value })),
+        ...ips.map((value) => ({ type: "ip" as const, value })),
+      ]),
+    ],
+  });
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+  const key = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`;
+  return { cert: certificate.toString("pem"), key };
+}
