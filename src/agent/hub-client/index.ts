@@ -1,0 +1,164 @@
+// The agent's HTTP client for the hub's agent API. Every request is signed with the instance
+// key (src/protocol/signing.ts). Sequence numbers increase across restarts: they are
+// reserved in blocks in the agent database, and a new process starts after the last block.
+import type { KeyObject } from "node:crypto";
+import type { AgentStore, HubLink } from "../db/store";
+import {
+  AGENT_API_PREFIX,
+  JOIN_INSTANCE_ID,
+  generateInstanceKeyPair,
+  loadPrivateKey,
+  sha256HexOf,
+  signRequest,
+  type Facts,
+  type JoinResponse,
+  type KeyPair,
+} from "../../protocol";
+import { HubClientError, classifyFetchError } from "./errors";
+import { fetchPinnedCertificate, fetchTlsOptions } from "./tls";
+
+export { HubClientError } from "./errors";
+
+export interface HubResponse<T> {
+  status: number;
+  body: T | null;
+}
+
+/** Normalises a hub URL as typed by an admin: http(s) only, no trailing slash, no query. */
+export function normalizeHubUrl(input: string): string {
+  let u: URL;
+  try {
+    u = new URL(input.trim());
+  } catch {
+    throw new HubClientError("bad-response", `"${input}" is not a valid URL (expected e.g. https://hub.example.com:9697)`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new HubClientError("bad-response", `hub URL must be http(s), got ${u.protocol}`);
+  if (u.username || u.password) throw new HubClientError("bad-response", "hub URL must not contain credentials");
+  const pathname = u.pathname.replace(/\/+$/, "").replace(/\/api\/agent\/v1$/, "");
+  return `${u.protocol}//${u.host}${pathname}`;
+}
+
+async function send(url: string, headers: Record<string, string>, body: string, tls: Record<string, unknown> | undefined, timeoutMs: number, signal?: AbortSignal) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    return await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      redirect: "error",
+      ...(tls ? { tls } : {}),
+    } as RequestInit);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw classifyFetchError(err, url);
+  }
+}
+
+async function readResponse<T>(res: Response): Promise<HubResponse<T>> {
+  if (res.status === 204) return { status: 204, body: null };
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    throw new HubClientError("bad-response", `the hub answered ${res.status} with a non-JSON body (is this a certhub hub URL?)`, res.status);
+  }
+  if (res.status >= 400) {
+    const e = body as { error?: string; code?: string } | null;
+    throw new HubClientError("hub", e?.error ?? `hub answered ${res.status}`, res.status, e?.code);
+  }
+  return { status: res.status, body: body as T };
+}
+
+export interface JoinOutcome {
+  response: JoinResponse;
+  keyPair: KeyPair;
+  url: string;
+  pinnedCertPem: string | null;
+}
+
+/** JOIN FLOW (agent side): pin check, new key pair, signed join request. */
+export async function joinHub(opts: {
+  url: string;
+  clientId: string;
+  secret: string;
+  fingerprint: string | null;
+  facts: Facts;
+  bootId: string;
+}): Promise<JoinOutcome> {
+  const url = normalizeHubUrl(opts.url);
+  let pem: string | null = null;
+  if (opts.fingerprint) {
+    if (!url.startsWith("https:")) throw new HubClientError("tls", "a fingerprint pins a TLS certificate; the hub URL must be https://");
+    pem = await fetchPinnedCertificate(url, opts.fingerprint);
+  }
+  const keyPair = generateInstanceKeyPair();
+  const privateKey = loadPrivateKey(keyPair.privateKeyPkcs8);
+  const body = JSON.stringify({ clientId: opts.clientId, secret: opts.secret, publicKey: keyPair.publicKey, facts: opts.facts });
+  const path = `${new URL(url).pathname.replace(/\/$/, "")}${AGENT_API_PREFIX}/join`;
+  const tls = fetchTlsOptions({ fingerprint: opts.fingerprint, pem });
+  // One retry with the same key pair if the connection failed: the hub treats a repeated
+  // join with the same public key as the same instance.
+  for (let attempt = 0; ; attempt++) {
+    const headers = signRequest(privateKey, { method: "POST", path, instanceId: JOIN_INSTANCE_ID, time: Date.now(), seq: 0, bootId: opts.bootId, bodySha256: sha256HexOf(body) });
+    try {
+      const res = await send(`${url}${AGENT_API_PREFIX}/join`, headers, body, tls, 20_000);
+      const { body: json } = await readResponse<JoinResponse>(res);
+      if (!json?.instanceId) throw new HubClientError("bad-response", "the hub's join answer has no instance id");
+      return { response: json, keyPair, url, pinnedCertPem: pem };
+    } catch (err) {
+      if (attempt === 0 && err instanceof HubClientError && err.kind === "unreachable") {
+        await Bun.sleep(500);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** A signed session with the hub for one joined identity. */
+export class HubClient {
+  private privateKey: KeyObject;
+  private seq: number;
+  private reserved: number;
+  private tls: Record<string, unknown> | undefined;
+  readonly url: string;
+  readonly instanceId: string;
+
+  constructor(
+    private store: AgentStore,
+    link: HubLink,
+    readonly bootId: string,
+  ) {
+    this.url = link.url;
+    this.instanceId = link.instanceId;
+    this.privateKey = loadPrivateKey(link.privateKey);
+    // Start past everything a previous process may have used.
+    this.seq = link.seqReserved;
+    this.reserved = link.seqReserved;
+    this.tls = fetchTlsOptions({ fingerprint: link.fingerprint, pem: link.pinnedCertPem });
+  }
+
+  private async nextSeq(): Promise<number> {
+    this.seq++;
+    if (this.seq >= this.reserved) this.reserved = await this.store.reserveSeq(this.seq);
+    return this.seq;
+  }
+
+  /** Signed POST to an agent API endpoint. `sequenced` requests get a fresh sequence number. */
+  async post<T>(endpoint: "sync" | "wait" | "rekey" | "leave", payload: unknown, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<HubResponse<T>> {
+    const body = JSON.stringify(payload);
+    // Waits may overlap syncs, so they reuse the current number instead of taking one.
+    const seq = endpoint === "wait" ? this.seq : await this.nextSeq();
+    const path = `${new URL(this.url).pathname.replace(/\/$/, "")}${AGENT_API_PREFIX}/${endpoint}`;
+    const headers = signRequest(this.privateKey, { method: "POST", path, instanceId: this.instanceId, time: Date.now(), seq, bootId: this.bootId, bodySha256: sha256HexOf(body) });
+    const res = await send(`${this.url}${AGENT_API_PREFIX}/${endpoint}`, headers, body, this.tls, opts.timeoutMs ?? 30_000, opts.signal);
+    return readResponse<T>(res);
+  }
+
+  /** Switches to a new key (after /rekey succeeded). */
+  useKey(privateKeyPkcs8: string) {
+    this.privateKey = loadPrivateKey(privateKeyPkcs8);
+  }
+}

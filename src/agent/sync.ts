@@ -1,0 +1,334 @@
+// The agent's connection to its hub: two loops per joined identity.
+// - sync loop: periodic sync (hub-chosen interval, ±10 % jitter), immediately when nudged,
+//   when results are waiting or when the hub has more to send; on failures it backs off
+//   exponentially with jitter so a restarted hub is not stampeded by its whole fleet.
+// - wait loop: a long-poll the hub answers as soon as something is queued (push, < 2 s).
+// A sync that changes nothing costs one small signed request and a 204.
+import { generateInstanceKeyPair, CUT_OFF_CODES, type RekeyResponse, type SyncRequest, type SyncResponse, type WaitResponse } from "../protocol";
+import type { CommandExecutor } from "./commands";
+import type { AgentStore, HubLink } from "./db/store";
+import { hashCertificates } from "./db/store";
+import { hostFacts } from "./facts";
+import { HubClient, HubClientError } from "./hub-client";
+
+export type Connection = "connecting" | "connected" | "unreachable" | "revoked" | "removed";
+
+const WAIT_SECONDS = 25;
+const REVOKED_RECHECK_MS = 5 * 60_000;
+const MAX_BACKOFF_MS = 60_000;
+
+interface Session {
+  active: boolean;
+  wake: () => void;
+  waitAbort: AbortController | null;
+  /** Resolves when the session ends, so no loop sits in a long pause during shutdown. */
+  ended: Promise<void>;
+  end: () => void;
+}
+
+function newSession(): Session {
+  let end = () => {};
+  const ended = new Promise<void>((r) => (end = r));
+  return { active: true, wake: () => {}, waitAbort: null, ended, end };
+}
+
+const jitter = (ms: number, spread = 0.1) => Math.round(ms * (1 - spread + Math.random() * 2 * spread));
+const backoff = (failures: number) => Math.round(Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() * 0.5));
+
+export class SyncEngine {
+  private link: HubLink | null = null;
+  private client: HubClient | null = null;
+  private session: Session | null = null;
+  private loops: Promise<void>[] = [];
+  private immediate = false;
+  private sendFacts = true;
+  private needCertificates = false;
+  private failures = 0;
+  private syncWaiters: (() => void)[] = [];
+  connection: Connection = "connecting";
+  lastError: string | null = null;
+  lastSyncAt: number | null = null;
+
+  constructor(
+    private store: AgentStore,
+    private executor: CommandExecutor,
+    private opts: { bootId: string; log: (msg: string) => void },
+  ) {}
+
+  get current(): HubLink | null {
+    return this.link;
+  }
+
+  async start() {
+    const link = await this.store.getLink();
+    if (link) this.attach(link);
+  }
+
+  /** Begins talking to the hub of `link` (after start or a join). */
+  attach(link: HubLink) {
+    this.detach();
+    this.link = link;
+    this.client = new HubClient(this.store, link, this.opts.bootId);
+    this.connection = link.state === "revoked" ? "revoked" : link.state === "removed" ? "removed" : "connecting";
+    this.lastError = link.lastError;
+    this.lastSyncAt = link.lastSyncAt;
+    this.sendFacts = true;
+    this.failures = 0;
+    this.immediate = true;
+    const session = newSession();
+    this.session = session;
+    this.loops = [this.syncLoop(session), this.waitLoop(session)];
+  }
+
+  /** Stops the loops of the current identity (leave, re-join, shutdown). */
+  detach() {
+    const s = this.session;
+    if (!s) return;
+    s.active = false;
+    s.waitAbort?.abort();
+    s.wake();
+    s.end();
+    this.session = null;
+    this.client = null;
+  }
+
+  forget() {
+    this.detach();
+    this.link = null;
+    this.connection = "connecting";
+    this.lastError = null;
+    this.lastSyncAt = null;
+  }
+
+  /** Requests a sync as soon as possible (coalesced). */
+  syncNow() {
+    this.immediate = true;
+    this.session?.wake();
+  }
+
+  async stop() {
+    this.detach();
+    await Promise.allSettled(this.loops);
+  }
+
+  /** Signed request with the current identity (used by leave). */
+  get hubClient(): HubClient | null {
+    return this.client;
+  }
+
+  // ---- sync loop ----------------------------------------------------------------------------
+
+  private sleep(session: Session, ms: number): Promise<void> {
+    if (this.immediate || !session.active) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      session.wake = done;
+    });
+  }
+
+  private nextDelay(): number {
+    const link = this.link;
+    if (!link) return 60_000;
+    if (link.state === "revoked") return jitter(REVOKED_RECHECK_MS);
+    if (this.failures > 0) return backoff(this.failures);
+    return jitter(link.syncIntervalSeconds * 1000);
+  }
+
+  private async syncLoop(session: Session) {
+    while (session.active) {
+      await this.sleep(session, this.nextDelay());
+      if (!session.active) break;
+      if (this.link?.state === "removed") {
+        this.immediate = false;
+        await this.sleep(session, 3600_000); // nothing to do until someone joins again
+        continue;
+      }
+      this.immediate = false;
+      try {
+        const more = await this.syncOnce(session);
+        this.failures = 0;
+        if (more) this.immediate = true;
+      } catch (err) {
+        await this.onSyncError(err);
+      } finally {
+        for (const w of this.syncWaiters.splice(0)) w();
+      }
+    }
+  }
+
+  /** One sync exchange. Returns true when another should follow at once. */
+  private async syncOnce(session: Session): Promise<boolean> {
+    const link = this.link!;
+    const client = this.client!;
+    const results = await this.store.pendingResults(200);
+    const certs = await this.store.certificates();
+    const hash = hashCertificates(certs);
+    const req: SyncRequest = { settingsVersion: link.settingsVersion, cursor: link.commandCursor, certificatesHash: hash };
+    if (results.length) req.results = results;
+    if (hash !== link.certificatesHashAcked || this.needCertificates) req.certificates = certs;
+    if (this.sendFacts) req.facts = hostFacts();
+
+    const res = await client.post<SyncResponse>("sync", req);
+    if (!session.active) return false;
+    this.sendFacts = false;
+    this.needCertificates = false;
+    const now = Date.now();
+    const patch: Partial<HubLink> = { lastSyncAt: now, lastError: null };
+    if (link.state !== "joined") patch.state = "joined";
+    let more = false;
+    const body = res.body;
+    if (res.status !== 204 && body) {
+      if (body.ackResults?.length) await this.store.ackResults(body.ackResults);
+      if (results.length >= 200) more = true;
+      if (body.certificatesHash) patch.certificatesHashAcked = body.certificatesHash;
+      if (body.needCertificates) {
+        this.needCertificates = true;
+        more = true;
+      }
+      if (body.settings) {
+        await this.store.replaceHubSettings(body.settings.values);
+        patch.settingsVersion = body.settings.version;
+      }
+      if (body.syncIntervalSeconds && body.syncIntervalSeconds !== link.syncIntervalSeconds) patch.syncIntervalSeconds = body.syncIntervalSeconds;
+      if (body.resetCursor !== undefined) {
+        patch.commandCursor = body.resetCursor;
+        more = true;
+      }
+      if (body.commands?.length) {
+        await this.store.receiveCommands(body.commands);
+        patch.commandCursor = Math.max(link.commandCursor, ...body.commands.map((c) => c.seq));
+        more = true; // until the hub has nothing after the cursor
+        void this.executor.kick();
+      }
+      patch.identityConflict = Boolean(body.identityConflict);
+      if (patch.identityConflict && !link.identityConflict) this.opts.log("the hub reports an identity conflict: another process uses this agent's identity (cloned data dir?)");
+    } else if (link.identityConflict) {
+      patch.identityConflict = false;
+    }
+    await this.store.updateLink(patch);
+    Object.assign(link, patch);
+    this.connection = "connected";
+    this.lastError = null;
+    this.lastSyncAt = now;
+    if (body?.rekey) {
+      await this.rekey();
+      more = true;
+    }
+    return more;
+  }
+
+  private async onSyncError(err: unknown) {
+    const link = this.link;
+    if (!link) return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.lastError = message;
+    if (err instanceof HubClientError && err.kind === "hub") {
+      if (err.code && CUT_OFF_CODES.has(err.code)) {
+        if (link.state !== "revoked") this.opts.log(`access revoked by the hub: ${message}`);
+        await this.setState("revoked", message);
+        this.failures = 0;
+        return;
+      }
+      if (err.code === "instance-unknown") {
+        this.opts.log(`the hub no longer knows this instance (${message}); join again to reconnect`);
+        await this.setState("removed", message);
+        return;
+      }
+      if (err.code === "rekey-required") {
+        try {
+          await this.rekey();
+          this.immediate = true;
+          return;
+        } catch (e) {
+          this.lastError = e instanceof Error ? e.message : String(e);
+        }
+      }
+      if (err.code === "replay") {
+        // A concurrent request (leave, a previous process) took a later sequence: just retry.
+        this.immediate = true;
+        return;
+      }
+    }
+    this.failures++;
+    this.connection = "unreachable";
+    await this.store.updateLink({ lastError: message, lastAttemptAt: Date.now() }).catch(() => {});
+  }
+
+  private async setState(state: HubLink["state"], error: string) {
+    if (!this.link) return;
+    const patch = { state, lastError: error, lastAttemptAt: Date.now() };
+    await this.store.updateLink(patch);
+    Object.assign(this.link, patch);
+    this.connection = state === "joined" ? "connected" : state;
+  }
+
+  /** After an admin's "reset identity": new key pair; the hub says whether we keep the instance. */
+  private async rekey() {
+    const link = this.link!;
+    const kp = generateInstanceKeyPair();
+    const res = await this.client!.post<RekeyResponse>("rekey", { newPublicKey: kp.publicKey, facts: hostFacts() });
+    const r = res.body!;
+    const patch: Partial<HubLink> = { instanceId: r.instanceId, publicKey: kp.publicKey, privateKey: kp.privateKeyPkcs8, identityConflict: false };
+    if (!r.keptInstance) Object.assign(patch, { commandCursor: 0, settingsVersion: 0, certificatesHashAcked: null });
+    await this.store.updateLink(patch);
+    Object.assign(link, patch, await this.store.getLink());
+    this.opts.log(r.keptInstance ? `identity re-keyed; still instance ${r.instanceId}` : `identity re-keyed as a new instance ${r.instanceId} (this was a copy)`);
+    this.client = new HubClient(this.store, link, this.opts.bootId);
+    this.sendFacts = true;
+    this.session?.waitAbort?.abort(); // the open wait was signed with the old identity
+  }
+
+  private syncCompleted(): Promise<void> {
+    return new Promise((r) => this.syncWaiters.push(r));
+  }
+
+  // ---- wait loop (push) -------------------------------------------------------------------
+
+  private async waitLoop(session: Session) {
+    let failures = 0;
+    while (session.active) {
+      const link = this.link;
+      const client = this.client;
+      if (!link || !client || link.state !== "joined" || this.connection !== "connected") {
+        // Only long-poll once a sync has succeeded: the sync loop owns error handling.
+        await Promise.race([this.syncCompleted(), Bun.sleep(30_000), session.ended]);
+        continue;
+      }
+      const abort = new AbortController();
+      session.waitAbort = abort;
+      const started = Date.now();
+      try {
+        const res = await client.post<WaitResponse>(
+          "wait",
+          { cursor: link.commandCursor, settingsVersion: link.settingsVersion, timeoutSeconds: WAIT_SECONDS },
+          { timeoutMs: (WAIT_SECONDS + 15) * 1000, signal: abort.signal },
+        );
+        failures = 0;
+        if (res.body?.nudge && session.active) {
+          const synced = this.syncCompleted();
+          this.syncNow();
+          await Promise.race([synced, Bun.sleep(30_000), session.ended]);
+        }
+      } catch (err) {
+        if (!session.active) break;
+        if (abort.signal.aborted) continue; // re-keyed: wait again with the new identity
+        if (err instanceof HubClientError && err.kind === "hub") {
+          // Revoked/removed/rekey: let the sync loop find out and handle it.
+          this.syncNow();
+          await Promise.race([this.syncCompleted(), Bun.sleep(30_000), session.ended]);
+          continue;
+        }
+        // A proxy or server idle timeout closing a long-held poll is not a failure.
+        if (Date.now() - started > 5000) continue;
+        failures++;
+        await Promise.race([Bun.sleep(backoff(failures)), session.ended]);
+      } finally {
+        if (session.waitAbort === abort) session.waitAbort = null;
+      }
+    }
+  }
+}
