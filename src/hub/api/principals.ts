@@ -1,0 +1,67 @@
+// /api/v1/principals: security principals (users and applications/services) and their roles.
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { getPrincipal, listPrincipals } from "../../db/principals";
+import { listRoles } from "../../db/roles";
+import type { HubEnv } from "../context";
+import { actorOf } from "../middleware/auth";
+import { addPrincipal, assignRoles, createPrincipalSchema, editPrincipal, PrincipalRuleError, resetPassword, rolesSchema, updatePrincipalSchema } from "../principals";
+import { validate } from "./validate";
+
+const listQuery = z.object({
+  q: z.string().max(100).optional(),
+  type: z.enum(["user", "service"]).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+function ruleError(c: Context<HubEnv>, err: unknown) {
+  if (err instanceof PrincipalRuleError) return c.json({ error: err.message }, 400);
+  throw err;
+}
+
+export const principalsApi = new Hono<HubEnv>()
+  .get("/", validate("query", listQuery), async (c) => {
+    const { rows, total } = await listPrincipals(c.get("deps").db, c.req.valid("query"));
+    c.header("X-Total-Count", String(total));
+    return c.json(rows);
+  })
+  .post("/", validate("json", createPrincipalSchema), async (c) => {
+    try {
+      const id = await addPrincipal(c.get("deps").db, c.req.valid("json"), actorOf(c));
+      return c.json(await getPrincipal(c.get("deps").db, id), 201);
+    } catch (err) {
+      return ruleError(c, err);
+    }
+  })
+  .get("/:id", async (c) => {
+    const p = await getPrincipal(c.get("deps").db, c.req.param("id"));
+    return p ? c.json(p) : c.json({ error: "no such principal" }, 404);
+  })
+  .patch("/:id", validate("json", updatePrincipalSchema.strict()), async (c) => {
+    try {
+      const ok = await editPrincipal(c.get("deps").db, c.req.param("id"), c.req.valid("json"), actorOf(c));
+      return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
+    } catch (err) {
+      return ruleError(c, err);
+    }
+  })
+  .put("/:id/roles", validate("json", z.object({ roles: rolesSchema }).strict()), async (c) => {
+    try {
+      const ok = await assignRoles(c.get("deps").db, c.req.param("id"), c.req.valid("json").roles, actorOf(c));
+      return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
+    } catch (err) {
+      return ruleError(c, err);
+    }
+  })
+  .post("/:id/password", validate("json", z.object({ password: z.string() }).strict()), async (c) => {
+    try {
+      const ok = await resetPassword(c.get("deps").db, c.req.param("id"), c.req.valid("json").password, actorOf(c));
+      return ok ? c.json({ ok: true }) : c.json({ error: "no such user" }, 404);
+    } catch (err) {
+      if (err instanceof z.ZodError) return c.json({ error: err.issues[0]?.message ?? "invalid password" }, 400);
+      return ruleError(c, err);
+    }
+  });
+
+export const rolesApi = new Hono<HubEnv>().get("/", async (c) => c.json(await listRoles(c.get("deps").db)));
