@@ -25,7 +25,7 @@ export function createApp(deps: HubDeps) {
   app.route("/api/agent/v1", agentApi());
   app.route("/api/v1", adminApi);
   app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
-  app.route("/", loginPages);
+  app.route("/", loginPages());
   app.route("/", adminPages);
 
   app.notFound((c) =>

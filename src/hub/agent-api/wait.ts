@@ -27,6 +27,7 @@ export async function handleWait(c: Ctx) {
     const inst = fleet.peekInstance(id);
     if (!inst) return true; // removed, or reloaded after a change: let the agent sync
     if (inst.state === "revoked" || inst.identityResetPending) return true;
+    if (inst.joiningKeyId && fleet.peekKeyState(inst.joiningKeyId) === "revoked") return true;
     if (inst.identityConflict) return false; // nothing will be delivered anyway
     return inst.latestCommandSeq > cursor || inst.settingsVersion !== settingsVersion;
   };

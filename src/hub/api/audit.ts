@@ -18,6 +18,7 @@ export const auditApi = new Hono<HubEnv>().get("/", validate("query", query), as
 });
 
 export const meApi = new Hono<HubEnv>().get("/", (c) => {
-  const { principalId, label, roles, via } = c.get("auth");
-  return c.json({ principalId, label, roles, via });
+  // csrfToken lets same-origin scripts call the API with a session (no CORS, so other origins cannot read it).
+  const { principalId, label, roles, via, csrfToken } = c.get("auth");
+  return c.json({ principalId, label, roles, via, csrfToken });
 });

@@ -98,6 +98,10 @@ export class InstanceCache {
     return p;
   }
 
+  values(): IterableIterator<CachedInstance> {
+    return this.map.values();
+  }
+
   set(entry: CachedInstance) {
     this.map.set(entry.id, entry);
   }
@@ -148,6 +152,11 @@ export class KeyStateCache {
       .finally(() => this.loading.delete(keyId));
     this.loading.set(keyId, p);
     return p;
+  }
+
+  /** Cached state without loading (may be stale by up to the TTL). */
+  peek(keyId: string): KeyInfo | null | undefined {
+    return this.map.get(keyId)?.info;
   }
 
   invalidate(keyId?: string) {

@@ -43,6 +43,12 @@ export interface FleetService {
   prime(entry: CachedInstance): void;
   /** Joining key state (short TTL cache: the CLI may revoke while the hub runs). */
   keyInfo(keyId: string): Promise<KeyInfo | null>;
+  /** Cached joining key state without loading (undefined when not cached). */
+  peekKeyState(keyId: string): KeyInfo["state"] | undefined;
+  /**
+   * Call after changing a joining key in this process: re-reads it at once and, when it was
+   * revoked, wakes the long-polls of every instance joined with it so they learn right away.
+   */
   invalidateKey(keyId?: string): void;
 
   /** Records a contact (batched write). */
@@ -112,7 +118,18 @@ export function createFleetService(deps: FleetDeps): FleetService {
     refresh,
     prime: (entry) => instances.set(entry),
     keyInfo: (keyId) => keys.get(keyId),
-    invalidateKey: (keyId) => keys.invalidate(keyId),
+    peekKeyState: (keyId) => keys.peek(keyId)?.state,
+    invalidateKey(keyId) {
+      keys.invalidate(keyId);
+      if (!keyId) return;
+      void keys
+        .get(keyId)
+        .then((info) => {
+          if (info?.state !== "revoked") return;
+          for (const inst of instances.values()) if (inst.joiningKeyId === keyId) notifier.notify(inst.id);
+        })
+        .catch(() => {});
+    },
 
     recordSeen(inst, ip, now = Date.now()) {
       inst.lastSeenAt = now;

@@ -19,9 +19,6 @@ const loginForm = z.object({
   next: z.string().max(2000).optional(),
 });
 
-// 5 failures per user+address and 20 per address in 15 minutes.
-const perUser = new RateLimiter(5, 15 * 60_000);
-const perIp = new RateLimiter(20, 15 * 60_000);
 
 // A valid argon2id hash to verify against when the user does not exist, so timing
 // does not reveal which usernames exist.
@@ -68,55 +65,62 @@ async function fail(c: Context<HubEnv>, username: string, reason: string, messag
   return c.html(<LoginPage error={message} username={username} next={next} />, status);
 }
 
-export const loginPages = new Hono<HubEnv>();
+/** Sign-in routes; each hub app gets its own attempt counters. */
+export function loginPages() {
+  // 5 failures per user+address and 20 per address in 15 minutes.
+  const perUser = new RateLimiter(5, 15 * 60_000);
+  const perIp = new RateLimiter(20, 15 * 60_000);
+  const routes = new Hono<HubEnv>();
 
-loginPages.get("/login", (c) => c.html(<LoginPage next={c.req.query("next")} />));
+  routes.get("/login", (c) => c.html(<LoginPage next={c.req.query("next")} />));
 
-loginPages.post("/login", async (c) => {
-  const origin = c.req.header("origin");
-  if (origin && origin !== new URL(c.req.url).origin) return c.text("Forbidden: cross-site sign-in", 403);
-  const parsed = loginForm.safeParse(await c.req.parseBody().catch(() => ({})));
-  if (!parsed.success) return c.html(<LoginPage error="Enter a username and a password." />, 400);
-  const { username, password, next } = parsed.data;
-  const ip = clientIp(c) ?? "unknown";
-  const userKey = `${username.toLowerCase()}|${ip}`;
-  const blocked = [perUser.peek(userKey), perIp.peek(ip)].find((r) => !r.ok);
-  if (blocked) {
-    c.header("Retry-After", String(blocked.retryAfterSeconds));
-    const minutes = Math.ceil(blocked.retryAfterSeconds / 60);
-    return fail(c, username, "rate-limited", `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, next, 429);
-  }
-  const { db } = c.get("deps");
-  const found = await findUserByUsername(db, username);
-  const valid = await Bun.password.verify(password, found?.user.passwordHash ?? DUMMY_HASH);
-  if (!found || !valid) {
-    perUser.take(userKey);
-    perIp.take(ip);
-    return fail(c, username, "bad-credentials", "Wrong username or password.", next);
-  }
-  if (found.principal.disabled) return fail(c, username, "disabled", "This account is disabled. Ask an administrator.", next, 401);
-  if (!canRead(await rolesOf(db, found.principal.id))) {
-    return fail(c, username, "no-role", "This account has no hub role. Ask an administrator.", next, 401);
-  }
-  perUser.reset(userKey);
-  const session = await createSession(db, found.principal.id, { ip, userAgent: c.req.header("user-agent") });
-  await db.update(users).set({ lastLoginAt: Date.now() }).where(eq(users.principalId, found.principal.id));
-  await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");
-  setCookie(c, SESSION_COOKIE, session.token, {
-    httpOnly: true,
-    sameSite: "Strict",
-    secure: new URL(c.req.url).protocol === "https:",
-    path: "/",
-    maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000),
+  routes.post("/login", async (c) => {
+    const origin = c.req.header("origin");
+    if (origin && origin !== new URL(c.req.url).origin) return c.text("Forbidden: cross-site sign-in", 403);
+    const parsed = loginForm.safeParse(await c.req.parseBody().catch(() => ({})));
+    if (!parsed.success) return c.html(<LoginPage error="Enter a username and a password." />, 400);
+    const { username, password, next } = parsed.data;
+    const ip = clientIp(c) ?? "unknown";
+    const userKey = `${username.toLowerCase()}|${ip}`;
+    const blocked = [perUser.peek(userKey), perIp.peek(ip)].find((r) => !r.ok);
+    if (blocked) {
+      c.header("Retry-After", String(blocked.retryAfterSeconds));
+      const minutes = Math.ceil(blocked.retryAfterSeconds / 60);
+      return fail(c, username, "rate-limited", `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, next, 429);
+    }
+    const { db } = c.get("deps");
+    const found = await findUserByUsername(db, username);
+    const valid = await Bun.password.verify(password, found?.user.passwordHash ?? DUMMY_HASH);
+    if (!found || !valid) {
+      perUser.take(userKey);
+      perIp.take(ip);
+      return fail(c, username, "bad-credentials", "Wrong username or password.", next);
+    }
+    if (found.principal.disabled) return fail(c, username, "disabled", "This account is disabled. Ask an administrator.", next, 401);
+    if (!canRead(await rolesOf(db, found.principal.id))) {
+      return fail(c, username, "no-role", "This account has no hub role. Ask an administrator.", next, 401);
+    }
+    perUser.reset(userKey);
+    const session = await createSession(db, found.principal.id, { ip, userAgent: c.req.header("user-agent") });
+    await db.update(users).set({ lastLoginAt: Date.now() }).where(eq(users.principalId, found.principal.id));
+    await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");
+    setCookie(c, SESSION_COOKIE, session.token, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: new URL(c.req.url).protocol === "https:",
+      path: "/",
+      maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000),
+    });
+    return c.redirect(safeNext(next), 303);
   });
-  return c.redirect(safeNext(next), 303);
-});
 
-loginPages.post("/logout", requirePageSession, async (c) => {
-  const auth = c.get("auth");
-  const { db } = c.get("deps");
-  if (auth.sessionIdHash) await deleteSession(db, auth.sessionIdHash);
-  await audit(db, { id: auth.principalId, label: auth.label, ip: clientIp(c) }, "logout");
-  deleteCookie(c, SESSION_COOKIE, { path: "/" });
-  return c.redirect("/login", 303);
-});
+  routes.post("/logout", requirePageSession, async (c) => {
+    const auth = c.get("auth");
+    const { db } = c.get("deps");
+    if (auth.sessionIdHash) await deleteSession(db, auth.sessionIdHash);
+    await audit(db, { id: auth.principalId, label: auth.label, ip: clientIp(c) }, "logout");
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/login", 303);
+  });
+  return routes;
+}

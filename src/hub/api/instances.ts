@@ -1,0 +1,86 @@
+// /api/v1/instances — joined agents, their commands and admin actions.
+// Mounted with adminApi.route("/instances", instancesApi); auth is set by then.
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { certificateView, listCertificates } from "../../db/certificates";
+import { commandView, listCommands } from "../../db/commands";
+import { getInstanceView, INSTANCE_STATUSES, listInstances } from "../../db/instances";
+import { COMMAND_TYPES } from "../../protocol/schemas";
+import type { HubEnv } from "../context";
+import type { ActionResult } from "../fleet";
+import { actorOf } from "../middleware/auth";
+import { instanceView } from "../fleet/view";
+import { validate } from "./validate";
+
+const listQuery = z.object({
+  q: z.string().max(200).optional(),
+  status: z.enum(INSTANCE_STATUSES as ["online", "offline", "revoked", "conflict"]).optional(),
+  group: z.string().max(100).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+const commandBody = z
+  .object({
+    type: z.enum(COMMAND_TYPES),
+    payload: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+type Ctx = Context<HubEnv>;
+
+async function act(c: Ctx, fn: (id: string) => Promise<ActionResult>, okStatus: 200 = 200) {
+  const res = await fn(c.req.param("id") ?? "");
+  if (!res.ok) return c.json({ error: res.error }, res.status);
+  return c.json({ ok: true }, okStatus);
+}
+
+async function queue(c: Ctx, type: (typeof COMMAND_TYPES)[number], payload: unknown) {
+  const { db, fleet } = c.get("deps");
+  const id = c.req.param("id") ?? "";
+  const row = await getInstanceView(db, id);
+  if (!row) return c.json({ error: "instance not found" }, 404);
+  if (row.instance.state === "revoked") return c.json({ error: "instance is revoked; reinstate it before queueing commands" }, 409);
+  const cmd = await fleet.queueCommand(id, type, payload ?? {}, actorOf(c));
+  if (!cmd) return c.json({ error: "instance not found" }, 404);
+  return c.json({ commandId: cmd.id, seq: cmd.seq, type, status: "queued" }, 202);
+}
+
+export const instancesApi = new Hono<HubEnv>()
+  .get("/", validate("query", listQuery), async (c) => {
+    const { db, fleet } = c.get("deps");
+    const q = c.req.valid("query");
+    const { rows, total } = await listInstances(db, q);
+    c.header("X-Total-Count", String(total));
+    const now = Date.now();
+    return c.json(rows.map((r) => instanceView(r, fleet, now)));
+  })
+  .get("/:id", async (c) => {
+    const { db, fleet } = c.get("deps");
+    const id = c.req.param("id");
+    const row = await getInstanceView(db, id);
+    if (!row) return c.json({ error: "instance not found" }, 404);
+    const [commands, certs] = await Promise.all([listCommands(db, id, 25), listCertificates(db, { instanceId: id, limit: 1000 })]);
+    return c.json({
+      ...instanceView(row, fleet),
+      recentCommands: commands.map(commandView),
+      certificates: certs.rows.map((r) => certificateView(r.cert, r.hostname)),
+    });
+  })
+  .get("/:id/commands", async (c) => {
+    const { db } = c.get("deps");
+    const id = c.req.param("id");
+    if (!(await getInstanceView(db, id))) return c.json({ error: "instance not found" }, 404);
+    const limit = Math.min(Math.max(Number(c.req.query("limit")) || 100, 1), 1000);
+    return c.json((await listCommands(db, id, limit)).map(commandView));
+  })
+  .post("/:id/commands", validate("json", commandBody), (c) => {
+    const body = c.req.valid("json");
+    return queue(c, body.type, body.payload);
+  })
+  .post("/:id/renew-now", (c) => queue(c, "renew-now", {}))
+  .post("/:id/revoke", (c) => act(c, (id) => c.get("deps").fleet.revokeInstance(id, actorOf(c))))
+  .post("/:id/reinstate", (c) => act(c, (id) => c.get("deps").fleet.reinstateInstance(id, actorOf(c))))
+  .post("/:id/reset-identity", (c) => act(c, (id) => c.get("deps").fleet.resetIdentity(id, actorOf(c))))
+  .post("/:id/remove", (c) => act(c, (id) => c.get("deps").fleet.removeInstance(id, actorOf(c))))
+  .delete("/:id", (c) => act(c, (id) => c.get("deps").fleet.removeInstance(id, actorOf(c))));

@@ -1,0 +1,45 @@
+// The JSON shape of an instance, shared by the API and (for consistency) the pages.
+import type { Instance } from "../../db/instances";
+import type { FleetService } from "./index";
+import { versionSkew } from "./status";
+import { VERSION } from "../../version";
+
+export interface InstanceRowLike {
+  instance: Instance;
+  keyClientId: string | null;
+  keyTitle: string | null;
+  keyState: string | null;
+  certificateCount: number;
+}
+
+export function instanceView(r: InstanceRowLike, fleet: FleetService, now = Date.now()) {
+  const i = r.instance;
+  const lastSeenAt = fleet.lastSeenAt(i.id, i.lastSeenAt);
+  return {
+    id: i.id,
+    hostname: i.hostname,
+    os: i.os,
+    arch: i.arch,
+    version: i.version,
+    versionSkew: versionSkew(i.version),
+    hubVersion: VERSION,
+    status: fleet.status(i, r.keyState, now),
+    state: i.state,
+    lastSeenAt,
+    lastIp: i.lastIp,
+    joinedAt: i.joinedAt,
+    group: i.groupName,
+    joiningKey: i.joiningKeyId
+      ? { id: i.joiningKeyId, clientId: r.keyClientId, title: r.keyTitle, group: i.groupName, state: r.keyState }
+      : null,
+    identityConflict: i.identityConflict,
+    identityResetPending: i.identityResetPending,
+    clonedFromId: i.clonedFromId,
+    syncIntervalSeconds: i.syncIntervalSeconds,
+    certificateCount: Number(r.certificateCount),
+    commandCursor: i.commandCursor,
+    pendingCommands: Math.max(0, i.nextCommandSeq - 1 - i.commandCursor),
+  };
+}
+
+export type InstanceView = ReturnType<typeof instanceView>;
