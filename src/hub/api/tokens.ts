@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { listApiTokens, tokenView } from "../../db/apiTokens";
+import { getPrincipal } from "../../db/principals";
 import { ROLE_IDS } from "../../db/roles";
 import type { HubEnv } from "../context";
 import { actorOf } from "../middleware/auth";
@@ -33,8 +34,10 @@ export const tokensApi = new Hono<HubEnv>()
     }
   })
   .get("/:id", async (c) => {
-    const t = await findToken(c.get("deps").db, c.req.param("id"));
-    return t ? c.json(tokenView(t)) : c.json({ error: "no such token" }, 404);
+    const { db } = c.get("deps");
+    const t = await findToken(db, c.req.param("id"));
+    if (!t) return c.json({ error: "no such token" }, 404);
+    return c.json(tokenView({ ...t, principalTitle: (await getPrincipal(db, t.principalId))?.title }));
   })
   .post("/:id/revoke", (c) => setState(c, "revoked"))
   .post("/:id/retire", (c) => setState(c, "retired"));
