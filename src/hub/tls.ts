@@ -1,8 +1,9 @@
 // HTTPS by default: a self-signed certificate created in the data dir on first start,
 // or the files given with --tls-cert/--tls-key.
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+// The bundler may hoist a static x509 import above the polyfill, so x509 is loaded lazily
+// (also keeps it off the start-up path once the certificate exists).
 import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -40,6 +41,7 @@ export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFil
 }
 
 export async function createSelfSigned(dnsNames: string[], ips: string[]) {
+  const x509 = await import("@peculiar/x509");
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
   const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
   const now = Date.now();
