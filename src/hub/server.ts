@@ -72,6 +72,8 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
 
 function registerGauges(deps: HubDeps) {
   const { db, metrics } = deps;
+  // Declared up front so scrapes show 0 before the first failure.
+  metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts");
   metrics.gauge("certhub_api_tokens", "API tokens by role and status", async () => {
     const rows = await db
       .select({ roleId: apiTokens.roleId, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount })
