@@ -150,7 +150,7 @@ export interface RekeyResponse {
   keptInstance: boolean;
 }
 
-export const LeaveRequestSchema = z.object({}).passthrough();
+export const LeaveRequestSchema = z.object({}).strict();
 
 /** Machine-readable error codes next to the human `error` message. */
 export const ERROR_CODES = [

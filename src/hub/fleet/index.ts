@@ -71,6 +71,8 @@ export interface FleetService {
   resetIdentity(id: string, actor: Actor): Promise<ActionResult>;
   /** Forgets an instance deleted by the agent API (leave). */
   forget(id: string): void;
+  /** Writes pending heartbeats now (normally every few seconds, and on stop). */
+  flushSeen(): Promise<void>;
 
   stop(): Promise<void>;
 }
@@ -207,6 +209,8 @@ export function createFleetService(deps: FleetDeps): FleetService {
       seen.forget(id);
       notifier.notify(id);
     },
+
+    flushSeen: () => seen.flush(),
 
     async stop() {
       notifier.releaseAll();
