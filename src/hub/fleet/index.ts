@@ -4,9 +4,11 @@
 // - push nudges for long-polling agents (notifier.ts)
 // - status derivation (status.ts) and admin actions (queue command, revoke, remove, reset
 //   identity), each audited, used by both the JSON API and the pages.
+import { and, eq, gte } from "drizzle-orm";
 import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { insertCommand } from "../../db/commands";
+import { apiTokens } from "../../db/schema";
 import { countInstancesByStatus, deleteInstance, getInstance, updateInstance, type InstanceStatus } from "../../db/instances";
 import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
 import type { HubConfig } from "../config";
@@ -87,6 +89,33 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const notifier = new Notifier();
   seen.start();
 
+  const notifyKeyHolders = (keyId: string) => {
+    for (const inst of instances.values()) if (inst.joiningKeyId === keyId) notifier.notify(inst.id);
+  };
+  // `certhub keys revoke` runs in another process: one small query every 2 s finds keys
+  // revoked since the last look, so their instances' long-polls end within seconds instead
+  // of at their timeout. Cost does not grow with the fleet.
+  let revokedSince = Date.now() - 1000;
+  const notifiedRevoked = new Set<string>();
+  const keyWatcher = setInterval(async () => {
+    const from = revokedSince;
+    revokedSince = Date.now() - 1000; // overlap: a commit may land just behind the clock
+    try {
+      const rows = await db
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .where(and(eq(apiTokens.state, "revoked"), gte(apiTokens.revokedAt, from)));
+      for (const { id } of rows) {
+        if (notifiedRevoked.has(id)) continue;
+        notifiedRevoked.add(id);
+        keys.invalidate(id);
+        await keys.get(id);
+        notifyKeyHolders(id);
+      }
+    } catch {}
+  }, 2000);
+  keyWatcher.unref?.();
+
   metrics.gauge("certhub_agent_waiters", "Agent long-polls currently held open", () => [{ labels: {}, value: notifier.size }]);
   metrics.gauge("certhub_fleet_cached_instances", "Instances held in the agent API cache", () => [{ labels: {}, value: instances.size }]);
   metrics.gauge("certhub_instances", "Joined instances by status", async () =>
@@ -128,7 +157,8 @@ export function createFleetService(deps: FleetDeps): FleetService {
         .get(keyId)
         .then((info) => {
           if (info?.state !== "revoked") return;
-          for (const inst of instances.values()) if (inst.joiningKeyId === keyId) notifier.notify(inst.id);
+          notifiedRevoked.add(keyId);
+          notifyKeyHolders(keyId);
         })
         .catch(() => {});
     },
@@ -213,6 +243,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     flushSeen: () => seen.flush(),
 
     async stop() {
+      clearInterval(keyWatcher);
       notifier.releaseAll();
       await seen.stop();
     },
