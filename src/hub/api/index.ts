@@ -4,6 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import type { HubEnv } from "../context";
 import { requireApiAuth } from "../middleware/auth";
 import { auditApi, meApi } from "./audit";
+import { certificatesApi } from "./certificates";
+import { commandsApi } from "./commands";
+import { instancesApi } from "./instances";
 import { principalsApi, rolesApi } from "./principals";
 import { tokensApi } from "./tokens";
 
@@ -16,3 +19,6 @@ adminApi.route("/tokens", tokensApi);
 adminApi.route("/principals", principalsApi);
 adminApi.route("/roles", rolesApi);
 adminApi.route("/audit", auditApi);
+adminApi.route("/instances", instancesApi);
+adminApi.route("/certificates", certificatesApi);
+adminApi.route("/commands", commandsApi);

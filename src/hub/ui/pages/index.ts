@@ -3,6 +3,10 @@
 import { Hono } from "hono";
 import type { HubEnv } from "../../context";
 import { requirePageSession } from "../../middleware/auth";
+import { certificatePages } from "./certificates";
+import { instancePages } from "./instances";
 
 export const adminPages = new Hono<HubEnv>();
 adminPages.use("*", requirePageSession);
+adminPages.route("/", instancePages);
+adminPages.route("/", certificatePages);
