@@ -18,7 +18,7 @@ async function counts() {
   return row;
 }
 
-const raw = (path: string, body: string | Uint8Array, type = "application/json") =>
+const raw = (path: string, body: string, type = "application/json") =>
   admin.fetch(path, { method: "POST", headers: { "content-type": type }, body });
 
 const cases: [string, () => Promise<Response>, number][] = [
