@@ -113,7 +113,11 @@ async function main(args: string[]): Promise<{ pass: number; fail: number }> {
   rmSync(JUNIT, { force: true });
   const testArgs = [...args];
   if (!hasPathArg(testArgs)) testArgs.unshift("./test");
-  const cmd = [process.execPath, "test", ...testArgs, "--reporter=junit", `--reporter-outfile=${JUNIT}`];
+  const cmd = [
+    process.execPath, "test", ...testArgs,
+    "--preload", "./test/helpers/cleanup.ts", // removes temp dirs / stray hubs after the run
+    "--reporter=junit", `--reporter-outfile=${JUNIT}`,
+  ];
   console.log(`$ ${cmd.join(" ").replace(process.execPath, "bun")}`);
   if (process.stderr.isTTY && !env.NO_COLOR) env.FORCE_COLOR = "1";
   const proc = Bun.spawn(cmd, { cwd: ROOT, env, stdin: "ignore", stdout: "inherit", stderr: "pipe" });

@@ -2,7 +2,7 @@
 //
 //   binPath()                                   → absolute path of the binary under test
 //   await freePort()                            → a free TCP port on 127.0.0.1
-//   tempDir(prefix)                             → fresh dir under os.tmpdir(), removed at exit
+//   tempDir(prefix)                             → fresh dir under os.tmpdir(), removed after the run
 //   await startHub({ dataDir, bin?, env?, args?, adminPassword?, cwd?, port?, timeoutMs? })
 //       → { url, port, proc, readyMs, stdout(), stderr(), output(), stop() }
 //   await runCli(args, { dataDir?, env?, bin?, cwd?, stdin?, timeoutMs? })
@@ -11,7 +11,8 @@
 // `bin` is a path to a certhub binary, or "source" to run `bun src/main.ts` (no build needed);
 // by default it is binPath(): env CERTHUB_BIN, else dist/certhub (npm test builds it first).
 // Child processes get the parent's environment minus every CERTHUB_* variable, plus `env`.
-// Set CERTHUB_KEEP_TMP=1 to keep temp dirs for inspection.
+// Temp dirs and hubs left running are cleaned up after the whole run by cleanup.ts (preloaded
+// by npm test). Set CERTHUB_KEEP_TMP=1 to keep temp dirs for inspection.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -41,18 +42,38 @@ export function freePort(): Promise<number> {
   });
 }
 
-const tempDirs: string[] = [];
-const liveProcs = new Set<Subprocess>();
+// Everything to clean up, shared through globalThis so the preload and every test file see
+// the same registry. bun test never fires process "exit", and afterAll() registered from inside
+// a hook or test runs right away, so cleanup.ts (a --preload; scripts/test.ts passes it) runs
+// cleanup() in a global afterAll. Outside bun test (bench) the exit handler does it.
+const registry: { dirs: string[]; procs: Set<Subprocess> } = ((globalThis as any)[
+  Symbol.for("certhub.test.registry")
+] ??= { dirs: [], procs: new Set() });
+const liveProcs = registry.procs;
+
+/** Kills processes still running and removes temp dirs (unless CERTHUB_KEEP_TMP is set). */
+export async function cleanup(): Promise<void> {
+  await Promise.all(
+    [...liveProcs].map(async (p) => {
+      p.kill("SIGTERM");
+      const t = setTimeout(() => p.kill("SIGKILL"), 3000);
+      await p.exited;
+      clearTimeout(t);
+    }),
+  );
+  liveProcs.clear();
+  if (!process.env.CERTHUB_KEEP_TMP) for (const d of registry.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 process.on("exit", () => {
   for (const p of liveProcs) p.kill("SIGKILL");
-  if (process.env.CERTHUB_KEEP_TMP) return;
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  if (!process.env.CERTHUB_KEEP_TMP) for (const d of registry.dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A new empty directory under os.tmpdir(); removed when the test process exits. */
+/** A new empty directory under os.tmpdir(); removed after the test run (see cleanup()). */
 export function tempDir(prefix = "certhub-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix.endsWith("-") ? prefix : `${prefix}-`));
-  tempDirs.push(dir);
+  registry.dirs.push(dir);
   return dir;
 }
 
