@@ -28,10 +28,8 @@ function collect(stream: ReadableStream<Uint8Array>) {
   return { text: () => buf, done };
 }
 
-const live = new Set<Subprocess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
+// The shared registry of test/helpers (its preloaded cleanup stops what is left after a run).
+const live: Set<Subprocess> = ((globalThis as any)[Symbol.for("certhub.test.registry")] ??= { dirs: [], procs: new Set() }).procs;
 
 /** Environment without CERTHUB_* from the developer's shell. */
 function cleanEnv(extra: Record<string, string> = {}) {
