@@ -115,7 +115,6 @@ async function main(args: string[]): Promise<{ pass: number; fail: number }> {
   if (!hasPathArg(testArgs)) testArgs.unshift("./test");
   const cmd = [
     process.execPath, "test", ...testArgs,
-    "--preload", "./test/helpers/cleanup.ts", // removes temp dirs / stray hubs after the run
     "--reporter=junit", `--reporter-outfile=${JUNIT}`,
   ];
   console.log(`$ ${cmd.join(" ").replace(process.execPath, "bun")}`);
