@@ -33,11 +33,8 @@ export async function handleRekey(c: Ctx) {
       lastBootId: hdr.bootId,
       ...(req.facts ? { hostname: req.facts.hostname, machineId: req.facts.machineId ?? null, version: req.facts.version } : {}),
     });
-    const fresh = await fleet.refresh(inst.id);
-    if (fresh) {
-      fresh.lastSeq = hdr.seq;
-      fresh.lastBootId = hdr.bootId;
-    }
+    const fresh = await fleet.refresh(inst.id, { resetSequence: true });
+    if (fresh) fleet.recordSeen(fresh, ip);
     await audit(db, { id: null, label: inst.hostname, ip }, "instance.rekey", { type: "instance", id: inst.id });
     return c.json({ instanceId: inst.id, keptInstance: true } satisfies RekeyResponse);
   }

@@ -39,8 +39,12 @@ export interface FleetService {
   getInstance(id: string): Promise<CachedInstance | null>;
   /** The cached entry without loading (for cheap readiness checks). */
   peekInstance(id: string): CachedInstance | undefined;
-  /** Re-reads the row after a change made by this process, keeping unflushed heartbeats. */
-  refresh(id: string): Promise<CachedInstance | null>;
+  /**
+   * Re-reads the row after a change made by this process, keeping unflushed heartbeats —
+   * unless `resetSequence` (a re-key just set lastSeq/lastBootId in the row: the old
+   * identity's pending heartbeat must not overwrite them).
+   */
+  refresh(id: string, opts?: { resetSequence?: boolean }): Promise<CachedInstance | null>;
   /** Puts a freshly inserted instance into the cache. */
   prime(entry: CachedInstance): void;
   /** Joining key state (short TTL cache: the CLI may revoke while the hub runs). */
@@ -123,8 +127,9 @@ export function createFleetService(deps: FleetDeps): FleetService {
   );
   const commandsQueued = metrics.counter("certhub_commands_queued_total", "Commands queued for instances");
 
-  const refresh = async (id: string) => {
-    const before = instances.peek(id);
+  const refresh = async (id: string, opts: { resetSequence?: boolean } = {}) => {
+    const before = opts.resetSequence ? undefined : instances.peek(id);
+    if (opts.resetSequence) seen.forget(id);
     instances.invalidate(id);
     const row = await getInstance(db, id);
     if (!row) return null;
