@@ -45,6 +45,9 @@ describe("token file", () => {
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     expect(token).toStartWith("chub_local_");
     expect(loadOrCreateToken(dataDir).token).toBe(token); // stable across restarts
+    // The agent database holds the instance private key.
+    expect(statSync(path.join(dataDir, "agent.db")).mode & 0o777).toBe(0o600);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   });
 });
 

@@ -2,6 +2,7 @@
 // (mode 0700) because it holds the instance private key.
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import { createHash } from "node:crypto";
+import { chmodSync } from "node:fs";
 import path from "node:path";
 import { openDatabase, type OpenedDb } from "../../db/client";
 import type { CertificateReport, Command, CommandResult } from "../../protocol/schemas";
@@ -19,7 +20,14 @@ export class AgentStore {
   private constructor(private opened: OpenedDb<typeof schema>) {}
 
   static async open(dataDir: string): Promise<AgentStore> {
-    const opened = await openDatabase(`file:${path.join(dataDir, "agent.db")}`, schema, agentMigrations);
+    const file = path.join(dataDir, "agent.db");
+    const opened = await openDatabase(`file:${file}`, schema, agentMigrations);
+    // The database holds the instance private key: owner-only, whatever the umask.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        chmodSync(f, 0o600);
+      } catch {}
+    }
     return new AgentStore(opened);
   }
 

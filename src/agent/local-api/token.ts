@@ -6,8 +6,12 @@ import { randomToken } from "../../lib/crypto";
 import { SECRET_PREFIX } from "../../lib/ids";
 import { TOKEN_FILE } from "../config";
 
+/** Creates the data dir, owner-only: it holds the instance private key and the API token. */
 export function ensureDataDir(dataDir: string) {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    if ((statSync(dataDir).mode & 0o077) !== 0) chmodSync(dataDir, 0o700);
+  } catch {} // not ours to change (e.g. a pre-created dir owned by another user): the files stay 0600
 }
 
 export function loadOrCreateToken(dataDir: string): { token: string; file: string; created: boolean } {
