@@ -13,7 +13,9 @@ import { HubClient, HubClientError } from "./hub-client";
 
 export type Connection = "connecting" | "connected" | "unreachable" | "revoked" | "removed";
 
-const WAIT_SECONDS = 25;
+// Under the 60 s idle timeout common to reverse proxies and load balancers; a proxy that cuts
+// sooner just makes the agent re-poll (see waitLoop).
+const WAIT_SECONDS = 50;
 const REVOKED_RECHECK_MS = 5 * 60_000;
 const MAX_BACKOFF_MS = 60_000;
 
