@@ -155,7 +155,11 @@ export class SyncEngine {
         this.failures = 0;
         if (more) this.immediate = true;
       } catch (err) {
-        await this.onSyncError(err);
+        await this.onSyncError(err).catch((e) => {
+          // e.g. the agent database is unwritable: keep the loop alive and retry later.
+          this.failures++;
+          this.opts.log(`sync error handling failed: ${e instanceof Error ? e.message : e}`);
+        });
       } finally {
         for (const w of this.syncWaiters.splice(0)) w();
       }

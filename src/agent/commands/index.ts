@@ -37,9 +37,11 @@ export class CommandExecutor {
         this.again = false;
         await this.drain();
       } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
+    })()
+      .catch((err) => this.opts.log(`command executor: ${err instanceof Error ? err.message : err}; retrying at the next sync`))
+      .finally(() => {
+        this.running = null;
+      });
     return this.running;
   }
 
