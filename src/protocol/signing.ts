@@ -4,6 +4,7 @@
 // outside a window (replays of old captures) and sequences that do not increase (replays
 // and out-of-order requests within the window). Boot id + sequence also expose clones: two
 // processes sharing one key produce diverging sequences under different boot ids.
+import { AGENT_API_PREFIX } from "./schemas";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 
 export const SIGNATURE_HEADERS = {
@@ -20,9 +21,18 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** The instance id placeholder used while joining (no instance exists yet). */
 export const JOIN_INSTANCE_ID = "-";
 
+/**
+ * The path that is signed: the endpoint under the agent API prefix, whatever prefix a reverse
+ * proxy adds in front of the hub (https://proxy/certhub/api/agent/v1/sync signs
+ * "/api/agent/v1/sync"), so path-rewriting proxies do not break signatures.
+ */
+export function signedPath(endpoint: string): string {
+  return `${AGENT_API_PREFIX}/${endpoint}`;
+}
+
 export interface SignedParts {
   method: string;
-  path: string; // URL pathname only (no query string; the protocol uses none)
+  path: string; // signedPath(endpoint)
   instanceId: string;
   time: number;
   seq: number;

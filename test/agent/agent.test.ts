@@ -142,6 +142,34 @@ describe("joined agent", () => {
   });
 });
 
+describe("reverse proxy", () => {
+  test("a hub behind a path-prefix proxy (https://proxy/certhub/…) works: the signed path is prefix-independent", async () => {
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const u = new URL(req.url);
+        if (!u.pathname.startsWith("/certhub/")) return new Response("not here", { status: 404 });
+        const target = `${hub.url}${u.pathname.slice("/certhub".length)}${u.search}`;
+        return fetch(target, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+      },
+    });
+    try {
+      const key = await newKey();
+      const a = await newAgent();
+      const r = await a.join({ url: `http://127.0.0.1:${proxy.port}/certhub/`, clientId: key.clientId, secret: key.secret, fingerprint: null });
+      await until("connected through the proxy", async () => (await a.status()).status === "connected");
+      expect((await a.status()).hubUrl).toBe(`http://127.0.0.1:${proxy.port}/certhub`);
+      const c = await runCommand(r.instanceId, "ping");
+      expect(c.status).toBe("succeeded");
+      await a.stop();
+      agents.splice(agents.indexOf(a), 1);
+    } finally {
+      proxy.stop(true);
+    }
+  });
+});
+
 describe("at most once", () => {
   test("a command interrupted by a crash is reported, not run again", async () => {
     const dir = tempDir("certhub-agent-");

@@ -10,6 +10,7 @@ import {
   loadPrivateKey,
   sha256HexOf,
   signRequest,
+  signedPath,
   type Facts,
   type JoinResponse,
   type KeyPair,
@@ -96,12 +97,11 @@ export async function joinHub(opts: {
   const keyPair = generateInstanceKeyPair();
   const privateKey = loadPrivateKey(keyPair.privateKeyPkcs8);
   const body = JSON.stringify({ clientId: opts.clientId, secret: opts.secret, publicKey: keyPair.publicKey, facts: opts.facts });
-  const path = `${new URL(url).pathname.replace(/\/$/, "")}${AGENT_API_PREFIX}/join`;
   const tls = fetchTlsOptions({ fingerprint: opts.fingerprint, pem });
   // One retry with the same key pair if the connection failed: the hub treats a repeated
   // join with the same public key as the same instance.
   for (let attempt = 0; ; attempt++) {
-    const headers = signRequest(privateKey, { method: "POST", path, instanceId: JOIN_INSTANCE_ID, time: Date.now(), seq: 0, bootId: opts.bootId, bodySha256: sha256HexOf(body) });
+    const headers = signRequest(privateKey, { method: "POST", path: signedPath("join"), instanceId: JOIN_INSTANCE_ID, time: Date.now(), seq: 0, bootId: opts.bootId, bodySha256: sha256HexOf(body) });
     try {
       const res = await send(`${url}${AGENT_API_PREFIX}/join`, headers, body, tls, 20_000);
       const { body: json } = await readResponse<JoinResponse>(res);
@@ -151,8 +151,7 @@ export class HubClient {
     const body = JSON.stringify(payload);
     // Waits may overlap syncs, so they reuse the current number instead of taking one.
     const seq = endpoint === "wait" ? this.seq : await this.nextSeq();
-    const path = `${new URL(this.url).pathname.replace(/\/$/, "")}${AGENT_API_PREFIX}/${endpoint}`;
-    const headers = signRequest(this.privateKey, { method: "POST", path, instanceId: this.instanceId, time: Date.now(), seq, bootId: this.bootId, bodySha256: sha256HexOf(body) });
+    const headers = signRequest(this.privateKey, { method: "POST", path: signedPath(endpoint), instanceId: this.instanceId, time: Date.now(), seq, bootId: this.bootId, bodySha256: sha256HexOf(body) });
     const res = await send(`${this.url}${AGENT_API_PREFIX}/${endpoint}`, headers, body, this.tls, opts.timeoutMs ?? 30_000, opts.signal);
     return readResponse<T>(res);
   }

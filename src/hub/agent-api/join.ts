@@ -16,7 +16,7 @@ import type { HubDb } from "../../db/client";
 import { getInstance, insertInstance, newInstanceId } from "../../db/instances";
 import { instances } from "../../db/schema";
 import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
-import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
+import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
 import { toCached } from "../fleet/cache";
 import { RateLimiter } from "../security/rateLimit";
@@ -74,7 +74,7 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
   try {
     signedOk = verifySignature(
       parsePublicKey(req.publicKey),
-      { method: "POST", path: new URL(c.req.url).pathname, instanceId: JOIN_INSTANCE_ID, time: hdr.time, seq: hdr.seq, bootId: hdr.bootId, bodySha256: sha256HexOf(body.raw) },
+      { method: "POST", path: signedPath("join"), instanceId: JOIN_INSTANCE_ID, time: hdr.time, seq: hdr.seq, bootId: hdr.bootId, bodySha256: sha256HexOf(body.raw) },
       hdr.signature,
     );
   } catch {}

@@ -8,6 +8,7 @@ import { audit } from "../../db/audit";
 import { updateInstance } from "../../db/instances";
 import {
   MAX_CLOCK_SKEW_MS,
+  signedPath,
   readSignatureHeaders,
   sha256HexOf,
   verifySignature,
@@ -48,7 +49,7 @@ export async function authenticate(
 
   const parts = {
     method: c.req.method,
-    path: new URL(c.req.url).pathname,
+    path: signedPath(opts.endpoint),
     instanceId: hdr.instanceId,
     time: hdr.time,
     seq: hdr.seq,
