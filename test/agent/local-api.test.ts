@@ -53,7 +53,7 @@ describe("token file", () => {
 
 describe("guards", () => {
   test("no token → 401 naming the token file", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Basic ${btoa("a:b")}` }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Basic ${btoa("a:b")}` }] as Record<string, string>[]) {
       const res = await call("/api/system/status", { auth: false, headers });
       expect(res.status).toBe(401);
       expect((await res.json()).error).toContain(tokenFile);
@@ -70,7 +70,7 @@ describe("guards", () => {
   });
 
   test("browser-originated requests are rejected even with the token", async () => {
-    for (const headers of [{ origin: "http://127.0.0.2:9696" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }, { "sec-fetch-mode": "no-cors" }]) {
+    for (const headers of [{ origin: "http://127.0.0.2:9696" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }, { "sec-fetch-mode": "no-cors" }] as Record<string, string>[]) {
       const r2 = await call("/api/system/hub/join", { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" });
       expect(r2.status).toBe(403);
       expect((await r2.json()).error).toContain("browser");
