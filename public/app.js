@@ -1,10 +1,23 @@
 // certhub admin UI behaviour. No inline scripts anywhere (the CSP forbids them).
-document.addEventListener("DOMContentLoaded", () => {
-  if (window.htmx) {
-    // htmx would otherwise inject an inline <style>, which the CSP blocks.
-    htmx.config.includeIndicatorStyles = false;
-  }
-});
+
+// htmx configuration. This file is deferred after htmx.min.js, so this runs before htmx's
+// own DOMContentLoaded set-up — which is when it would inject its inline <style> (blocked by
+// the CSP, a console error on every page).
+if (window.htmx) {
+  htmx.config.includeIndicatorStyles = false;
+  // The CSP forbids eval; fail loudly in development rather than silently in htmx.
+  htmx.config.allowEval = false;
+  // Pages answer htmx requests for one element with a fragment (keyed on HX-Target), so a
+  // history-restore must get the full page.
+  htmx.config.historyRestoreAsHxRequest = false;
+  // 422 = form with validation errors: swap it in so the errors show next to the fields.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
+}
 
 // Copy buttons: <button data-copy="#id-of-element">Copy</button>
 document.addEventListener("click", async (event) => {
@@ -22,10 +35,65 @@ document.addEventListener("click", async (event) => {
   }
 });
 
-// Dialogs: <button data-open="#dialog-id">, <button data-close>
+// Dialogs: <button data-open="#dialog-id">, <button data-close>. A link with data-open
+// (href = the same form as a page, for use without JavaScript) opens the dialog instead.
 document.addEventListener("click", (event) => {
   const opener = event.target.closest("[data-open]");
-  if (opener) document.querySelector(opener.getAttribute("data-open"))?.showModal();
+  if (opener) {
+    const dialog = document.querySelector(opener.getAttribute("data-open"));
+    if (dialog) {
+      if (opener.tagName === "A") event.preventDefault();
+      // A dialog whose body htmx is about to load must not show the previous one meanwhile.
+      const body = dialog.querySelector("[data-dialog-body]");
+      if (body && opener.hasAttribute("hx-get")) body.textContent = "Loading…";
+      if (dialog.open) dialog.close(); // opened without script (open attribute): reopen as modal
+      dialog.showModal();
+    }
+  }
   const closer = event.target.closest("[data-close]");
-  if (closer) closer.closest("dialog")?.close();
+  const dialog = closer?.closest("dialog");
+  if (dialog) {
+    if (closer.tagName === "A") event.preventDefault();
+    dialog.close();
+  }
 });
+
+// Server says "done" (HX-Trigger: close-dialog) after a successful dialog form.
+document.addEventListener("close-dialog", () => {
+  document.querySelectorAll("dialog[open]").forEach((d) => d.close());
+});
+
+// Focus the first field of a form htmx just loaded into an open dialog.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const target = event.detail.target;
+  if (target && target.closest && target.closest("dialog[open]")) {
+    target.querySelector("[aria-invalid='true'], input:not([type=hidden]):not([disabled]), select, textarea")?.focus();
+  }
+});
+
+// Failed htmx requests (403 for read-only users, 404, 500, network) would otherwise fail silently.
+function toast(text) {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = document.createElement("div");
+    el.id = "toast";
+    el.className = "toast";
+    el.setAttribute("role", "alert");
+    document.body.appendChild(el);
+  }
+  el.textContent = text;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.remove(), 8000);
+}
+document.addEventListener("htmx:responseError", (event) => {
+  const xhr = event.detail.xhr;
+  let text = "";
+  try {
+    text = JSON.parse(xhr.responseText).error || "";
+  } catch {
+    text = new DOMParser().parseFromString(xhr.responseText || "", "text/html").body.textContent || "";
+  }
+  text = text.trim().slice(0, 300);
+  toast(text || `Request failed (${xhr.status}).`);
+});
+document.addEventListener("htmx:sendError", () => toast("The hub did not answer. Check your connection and try again."));

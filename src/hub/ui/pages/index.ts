@@ -3,10 +3,20 @@
 import { Hono } from "hono";
 import type { HubEnv } from "../../context";
 import { requirePageSession } from "../../middleware/auth";
+import { apiAccessPages } from "./api-access";
+import { auditPages } from "./audit";
 import { certificatePages } from "./certificates";
+import { dashboardPages } from "./dashboard";
 import { instancePages } from "./instances";
+import { settingsPages } from "./settings";
+import { usersPages } from "./users";
 
 export const adminPages = new Hono<HubEnv>();
 adminPages.use("*", requirePageSession);
 adminPages.route("/", instancePages);
 adminPages.route("/", certificatePages);
+adminPages.route("/", dashboardPages);
+adminPages.route("/", settingsPages);
+adminPages.route("/", usersPages);
+adminPages.route("/", apiAccessPages);
+adminPages.route("/", auditPages);
