@@ -97,3 +97,9 @@ document.addEventListener("htmx:responseError", (event) => {
   toast(text || `Request failed (${xhr.status}).`);
 });
 document.addEventListener("htmx:sendError", () => toast("The hub did not answer. Check your connection and try again."));
+
+// <button data-dismiss> removes its [data-dismissable] container (e.g. a shown-once secret).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-dismiss]");
+  if (button) button.closest("[data-dismissable]")?.remove();
+});

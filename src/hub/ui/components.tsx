@@ -286,7 +286,7 @@ export function SecretOnce(props: {
   apiExample?: { hubUrl: string } | null;
 }) {
   return (
-    <section class="card secret-once" id="secret-once" hx-history="false" role="status">
+    <section class="card secret-once" id="secret-once" hx-history="false" role="status" data-dismissable>
       <h2>“{props.title}” created — copy the secret now</h2>
       <p>
         <strong>This is the only time the secret is shown.</strong> The hub keeps only a hash of it. If it is lost, create a new key and
@@ -320,6 +320,9 @@ export function SecretOnce(props: {
           <CopyBlock id="new-api-example" label="HTTP Basic with client id and secret:" text={`curl -u '${props.clientId}:${props.secret}' ${props.apiExample.hubUrl}/api/v1/instances`} />
         </>
       ) : null}
+      <button type="button" class="dismiss" data-dismiss>
+        I have copied it — hide the secret
+      </button>
     </section>
   );
 }

@@ -193,7 +193,7 @@ function TokensTable(props: { data: Awaited<ReturnType<typeof loadList>>; filter
                   <td>
                     <Time ts={t.expiresAt} never="never" />
                   </td>
-                  <td>
+                  <td class="nowrap">
                     {t.useCount} / {t.maxUses ?? "∞"}
                   </td>
                   <td>
