@@ -97,6 +97,8 @@ describe("read-only users cannot change anything", () => {
       expect((await post(viewer, path, fields)).status, path).toBe(403);
       expect((await post(viewer, path, fields, { htmx: "x" })).status, path).toBe(403);
     }
+    // The edit forms are not offered either.
+    for (const form of ["edit", "roles", "password"]) expect((await viewer.fetch(`/settings/users/${adminRow.id}/${form}`)).status, form).toBe(403);
     expect(await count("api_tokens")).toBe(tokens);
     expect(await count("principals")).toBe(principals);
     expect(await count("principal_roles", `principal_id = '${adminRow.id}' and role_id = 'administrator'`)).toBe(1);
@@ -137,6 +139,8 @@ describe("Security › Users", () => {
 
     const none = await (await admin.fetch("/settings/users?q=no-such-thing")).text();
     expect(none).toContain("No security principals match this filter.");
+    const past = await (await admin.fetch("/settings/users?page=40")).text();
+    expect(past).toContain("This page is past the end of the list.");
     // Junk query values are ignored, not errors.
     expect((await admin.fetch("/settings/users?page=-4&type=robot&q=%00")).status).toBe(200);
   });

@@ -147,7 +147,13 @@ function TokensTable(props: { data: Awaited<ReturnType<typeof loadList>>; filter
     // Reloads itself (same filter and page) after a create, retire or revoke.
     <div id={TABLE_ID} hx-get={listUrl(filter)} hx-trigger="tokens-changed from:body" hx-target="this" hx-swap="outerHTML">
       {data.rows.length === 0 ? (
-        filter.q || filter.role ? (
+        data.total > 0 ? (
+          <EmptyState title="This page is past the end of the list.">
+            <p>
+              <a href={listUrl(filter, 1)}>Go to the first page</a>
+            </p>
+          </EmptyState>
+        ) : filter.q || filter.role ? (
           <EmptyState title="No API tokens match this filter.">
             <p>
               <a href={BASE}>Clear the filter</a>

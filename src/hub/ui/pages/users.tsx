@@ -8,7 +8,7 @@ import { z } from "zod";
 import { getPrincipal, listPrincipals, type PrincipalType } from "../../../db/principals";
 import { canWrite, listRoles, ROLE, ROLE_IDS, type RoleId } from "../../../db/roles";
 import type { AuthInfo, HubEnv } from "../../context";
-import { actorOf } from "../../middleware/auth";
+import { actorOf, requireAdmin } from "../../middleware/auth";
 import { addPrincipal, assignRoles, editPrincipal, MIN_PASSWORD_LENGTH, PrincipalRuleError, resetPassword } from "../../principals";
 import {
   Csrf,
@@ -157,7 +157,13 @@ function PrincipalsTable(props: { rows: Principal[]; total: number; roles: Role[
     // Reloads itself (same filter and page) when a dialog reports a change.
     <div id={TABLE_ID} hx-get={listUrl(filter)} hx-trigger="principals-changed from:body" hx-target="this" hx-swap="outerHTML">
       {rows.length === 0 ? (
-        filter.q || filter.type ? (
+        props.total > 0 ? (
+          <EmptyState title="This page is past the end of the list.">
+            <p>
+              <a href={listUrl(filter, 1)}>Go to the first page</a>
+            </p>
+          </EmptyState>
+        ) : filter.q || filter.type ? (
           <EmptyState title="No security principals match this filter.">
             <p>
               <a href={BASE}>Clear the filter</a>
@@ -586,7 +592,7 @@ export const usersPages = new Hono<HubEnv>()
     return c.html(<ListPage c={c} filter={filter} data={await loadList(c, filter)} add={form} addOpen />, 422);
   })
 
-  .get(`${BASE}/:id/edit`, async (c) => {
+  .get(`${BASE}/:id/edit`, requireAdmin, async (c) => {
     const { p, res } = await principalOr404(c);
     if (!p) return res;
     return renderForm(c, `Edit “${p.title}”`, <EditForm p={p} form={emptyForm(detailValues(p))} auth={c.get("auth")} />);
@@ -613,7 +619,7 @@ export const usersPages = new Hono<HubEnv>()
     return renderForm(c, `Edit “${p.title}”`, <EditForm p={p} form={form} auth={c.get("auth")} />, 422);
   })
 
-  .get(`${BASE}/:id/roles`, async (c) => {
+  .get(`${BASE}/:id/roles`, requireAdmin, async (c) => {
     const { p, res } = await principalOr404(c);
     if (!p) return res;
     const roles = await listRoles(c.get("deps").db);
@@ -639,7 +645,7 @@ export const usersPages = new Hono<HubEnv>()
     return renderForm(c, `Roles of “${p.title}”`, <RolesForm p={p} roles={roles} form={form} auth={c.get("auth")} />, 422);
   })
 
-  .get(`${BASE}/:id/password`, async (c) => {
+  .get(`${BASE}/:id/password`, requireAdmin, async (c) => {
     const { p, res } = await principalOr404(c);
     if (!p) return res;
     if (p.type !== "user") return c.html(<p class="alert error">Applications/Services have no password; they use API tokens.</p>, 404);
