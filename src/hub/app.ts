@@ -22,6 +22,8 @@ export function createApp(deps: HubDeps) {
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/metrics", async (c) => c.body(await deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
   app.route("/static", staticRoutes);
+  // Browsers ask for it on every page, signed in or not; a 404 there is a console error per visit.
+  app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
   app.route("/api/agent/v1", agentApi());
   app.route("/api/v1", adminApi);
   app.all("/api/*", (c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));

@@ -9,6 +9,7 @@ import { createPrincipal, createUser, findManagedInstancePrincipal, MANAGED_INST
 import { ensureBuiltInRoles, ROLE } from "../db/roles";
 import { hubMeta } from "../db/schema";
 import { randomToken } from "../lib/crypto";
+import { joinCommands } from "./join-commands";
 
 export const DEFAULT_JOINING_KEY_TITLE = "Instance Joining Key";
 
@@ -57,8 +58,7 @@ export async function bootstrapHub(db: HubDb, env = process.env): Promise<Bootst
 /** The banner printed once on first start: credentials and ready-to-paste join commands. */
 export function bootstrapBanner(result: BootstrapResult, hubUrl: string, fingerprint?: string): string {
   const { clientId, secret } = result.joiningKey;
-  const fp = fingerprint ? ` --fingerprint ${fingerprint}` : "";
-  const fpJson = fingerprint ? `,"fingerprint":"${fingerprint}"` : "";
+  const cmds = joinCommands({ hubUrl, clientId, secret, fingerprint });
   const lines = [
     "",
     "==================== certhub first start ====================",
@@ -70,10 +70,9 @@ export function bootstrapBanner(result: BootstrapResult, hubUrl: string, fingerp
     `  Secret:        ${secret}   (shown once; stored only as a hash)`,
     "",
     "Join an agent (on the host, with the agent running):",
-    `  certhub hub join ${hubUrl} ${clientId} ${secret}${fp}`,
-    "or with curl against the agent's local API:",
-    `  curl -X POST http://127.0.0.2:9696/api/system/hub/join -H "Authorization: Bearer $(cat /var/lib/certhub-agent/local-api.token)" \\`,
-    `       -H 'Content-Type: application/json' -d '{"clientId":"${clientId}","secret":"${secret}","url":"${hubUrl}"${fpJson}}'`,
+    `  ${cmds.cli}`,
+    "or with curl against the agent's local API (as root; otherwise the token is in ~/.local/share/certhub-agent):",
+    `  ${cmds.curl}`,
     "=============================================================",
     "",
   ];

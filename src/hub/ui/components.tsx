@@ -9,24 +9,12 @@ import type { z } from "zod";
 import type { HubConfig } from "../config";
 import type { AuthInfo, HubEnv } from "../context";
 import { certificateFingerprint } from "../tls";
+import { formatTime } from "./format";
+import { joinCommands } from "../join-commands";
 
 type Ctx = Context<HubEnv>;
 
 // ---------------------------------------------------------------- time
-
-/** "3 min ago" / "in 5 d" plus an absolute UTC time for the tooltip. */
-export function formatTime(ts: number | null | undefined, now = Date.now()): { relative: string; absolute: string } {
-  if (!ts) return { relative: "never", absolute: "" };
-  const absolute = new Date(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
-  const diff = Math.round((ts - now) / 1000);
-  const s = Math.abs(diff);
-  let span: string;
-  if (s < 45) return { relative: diff <= 0 ? "just now" : "in a moment", absolute };
-  else if (s < 3600) span = `${Math.round(s / 60)} min`;
-  else if (s < 86400) span = `${Math.round(s / 3600)} h`;
-  else span = `${Math.round(s / 86400)} d`;
-  return { relative: diff < 0 ? `${span} ago` : `in ${span}`, absolute };
-}
 
 export function Time(props: { ts: number | null | undefined; never?: string }) {
   if (!props.ts) return <span class="muted">{props.never ?? "never"}</span>;
@@ -167,17 +155,6 @@ export function hxTrigger(c: Ctx, ...events: string[]) {
 
 // ---------------------------------------------------------------- pager
 
-/** Query string from non-empty values (page 1 is the default and left out). */
-export function qs(params: Record<string, string | number | undefined | null>): string {
-  const u = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v === undefined || v === null || v === "" || (k === "page" && Number(v) <= 1)) continue;
-    u.set(k, String(v));
-  }
-  const s = u.toString();
-  return s ? `?${s}` : "";
-}
-
 /** Reads ?page= (1-based), tolerating junk. */
 export function pageOf(c: Ctx): number {
   const n = Number.parseInt(c.req.query("page") ?? "1", 10);
@@ -228,20 +205,6 @@ export function hubFingerprint(c: Ctx): string | undefined {
     }
   }
   return fingerprints.get(config) ?? undefined;
-}
-
-/** Default agent data dir as root; its local-api.token gates the agent's local API. */
-export const AGENT_TOKEN_FILE = "/var/lib/certhub-agent/local-api.token";
-
-export function joinCommands(p: { hubUrl: string; clientId: string; secret: string; fingerprint?: string }) {
-  const fp = p.fingerprint ? ` --fingerprint ${p.fingerprint}` : "";
-  const body = JSON.stringify({ clientId: p.clientId, secret: p.secret, url: p.hubUrl, ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}) });
-  return {
-    cli: `certhub hub join ${p.hubUrl} ${p.clientId} ${p.secret}${fp}`,
-    curl:
-      `curl -X POST http://127.0.0.2:9696/api/system/hub/join -H "Authorization: Bearer $(cat ${AGENT_TOKEN_FILE})" ` +
-      `-H 'Content-Type: application/json' -d '${body}'`,
-  };
 }
 
 function CopyBlock(props: { id: string; text: string; label: string }) {

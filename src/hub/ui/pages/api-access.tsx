@@ -12,30 +12,8 @@ import { instances } from "../../../db/schema";
 import type { AuthInfo, HubEnv } from "../../context";
 import { actorOf } from "../../middleware/auth";
 import { changeTokenState, issueToken, TokenRuleError } from "../../tokens";
-import {
-  Csrf,
-  emptyForm,
-  EmptyState,
-  FieldError,
-  fieldErrors,
-  Flash,
-  FormError,
-  type FormState,
-  hubFingerprint,
-  hubUrlOf,
-  hxTrigger,
-  isHtmx,
-  pageOf,
-  Pager,
-  qs,
-  readForm,
-  SecretOnce,
-  StatusBadge,
-  Time,
-  valueOf,
-  varyOnHtmx,
-  wantsPartial,
-} from "../components";
+import { Csrf, emptyForm, EmptyState, FieldError, fieldErrors, Flash, FormError, type FormState, hubFingerprint, hubUrlOf, hxTrigger, isHtmx, pageOf, Pager, readForm, SecretOnce, StatusBadge, Time, valueOf, varyOnHtmx, wantsPartial } from "../components";
+import { qs } from "../format";
 import { Layout } from "../layout";
 
 type Ctx = Context<HubEnv>;

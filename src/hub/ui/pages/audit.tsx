@@ -3,7 +3,8 @@
 import { Hono, type Context } from "hono";
 import { listAudit } from "../../../db/audit";
 import type { HubEnv } from "../../context";
-import { EmptyState, qs, StatusBadge, Time, varyOnHtmx, wantsPartial } from "../components";
+import { EmptyState, StatusBadge, Time, varyOnHtmx, wantsPartial } from "../components";
+import { qs } from "../format";
 import { Layout } from "../layout";
 
 type Ctx = Context<HubEnv>;

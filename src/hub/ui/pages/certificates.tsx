@@ -7,7 +7,7 @@ import { listInstanceChoices } from "../../../db/instances";
 import { CERT_STATUSES } from "../../../protocol/schemas";
 import type { HubEnv } from "../../context";
 import { Layout } from "../layout";
-import { daysLeft, isoTime, qs } from "./fleetFormat";
+import { daysLeft, isoTime, qs } from "../format";
 import { safeDomains, StatusBadge } from "./instancePartials";
 
 const PAGE_SIZE = 100;

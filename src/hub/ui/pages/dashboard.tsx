@@ -202,8 +202,6 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
 
 export const dashboardPages = new Hono<HubEnv>()
   .get("/", async (c) => c.html(<Dashboard c={c} counts={await loadCounts(c)} />))
-  // Browsers ask for it on every signed-in page; a 404 there is a console error per visit.
-  .get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }))
 
   // One click to a fresh joining key with the commands filled in (defaults: shared
   // managed-instance principal, no expiry, unlimited uses; API Access offers the rest).

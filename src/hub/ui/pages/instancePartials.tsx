@@ -2,7 +2,7 @@
 import type { CertificateRow } from "../../../db/certificates";
 import type { CommandRow } from "../../../db/commands";
 import type { InstanceView } from "../../fleet/view";
-import { ago, daysLeft, isoTime, qs } from "./fleetFormat";
+import { ago, daysLeft, isoTime, qs } from "../format";
 
 export interface ListFilter {
   q?: string;

@@ -13,7 +13,7 @@ import type { ActionResult } from "../../fleet";
 import { instanceView, type InstanceView } from "../../fleet/view";
 import { actorOf } from "../../middleware/auth";
 import { Layout } from "../layout";
-import { qs } from "./fleetFormat";
+import { qs } from "../format";
 import { CommandsTable, InstanceCertificates, InstanceFacts, InstancesTable, type ListFilter } from "./instancePartials";
 
 type Ctx = Context<HubEnv>;

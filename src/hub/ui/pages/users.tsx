@@ -10,28 +10,8 @@ import { canWrite, listRoles, ROLE, ROLE_IDS, type RoleId } from "../../../db/ro
 import type { AuthInfo, HubEnv } from "../../context";
 import { actorOf, requireAdmin } from "../../middleware/auth";
 import { addPrincipal, assignRoles, editPrincipal, MIN_PASSWORD_LENGTH, PrincipalRuleError, resetPassword } from "../../principals";
-import {
-  Csrf,
-  emptyForm,
-  EmptyState,
-  FieldError,
-  fieldErrors,
-  Flash,
-  FormError,
-  type FormState,
-  hxTrigger,
-  isHtmx,
-  pageOf,
-  Pager,
-  PeoplePlusIcon,
-  qs,
-  readForm,
-  StatusBadge,
-  Time,
-  valueOf,
-  varyOnHtmx,
-  wantsPartial,
-} from "../components";
+import { Csrf, emptyForm, EmptyState, FieldError, fieldErrors, Flash, FormError, type FormState, hxTrigger, isHtmx, pageOf, Pager, PeoplePlusIcon, readForm, StatusBadge, Time, valueOf, varyOnHtmx, wantsPartial } from "../components";
+import { qs } from "../format";
 import { Layout } from "../layout";
 
 type Ctx = Context<HubEnv>;
