@@ -141,8 +141,20 @@ export async function countInstancesByStatus(db: HubDb, now = Date.now()) {
   return out;
 }
 
-export async function listInstanceChoices(db: HubDb) {
-  return db.select({ id: instances.id, hostname: instances.hostname }).from(instances).orderBy(asc(instances.hostname));
+/**
+ * Instances for a picker: at most `limit`, optionally matching hostname or id, so pickers
+ * stay small however large the fleet is (`more` says the admin should narrow the search).
+ */
+export async function listInstanceChoices(db: HubDb, opts: { q?: string; limit?: number } = {}) {
+  const limit = opts.limit ?? 200;
+  const p = opts.q ? `%${opts.q}%` : undefined;
+  const rows = await db
+    .select({ id: instances.id, hostname: instances.hostname })
+    .from(instances)
+    .where(p ? or(like(instances.hostname, p), like(instances.id, p)) : undefined)
+    .orderBy(asc(instances.hostname))
+    .limit(limit + 1);
+  return { rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
 export async function updateInstance(db: HubDb, id: string, patch: Partial<Omit<Instance, "id">>) {

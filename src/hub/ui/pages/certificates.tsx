@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { certificateSources, listCertificates, type CertificateSort } from "../../../db/certificates";
-import { listInstanceChoices } from "../../../db/instances";
+import { getInstance } from "../../../db/instances";
 import { CERT_STATUSES } from "../../../protocol/schemas";
 import type { HubEnv } from "../../context";
 import { Layout } from "../layout";
@@ -26,9 +26,9 @@ export const certificatePages = new Hono<HubEnv>().get("/certificates", async (c
   const auth = c.get("auth");
   const f = query.parse(c.req.query());
   const filter = { q: f.q || undefined, instanceId: f.instanceId || undefined, status: f.status || undefined, source: f.source || undefined };
-  const [{ rows, total }, instances, sources] = await Promise.all([
+  const [{ rows, total }, instance, sources] = await Promise.all([
     listCertificates(db, { ...filter, sort: f.sort as CertificateSort, offset: f.offset, limit: PAGE_SIZE }),
-    listInstanceChoices(db),
+    filter.instanceId ? getInstance(db, filter.instanceId) : undefined,
     certificateSources(db),
   ]);
   const link = (over: Record<string, string | number | undefined>) => `/certificates${qs({ ...filter, sort: f.sort === "expiry" ? undefined : f.sort, offset: f.offset, ...over })}`;
@@ -39,14 +39,17 @@ export const certificatePages = new Hono<HubEnv>().get("/certificates", async (c
     <Layout title="Certificates" auth={auth} active="certificates">
       <form method="get" action="/certificates" class="toolbar">
         <input type="search" name="q" value={filter.q ?? ""} placeholder="Name, domain or hostname" aria-label="Search" />
-        <select name="instanceId" aria-label="Instance">
-          <option value="">All instances</option>
-          {instances.map((i) => (
-            <option value={i.id} selected={filter.instanceId === i.id}>
-              {i.hostname} ({i.id})
-            </option>
-          ))}
-        </select>
+        {/* No instance drop-down: a fleet can have 100k. The search matches hostnames; an
+            instance's page links here with ?instanceId= and that filter shows as a removable chip. */}
+        {filter.instanceId ? (
+          <span class="chip">
+            <input type="hidden" name="instanceId" value={filter.instanceId} />
+            Instance: {instance?.hostname ?? filter.instanceId}{" "}
+            <a href={link({ instanceId: undefined, offset: 0 })} aria-label="Remove instance filter">
+              ×
+            </a>
+          </span>
+        ) : null}
         <select name="status" aria-label="Status">
           <option value="">All statuses</option>
           {CERT_STATUSES.map((s) => (

@@ -15,16 +15,22 @@ const TARGET_ID = "target-instance";
 
 async function loadTarget(c: Ctx) {
   const { db, fleet } = c.get("deps");
-  const choices = await listInstanceChoices(db);
+  const find = c.req.query("find")?.trim().slice(0, 100) || undefined;
   const wanted = c.req.query("instance");
-  const id = choices.find((i) => i.id === wanted)?.id ?? choices[0]?.id;
-  const row = id ? await getInstanceView(db, id) : undefined;
-  return { choices, selected: row ? instanceView(row, fleet) : undefined, missing: wanted && wanted !== id ? wanted : undefined };
+  // The picker lists a bounded page of matches; the wanted instance is loaded by id even
+  // when it is not among them.
+  const [{ rows: choices, more }, wantedRow] = await Promise.all([
+    listInstanceChoices(db, { q: find, limit: 100 }),
+    wanted ? getInstanceView(db, wanted) : undefined,
+  ]);
+  const row = wantedRow ?? (choices[0] ? await getInstanceView(db, choices[0].id) : undefined);
+  if (row && !choices.some((i) => i.id === row.instance.id)) choices.unshift({ id: row.instance.id, hostname: row.instance.hostname });
+  return { choices, more, find, selected: row ? instanceView(row, fleet) : undefined, missing: wanted && !wantedRow ? wanted : undefined };
 }
 
 function TargetInstance(props: { t: Awaited<ReturnType<typeof loadTarget>> }) {
-  const { choices, selected, missing } = props.t;
-  if (choices.length === 0) {
+  const { choices, more, find, selected, missing } = props.t;
+  if (choices.length === 0 && !find) {
     return (
       <div id={TARGET_ID}>
         <EmptyState title="No instances have joined yet.">
@@ -38,6 +44,7 @@ function TargetInstance(props: { t: Awaited<ReturnType<typeof loadTarget>> }) {
   return (
     <div id={TARGET_ID}>
       <form method="get" action="/settings" class="toolbar" hx-get="/settings" hx-target={`#${TARGET_ID}`} hx-swap="outerHTML" hx-push-url="true" hx-trigger="change, submit">
+        <input type="search" name="find" value={find ?? ""} placeholder="Find by hostname or id" aria-label="Find instance" maxlength={100} />
         <label class="inline">
           Target Instance{" "}
           <select name="instance">
@@ -52,6 +59,8 @@ function TargetInstance(props: { t: Awaited<ReturnType<typeof loadTarget>> }) {
           <button type="submit">Show</button>
         </noscript>
       </form>
+      {more ? <p class="muted small">Showing the first {choices.length} matches; type part of a hostname to narrow the list.</p> : null}
+      {find && choices.length === 0 ? <p class="alert warning">No instance matches “{find}”.</p> : null}
       {missing ? <p class="alert warning">No instance with id {missing}; showing {selected?.hostname}.</p> : null}
       {selected ? (
         <div class="card">
