@@ -8,7 +8,8 @@ import { CERT_STATUSES } from "../../../protocol/schemas";
 import type { HubEnv } from "../../context";
 import { Layout } from "../layout";
 import { daysLeft, isoTime, qs } from "../format";
-import { safeDomains, StatusBadge } from "./instancePartials";
+import { StatusBadge } from "../components";
+import { safeDomains } from "./instancePartials";
 
 const PAGE_SIZE = 100;
 

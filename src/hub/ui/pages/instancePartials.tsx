@@ -2,6 +2,7 @@
 import type { CertificateRow } from "../../../db/certificates";
 import type { CommandRow } from "../../../db/commands";
 import type { InstanceView } from "../../fleet/view";
+import { StatusBadge } from "../components";
 import { ago, daysLeft, isoTime, qs } from "../format";
 
 export interface ListFilter {
@@ -9,10 +10,6 @@ export interface ListFilter {
   status?: string;
   offset: number;
   limit: number;
-}
-
-export function StatusBadge(props: { status: string }) {
-  return <span class={`badge ${props.status}`}>{props.status}</span>;
 }
 
 function VersionCell(props: { i: InstanceView }) {
