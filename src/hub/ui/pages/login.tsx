@@ -22,7 +22,9 @@ const loginForm = z.object({
 
 // A valid argon2id hash to verify against when the user does not exist, so timing
 // does not reveal which usernames exist.
-const DUMMY_HASH = Bun.password.hashSync("certhub-no-such-user", { algorithm: "argon2id" });
+// Computed on first use, off the start-up path (argon2id takes tens of milliseconds).
+let dummyHash: Promise<string> | undefined;
+const getDummyHash = () => (dummyHash ??= Bun.password.hash("certhub-no-such-user", { algorithm: "argon2id" }));
 
 function safeNext(next: string | undefined) {
   return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
@@ -90,7 +92,7 @@ export function loginPages() {
     }
     const { db } = c.get("deps");
     const found = await findUserByUsername(db, username);
-    const valid = await Bun.password.verify(password, found?.user.passwordHash ?? DUMMY_HASH);
+    const valid = await Bun.password.verify(password, found?.user.passwordHash ?? (await getDummyHash()));
     if (!found || !valid) {
       perUser.take(userKey);
       perIp.take(ip);
