@@ -6,17 +6,26 @@
 //   npm run bench                                   all scenarios
 //   npm run bench -- --only healthz,agent-sync      some of them
 //   npm run bench -- --duration 10 --connections 64 --bin dist/certhub --no-wrk
+//   npm run bench -- --only agent-sync --agents 100000      the roadmap's fleet size
+//   npm run bench -- --only agent-sync --profile /tmp/prof  hub from source under bun --cpu-prof
 //
 // Load comes from `wrk` (Debian package; installed when running as root) or, without it, an
-// in-process fetch loop (slower: ratios stay meaningful, absolute numbers don't).
+// in-process fetch loop (slower: ratios stay meaningful, absolute numbers don't). Signed agent
+// requests can't come from wrk: the fleet scenarios (bench/fleet.ts) drive them with their own
+// fetch loop and compare against /healthz driven by the same kind of loop (ctx.fetchBaseline()).
+// Every row also shows the hub's CPU time per request (utime+stime of the hub process from
+// /proc, Linux only), the figure that holds up best on a noisy or shared machine.
 //
 // Adding a scenario: push { name, run } onto SCENARIOS. `run(ctx)` may prepare state on the hub
 // (ctx.hub.url, ctx.cli for admin commands) and must return ctx.load(...)'s result, or its own
-// { rps, p50Ms?, p99Ms? } for work that isn't plain HTTP load.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// { rps, p50Ms?, p99Ms? } for work that isn't plain HTTP load (set `baseline` when the ratio
+// must be taken against another baseline than wrk's, and `notes` for lines under the table).
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
+import { FLEET_SCENARIOS } from "./fleet";
+import { summarize } from "./stats";
 
 export interface LoadRequest {
   path: string;
@@ -29,9 +38,22 @@ export interface LoadResult {
   rps: number;
   p50Ms?: number;
   p99Ms?: number;
+  /** Slowest request (fetch loop only): stalls that a closed-loop generator hides from p99. */
+  maxMs?: number;
   /** Non-2xx/3xx responses or socket errors seen during the run. */
   errors?: number;
   tool?: "wrk" | "fetch";
+  /** Requests completed (for per-request CPU figures); rps × duration when unknown. */
+  requests?: number;
+  /** Hub process CPU time (user + system) per request, in µs; filled in by the harness. */
+  hubCpuUs?: number;
+  /** Hub and load-generator CPU use during the run, in % of one core. */
+  hubCpuPct?: number;
+  clientCpuPct?: number;
+  /** The baseline this result is compared with, when it is not the wrk /healthz run. */
+  baseline?: { name: string; rps: number; hubCpuUs?: number };
+  /** Lines printed under the table. */
+  notes?: string[];
 }
 
 export interface BenchContext {
@@ -41,6 +63,15 @@ export interface BenchContext {
   cli: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   /** Drives `req` against the hub for the configured duration and connections. */
   load: (req: LoadRequest) => Promise<LoadResult>;
+  /** GET /healthz driven by the in-process fetch loop (measured once, on first use). */
+  fetchBaseline: () => Promise<LoadResult>;
+  /** Runs `fn` and attaches the hub's (and this process's) CPU use to its result. */
+  measured: <T extends LoadResult>(fn: () => Promise<T>) => Promise<T>;
+  /** CPU seconds (user + system) used by the hub process so far; null where /proc is missing. */
+  hubCpuSeconds: () => number | null;
+  /** Scenario state shared between scenarios (e.g. the simulated fleet), by key. */
+  shared: Map<string, unknown>;
+  options: Options;
 }
 
 export interface Scenario {
@@ -54,22 +85,26 @@ const BASELINE: Scenario = { name: "healthz", run: (ctx) => ctx.load({ path: "/h
 export const SCENARIOS: Scenario[] = [
   { name: "metrics", run: (ctx) => ctx.load({ path: "/metrics" }) },
   { name: "login-page", run: (ctx) => ctx.load({ path: "/login" }) },
-  // agent-sync: added with the agent protocol.
+  ...FLEET_SCENARIOS, // agent-sync, sync-with-results, sync-with-certs, instances-page, instances-api
 ];
 
 // ---------------------------------------------------------------------------------------------
 
-interface Options {
+export interface Options {
   durationS: number;
   connections: number;
   threads: number;
   only?: Set<string>;
   bin: string;
   useWrk: boolean;
+  /** Simulated agents for the fleet scenarios. */
+  agents: number;
+  /** Directory for a CPU profile of the hub (runs it from source under bun --cpu-prof). */
+  profileDir?: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true };
+  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -83,6 +118,8 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--only") o.only = new Set(next().split(","));
     else if (a === "--bin") o.bin = next();
     else if (a === "--no-wrk") o.useWrk = false;
+    else if (a === "--agents") o.agents = Number(next());
+    else if (a === "--profile") o.profileDir = resolve(next());
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -137,10 +174,11 @@ async function wrkLoad(wrk: string, url: string, req: LoadRequest, o: Options): 
       const m = out.match(new RegExp(`^\\s*${n}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m"));
       return m ? durationMs(m[1], m[2]) : undefined;
     };
+    const requests = Number(out.match(/^\s*(\d+) requests in /m)?.[1] ?? 0) || undefined;
     const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
     const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
     const errors = non2xx + (sock ? sock.slice(1).reduce((s, x) => s + Number(x), 0) : 0);
-    return { rps: Number(rps[1]), p50Ms: pct(50), p99Ms: pct(99), errors, tool: "wrk" };
+    return { rps: Number(rps[1]), p50Ms: pct(50), p99Ms: pct(99), errors, tool: "wrk", requests };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -166,9 +204,32 @@ async function fetchLoad(url: string, req: LoadRequest, o: Options): Promise<Loa
   const started = performance.now();
   await Promise.all(Array.from({ length: o.connections }, worker));
   const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { rps: latencies.length / elapsed, p50Ms: pct(50), p99Ms: pct(99), errors, tool: "fetch" };
+  return { ...summarize(latencies, elapsed), errors, tool: "fetch" };
+}
+
+const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"], { stdout: "pipe", stderr: "ignore" }).stdout?.toString().trim()) || 100;
+
+/** utime + stime of a process (all its threads) in seconds, from /proc/<pid>/stat. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** The hub from source under the CPU profiler, as a "binary" startHub can run (exec keeps the pid). */
+function profilingBin(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const script = join(tempDir("certhub-bench-prof-"), "certhub-profiled");
+  writeFileSync(
+    script,
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --cpu-prof --cpu-prof-md --cpu-prof-dir ${JSON.stringify(dir)} ${JSON.stringify(join(import.meta.dir, "../src/main.ts"))} "$@"\n`,
+  );
+  chmodSync(script, 0o755);
+  return script;
 }
 
 function fmt(n: number | undefined, digits = 2): string {
@@ -177,37 +238,81 @@ function fmt(n: number | undefined, digits = 2): string {
 
 async function main(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
+  if (!(Number.isInteger(o.agents) && o.agents >= 1)) throw new Error("--agents must be a positive integer");
   const wrk = o.useWrk ? findWrk() : null;
   const dataDir = tempDir("certhub-bench-");
-  const hub = await startHub({ bin: o.bin, dataDir });
-  console.log(`hub (${o.bin}) at ${hub.url}, ready in ${hub.readyMs} ms; ${o.durationS}s × ${o.connections} connections per scenario via ${wrk ? "wrk" : "fetch loop"}\n`);
+  const hubBin = o.profileDir ? profilingBin(o.profileDir) : o.bin;
+  const hub = await startHub({ bin: hubBin, dataDir });
+  console.log(`hub (${o.profileDir ? `source, profiled into ${o.profileDir}` : o.bin}) at ${hub.url}, ready in ${hub.readyMs} ms; ${o.durationS}s × ${o.connections} connections per scenario via ${wrk ? "wrk" : "fetch loop"}\n`);
+  const hubCpuSeconds = () => processCpuSeconds(hub.proc.pid);
+  const measured = async <T extends LoadResult>(fn: () => Promise<T>): Promise<T> => {
+    const cpu0 = hubCpuSeconds();
+    const client0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await fn();
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu1 = hubCpuSeconds();
+    const client = process.cpuUsage(client0);
+    const requests = r.requests ?? r.rps * o.durationS;
+    if (cpu0 !== null && cpu1 !== null) {
+      r.hubCpuUs ??= requests > 0 ? ((cpu1 - cpu0) * 1e6) / requests : undefined;
+      r.hubCpuPct ??= ((cpu1 - cpu0) / wallS) * 100;
+    }
+    if (r.tool === "fetch") r.clientCpuPct ??= ((client.user + client.system) / 1e6 / wallS) * 100;
+    return r;
+  };
+  let fetchBase: Promise<LoadResult> | undefined;
   const ctx: BenchContext = {
     hub,
     dataDir,
     cli: (args) => runCli(args, { bin: o.bin, dataDir }),
-    load: (req) => (wrk ? wrkLoad(wrk, hub.url, req, o) : fetchLoad(hub.url, req, o)),
+    load: (req) => measured(() => (wrk ? wrkLoad(wrk, hub.url, req, o) : fetchLoad(hub.url, req, o))),
+    // Without wrk the main baseline already is the fetch loop's.
+    fetchBaseline: () => (fetchBase ??= measured(() => fetchLoad(hub.url, { path: "/healthz" }, o))),
+    measured,
+    hubCpuSeconds,
+    shared: new Map(),
+    options: o,
   };
   let failed = 0;
   try {
     const base = await BASELINE.run(ctx);
-    const rows: string[][] = [["scenario", "req/s", "× baseline", "p50 ms", "p99 ms", "errors"]];
-    const row = (name: string, r: LoadResult) =>
-      rows.push([name, fmt(r.rps, 0), fmt(r.rps / base.rps, 3), fmt(r.p50Ms), fmt(r.p99Ms), String(r.errors ?? 0)]);
-    row(`${BASELINE.name} (baseline)`, base);
+    if (base.tool === "fetch") fetchBase = Promise.resolve(base);
+    const header = ["scenario", "req/s", "× baseline", "p50 ms", "p99 ms", "hub µs/req", "errors"];
+    const rows: string[][] = [];
+    const notes: string[] = [];
+    const cells = (name: string, r: LoadResult, b: { rps: number } = base) =>
+      [name, fmt(r.rps, 0), fmt(r.rps / b.rps, 3), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.hubCpuUs, 0), String(r.errors ?? 0)];
+    rows.push(cells(`${BASELINE.name} (baseline${base.tool === "fetch" ? ", fetch loop" : ""})`, base));
     for (const s of SCENARIOS) {
       if (o.only && !o.only.has(s.name)) continue;
       try {
-        row(s.name, await s.run(ctx));
+        const r = await s.run(ctx);
+        rows.push(cells(r.baseline ? `${s.name} (vs ${r.baseline.name})` : s.name, r, r.baseline));
+        for (const n of r.notes ?? []) notes.push(`${s.name}: ${n}`);
       } catch (err) {
         failed++;
-        rows.push([s.name, "failed", "-", "-", "-", err instanceof Error ? err.message.split("\n")[0] : String(err)]);
+        rows.push([s.name, "failed", "-", "-", "-", "-", err instanceof Error ? err.message.split("\n")[0] : String(err)]);
       }
     }
+    // The fetch-loop baseline is shown (after wrk's) when a scenario was compared with it.
+    if (fetchBase && base.tool !== "fetch") {
+      const fb = await fetchBase;
+      rows.splice(1, 0, cells("healthz (fetch-loop baseline)", fb, fb));
+    }
+    rows.unshift(header);
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "));
+    if (notes.length) console.log("\n" + notes.join("\n"));
   } finally {
     await hub.stop();
   }
+  const hubErrors = hub.stderr().trim();
+  if (hubErrors) {
+    const lines = hubErrors.split("\n");
+    console.log(`\nhub stderr (${lines.length} lines${lines.length > 20 ? ", last 20" : ""}):\n${lines.slice(-20).join("\n")}`);
+  }
+  if (o.profileDir) console.log(`\nhub CPU profile (.cpuprofile for Chrome DevTools, .md for reading) in ${o.profileDir}`);
   return failed ? 1 : 0;
 }
 
