@@ -23,10 +23,13 @@ export async function openDatabase<S extends Record<string, unknown>>(
   migrations: Migration[],
   authToken?: string,
 ): Promise<OpenedDb<S>> {
-  const client = createClient({ url, authToken });
-  if (url.startsWith("file:")) {
+  const local = url.startsWith("file:");
+  // Local files: one connection, so the per-connection PRAGMAs below hold for every query
+  // (the client's pool would open further connections without them); SQLite has one writer
+  // anyway. `timeout` is the busy timeout for any connection the client opens.
+  const client = createClient(local ? { url, concurrency: 1, timeout: 5000 } : { url, authToken });
+  if (local) {
     await client.execute("PRAGMA journal_mode = WAL");
-    await client.execute("PRAGMA busy_timeout = 5000");
     await client.execute("PRAGMA synchronous = NORMAL");
     await client.execute("PRAGMA foreign_keys = ON");
   }

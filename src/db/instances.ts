@@ -121,11 +121,11 @@ export async function listInstances(db: HubDb, opts: ListInstancesOptions = {}) 
     .orderBy(asc(instances.hostname), asc(instances.id))
     .limit(limit)
     .offset(opts.offset ?? 0);
-  const [{ total }] = await db
-    .select({ total: sql<number>`count(*)` })
-    .from(instances)
-    .leftJoin(apiTokens, eq(apiTokens.id, instances.joiningKeyId))
-    .where(where);
+  // The join is only needed when a filter looks at the joining key (text search, status).
+  const countQuery = db.select({ total: sql<number>`count(*)` }).from(instances);
+  const [{ total }] = await (opts.q || opts.status
+    ? countQuery.leftJoin(apiTokens, eq(apiTokens.id, instances.joiningKeyId)).where(where)
+    : countQuery.where(where));
   return { total: Number(total), rows };
 }
 
@@ -180,25 +180,32 @@ export interface SeenUpdate {
   lastIp: string | null;
 }
 
+/** Rows per UPDATE statement in flushSeen (5 bound values each, well under SQLite's limit). */
+const SEEN_CHUNK = 500;
+
 /**
- * Writes a batch of heartbeats in one transaction. Never moves lastSeq backwards (another
- * write — rekey, a second hub process — may have gone further meanwhile).
+ * Writes a batch of heartbeats: one `UPDATE … FROM (VALUES …)` per chunk of rows (about 10×
+ * cheaper than a statement per row), yielding to the event loop between chunks so a large
+ * fleet's flush never stalls requests. Never moves lastSeq backwards (another write — rekey,
+ * a second hub process — may have gone further meanwhile).
  */
 export async function flushSeen(db: HubDb, batch: SeenUpdate[]) {
-  if (batch.length === 0) return;
-  await db.transaction(async (tx) => {
-    for (const u of batch) {
-      await tx
-        .update(instances)
-        .set({
-          lastSeenAt: sql`max(coalesce(${instances.lastSeenAt}, 0), ${u.lastSeenAt})`,
-          lastSeq: sql`max(${instances.lastSeq}, ${u.lastSeq})`,
-          lastBootId: sql`case when ${instances.lastSeq} <= ${u.lastSeq} then ${u.lastBootId} else ${instances.lastBootId} end`,
-          lastIp: u.lastIp,
-        })
-        .where(eq(instances.id, u.id));
-    }
-  });
+  for (let i = 0; i < batch.length; i += SEEN_CHUNK) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    const rows = sql.join(
+      batch.slice(i, i + SEEN_CHUNK).map((u) => sql`(${u.id}, ${u.lastSeenAt}, ${u.lastSeq}, ${u.lastBootId}, ${u.lastIp})`),
+      sql`, `,
+    );
+    // In SQLite every SET expression sees the row's old values, so the order below is safe.
+    await db.run(sql`
+      UPDATE instances SET
+        last_seen_at = max(coalesce(instances.last_seen_at, 0), v.column2),
+        last_boot_id = CASE WHEN instances.last_seq <= v.column3 THEN v.column4 ELSE instances.last_boot_id END,
+        last_seq = max(instances.last_seq, v.column3),
+        last_ip = v.column5
+      FROM (VALUES ${rows}) AS v
+      WHERE instances.id = v.column1`);
+  }
 }
 
 export async function instancesJoinedWith(db: HubDb, joiningKeyId: string) {

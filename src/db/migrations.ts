@@ -2,9 +2,11 @@
 // (test/db/migrations.test.ts fails while one is missing).
 import m0000 from "../../drizzle/hub/0000_init.sql" with { type: "text" };
 import m0001 from "../../drizzle/hub/0001_instances_public_key.sql" with { type: "text" };
+import m0002 from "../../drizzle/hub/0002_instances_hostname.sql" with { type: "text" };
 import type { Migration } from "./migrate";
 
 export const hubMigrations: Migration[] = [
   { tag: "0000_init", sql: m0000 },
   { tag: "0001_instances_public_key", sql: m0001 },
+  { tag: "0002_instances_hostname", sql: m0002 },
 ];

@@ -105,6 +105,7 @@ export const instances = sqliteTable("instances", {
 }, (t) => [
   index("instances_joining_key_idx").on(t.joiningKeyId),
   index("instances_public_key_idx").on(t.publicKey), // idempotent join retries
+  index("instances_hostname_idx").on(t.hostname, t.id), // list pages: ordered pages without sorting the fleet
 ]);
 
 /** Commands queued for one instance; delivered in seq order until acknowledged. */

@@ -1,11 +1,25 @@
 // A small Prometheus text-format registry: counters, histograms and gauges read at scrape time.
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) =>
+const render = (labels: Labels) =>
   Object.keys(labels)
     .sort()
     .map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",");
+
+// Rendering label sets (sort + escaping) is done once per distinct set, not per increment:
+// counters are bumped on every request, including each agent sync.
+const rendered = new Map<string, string>();
+function key(labels: Labels): string {
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0000${labels[k]}\u0001`;
+  let k = rendered.get(raw);
+  if (k === undefined) {
+    k = render(labels);
+    if (rendered.size < 10_000) rendered.set(raw, k); // bounded: label values come from code, not users
+  }
+  return k;
+}
 
 class Counter {
   values = new Map<string, number>();

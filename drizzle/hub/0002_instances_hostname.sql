@@ -1,0 +1,1 @@
+CREATE INDEX `instances_hostname_idx` ON `instances` (`hostname`,`id`);
