@@ -5,10 +5,10 @@
 // - joining key states: a short TTL, because `certhub keys revoke` runs in another process
 //   and must cut instances off within seconds.
 import type { KeyObject } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { asc, eq, gt } from "drizzle-orm";
 import type { HubDb } from "../../db/client";
 import { getInstance, type Instance } from "../../db/instances";
-import { apiTokens } from "../../db/schema";
+import { apiTokens, instances } from "../../db/schema";
 import { parsePublicKey } from "../../protocol/signing";
 
 export interface CachedInstance {
@@ -96,6 +96,33 @@ export class InstanceCache {
       .finally(() => this.loading.delete(id));
     this.loading.set(id, p);
     return p;
+  }
+
+  /**
+   * Loads every instance in pages, yielding between them, so that after a hub restart a
+   * large fleet's first syncs are cache hits instead of one query + key parse each.
+   * Entries loaded or invalidated meanwhile win over the bulk copy.
+   */
+  async warm(pageSize = 2000): Promise<number> {
+    let after = "";
+    let loaded = 0;
+    for (;;) {
+      const gens = new Map(this.generation);
+      const rows = await this.db.select().from(instances).where(gt(instances.id, after)).orderBy(asc(instances.id)).limit(pageSize);
+      for (const row of rows) {
+        if (this.map.has(row.id) || this.loading.has(row.id) || (this.generation.get(row.id) ?? 0) !== (gens.get(row.id) ?? 0)) continue;
+        if (this.map.size >= MAX_INSTANCES) return loaded;
+        try {
+          this.map.set(row.id, toCached(row));
+          loaded++;
+        } catch {
+          // an unparsable key: leave it to get(), which reports it on that instance's request
+        }
+      }
+      if (rows.length < pageSize) return loaded;
+      after = rows[rows.length - 1].id;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   values(): IterableIterator<CachedInstance> {

@@ -92,6 +92,8 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const seen = new LastSeenBatcher(db, deps.config.lastSeenFlushMs ?? 5000);
   const notifier = new Notifier();
   seen.start();
+  // In the background: after a restart, a large fleet's first syncs are then cache hits.
+  const warming = instances.warm().catch((err) => console.error(`instance cache warm-up failed: ${err}`));
 
   const notifyKeyHolders = (keyId: string) => {
     for (const inst of instances.values()) if (inst.joiningKeyId === keyId) notifier.notify(inst.id);
@@ -250,6 +252,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     async stop() {
       clearInterval(keyWatcher);
       notifier.releaseAll();
+      await warming; // its queries must finish before the database closes
       await seen.stop();
     },
   };
