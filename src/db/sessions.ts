@@ -1,10 +1,11 @@
 // Server-side admin sessions: the cookie holds a random token, the database its SHA-256.
 // Sessions end on logout, after an idle period, or at an absolute expiry.
-import { eq, lt, or } from "drizzle-orm";
+import { eq, lt, or, sql } from "drizzle-orm";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { SECRET_PREFIX } from "../lib/ids";
 import type { HubDb } from "./client";
-import { principals, sessions } from "./schema";
+import type { RoleId } from "./roles";
+import { principals, sessions, users } from "./schema";
 
 export const SESSION_IDLE_MS = Number(process.env.CERTHUB_SESSION_IDLE_SECONDS ?? 2 * 3600) * 1000;
 export const SESSION_ABSOLUTE_MS = Number(process.env.CERTHUB_SESSION_MAX_SECONDS ?? 24 * 3600) * 1000;
@@ -28,14 +29,37 @@ export async function createSession(db: HubDb, principalId: string, meta: { ip?:
   return { token, csrfToken };
 }
 
-/** Returns the live session for a cookie value, or undefined (expired ones are deleted). */
-export async function validateSession(db: HubDb, token: string, now = Date.now()) {
-  const idHash = sha256Hex(token);
-  const [row] = await db
-    .select({ session: sessions, disabled: principals.disabled })
+// Every signed-in request runs this lookup: one prepared statement (built once per database)
+// returns the session with its principal's name, state and roles.
+function sessionLookup(db: HubDb) {
+  return db
+    .select({
+      session: sessions,
+      disabled: principals.disabled,
+      title: principals.title,
+      username: users.username,
+      roles: sql<string | null>`(select group_concat(role_id) from principal_roles pr where pr.principal_id = ${sessions.principalId})`,
+    })
     .from(sessions)
     .innerJoin(principals, eq(principals.id, sessions.principalId))
-    .where(eq(sessions.idHash, idHash));
+    .leftJoin(users, eq(users.principalId, sessions.principalId))
+    .where(eq(sessions.idHash, sql.placeholder("idHash")))
+    .prepare();
+}
+const lookups = new WeakMap<HubDb, ReturnType<typeof sessionLookup>>();
+
+export interface LiveSession {
+  session: typeof sessions.$inferSelect;
+  label: string; // username, else the principal's title
+  roles: RoleId[];
+}
+
+/** Returns the live session for a cookie value, or undefined (expired ones are deleted). */
+export async function validateSession(db: HubDb, token: string, now = Date.now()): Promise<LiveSession | undefined> {
+  const idHash = sha256Hex(token);
+  let lookup = lookups.get(db);
+  if (!lookup) lookups.set(db, (lookup = sessionLookup(db)));
+  const [row] = await lookup.execute({ idHash });
   if (!row) return undefined;
   const s = row.session;
   if (row.disabled || s.expiresAt <= now || s.lastSeenAt + SESSION_IDLE_MS <= now) {
@@ -45,7 +69,7 @@ export async function validateSession(db: HubDb, token: string, now = Date.now()
   if (now - s.lastSeenAt > TOUCH_EVERY_MS) {
     await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.idHash, idHash));
   }
-  return s;
+  return { session: s, label: row.username ?? row.title, roles: (row.roles ? row.roles.split(",") : []) as RoleId[] };
 }
 
 export async function deleteSession(db: HubDb, idHash: string) {

@@ -6,7 +6,6 @@ import { createMiddleware } from "hono/factory";
 import { checkApiToken, consumeApiTokenUse, TOKEN_ERROR_MESSAGES } from "../../db/apiTokens";
 import { canRead, canWrite, rolesOf } from "../../db/roles";
 import { validateSession } from "../../db/sessions";
-import { getPrincipal } from "../../db/principals";
 import { safeEqual } from "../../lib/crypto";
 import type { AuthInfo, HubEnv } from "../context";
 import { clientIp } from "./client-ip";
@@ -18,17 +17,15 @@ async function sessionAuth(c: Context<HubEnv>): Promise<AuthInfo | undefined> {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return undefined;
   const { db } = c.get("deps");
-  const session = await validateSession(db, token);
-  if (!session) return undefined;
-  const principal = await getPrincipal(db, session.principalId);
-  if (!principal || principal.disabled) return undefined;
+  const live = await validateSession(db, token);
+  if (!live) return undefined;
   return {
-    principalId: principal.id,
-    label: principal.username ?? principal.title,
-    roles: principal.roles,
+    principalId: live.session.principalId,
+    label: live.label,
+    roles: live.roles,
     via: "session",
-    csrfToken: session.csrfToken,
-    sessionIdHash: session.idHash,
+    csrfToken: live.session.csrfToken,
+    sessionIdHash: live.session.idHash,
   };
 }
 
