@@ -76,9 +76,10 @@ export async function deleteSession(db: HubDb, idHash: string) {
   await db.delete(sessions).where(eq(sessions.idHash, idHash));
 }
 
-/** Ends every session of a principal (disabled user, password reset). */
-export async function deleteSessionsOf(db: HubDb, principalId: string) {
-  await db.delete(sessions).where(eq(sessions.principalId, principalId));
+/** Ends every session of a principal (disabled user, password reset, "sign out everywhere"). */
+export async function deleteSessionsOf(db: HubDb, principalId: string): Promise<number> {
+  const gone = await db.delete(sessions).where(eq(sessions.principalId, principalId)).returning({ idHash: sessions.idHash });
+  return gone.length;
 }
 
 export async function purgeExpiredSessions(db: HubDb, now = Date.now()) {

@@ -83,3 +83,12 @@ export async function resetPassword(db: HubDb, id: string, newPassword: string, 
   await audit(db, actor, "principal.password-reset", { type: "principal", id }, { username: p.username });
   return true;
 }
+
+/** "Sign out everywhere": ends every session of a principal at once. */
+export async function endSessions(db: HubDb, id: string, actor: Actor) {
+  const p = await getPrincipal(db, id);
+  if (!p) return undefined;
+  const ended = await deleteSessionsOf(db, id);
+  await audit(db, actor, "principal.sessions-revoke", { type: "principal", id }, { username: p.username, ended });
+  return ended;
+}

@@ -95,6 +95,33 @@ describe("sessions", () => {
   });
 });
 
+describe("sign out everywhere", () => {
+  test("an admin ends every session of a user at once (API), audited", async () => {
+    const { id } = await createUser("roamer", ["readonly"]);
+    const laptop = await signIn(hub.url, "roamer", "correct-horse-battery");
+    const phone = await signIn(hub.url, "roamer", "correct-horse-battery");
+    const res = await admin.fetch(`/api/v1/principals/${id}/sessions/revoke`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect((await res.json()).ended).toBe(2);
+    expect((await laptop.fetch("/api/v1/me")).status).toBe(401);
+    expect((await phone.fetch("/api/v1/me")).status).toBe(401);
+    const audit = await (await admin.fetch("/api/v1/audit?q=principal.sessions-revoke")).json();
+    expect(audit[0]).toMatchObject({ targetId: id, actorLabel: "admin" });
+    // They can sign in again afterwards.
+    await signIn(hub.url, "roamer", "correct-horse-battery");
+  });
+
+  test("the Users page offers it as a form action", async () => {
+    const { id } = await createUser("roamer2", ["readonly"]);
+    const theirs = await signIn(hub.url, "roamer2", "correct-horse-battery");
+    const page = await (await admin.fetch("/settings/users?q=roamer2")).text();
+    expect(page).toContain(`/settings/users/${id}/sessions/revoke`);
+    const res = await admin.fetch(`/settings/users/${id}/sessions/revoke`, { method: "POST", body: new URLSearchParams({ _csrf: admin.csrf }) });
+    expect(res.status).toBe(303);
+    expect((await theirs.fetch("/api/v1/me")).status).toBe(401);
+  });
+});
+
 describe("CSRF", () => {
   test("a session POST without the CSRF token is rejected and writes nothing", async () => {
     const before = (await (await admin.fetch("/api/v1/tokens")).json()).length;

@@ -5,7 +5,7 @@ import { getPrincipal, listPrincipals } from "../../db/principals";
 import { listRoles } from "../../db/roles";
 import type { HubEnv } from "../context";
 import { actorOf } from "../middleware/auth";
-import { addPrincipal, assignRoles, createPrincipalSchema, editPrincipal, PrincipalRuleError, resetPassword, rolesSchema, updatePrincipalSchema } from "../principals";
+import { addPrincipal, assignRoles, createPrincipalSchema, editPrincipal, endSessions, PrincipalRuleError, resetPassword, rolesSchema, updatePrincipalSchema } from "../principals";
 import { validate } from "./validate";
 
 const listQuery = z.object({
@@ -63,5 +63,10 @@ export const principalsApi = new Hono<HubEnv>()
       return ruleError(c, err);
     }
   });
+
+principalsApi.post("/:id/sessions/revoke", async (c) => {
+  const ended = await endSessions(c.get("deps").db, c.req.param("id"), actorOf(c));
+  return ended === undefined ? c.json({ error: "no such principal" }, 404) : c.json({ ended });
+});
 
 export const rolesApi = new Hono<HubEnv>().get("/", async (c) => c.json(await listRoles(c.get("deps").db)));

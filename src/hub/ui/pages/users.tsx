@@ -9,7 +9,7 @@ import { getPrincipal, listPrincipals, type PrincipalType } from "../../../db/pr
 import { canWrite, listRoles, ROLE, ROLE_IDS, type RoleId } from "../../../db/roles";
 import type { AuthInfo, HubEnv } from "../../context";
 import { actorOf, requireAdmin } from "../../middleware/auth";
-import { addPrincipal, assignRoles, editPrincipal, MIN_PASSWORD_LENGTH, PrincipalRuleError, resetPassword } from "../../principals";
+import { addPrincipal, assignRoles, editPrincipal, endSessions, MIN_PASSWORD_LENGTH, PrincipalRuleError, resetPassword } from "../../principals";
 import { Csrf, emptyForm, EmptyState, FieldError, fieldErrors, Flash, FormError, type FormState, hxTrigger, isHtmx, pageOf, Pager, PeoplePlusIcon, readForm, StatusBadge, Time, valueOf, varyOnHtmx, wantsPartial } from "../components";
 import { qs } from "../format";
 import { Layout } from "../layout";
@@ -29,6 +29,7 @@ const DONE: Record<string, string> = {
   updated: "Changes saved.",
   roles: "Roles saved.",
   password: "Password reset. The user's sessions have ended.",
+  sessions: "Signed out everywhere: every session of that user has ended.",
 };
 
 // ---------------------------------------------------------------- validation
@@ -189,6 +190,12 @@ function PrincipalsTable(props: { rows: Principal[]; total: number; roles: Role[
                         <PeoplePlusIcon />
                       </DialogLink>
                       {p.type === "user" ? <DialogLink href={`${BASE}/${p.id}/password`} label="Reset password" title={`Reset the password of ${p.title}`} /> : null}
+                      {p.type === "user" ? (
+                        <form method="post" action={`${BASE}/${p.id}/sessions/revoke`} hx-post={`${BASE}/${p.id}/sessions/revoke`} hx-confirm={`End every session of ${p.title}? They will have to sign in again.`}>
+                          <Csrf auth={props.auth} />
+                          <button type="submit" class="small">Sign out everywhere</button>
+                        </form>
+                      ) : null}
                     </div>
                   </td>
                 ) : null}
@@ -623,6 +630,13 @@ export const usersPages = new Hono<HubEnv>()
       }
     } else form.errors.roles = "Pick roles from the list";
     return renderForm(c, `Roles of “${p.title}”`, <RolesForm p={p} roles={roles} form={form} auth={c.get("auth")} />, 422);
+  })
+
+  .post(`${BASE}/:id/sessions/revoke`, async (c) => {
+    const { p, res } = await principalOr404(c);
+    if (!p) return res;
+    await endSessions(c.get("deps").db, p.id, actorOf(c));
+    return afterChange(c, "sessions");
   })
 
   .get(`${BASE}/:id/password`, requireAdmin, async (c) => {
