@@ -1,6 +1,6 @@
 // Server-side admin sessions: the cookie holds a random token, the database its SHA-256.
 // Sessions end on logout, after an idle period, or at an absolute expiry.
-import { eq, lt, or, sql } from "drizzle-orm";
+import { and, eq, lt, ne, or, sql } from "drizzle-orm";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { SECRET_PREFIX } from "../lib/ids";
 import type { HubDb } from "./client";
@@ -77,8 +77,12 @@ export async function deleteSession(db: HubDb, idHash: string) {
 }
 
 /** Ends every session of a principal (disabled user, password reset, "sign out everywhere"). */
-export async function deleteSessionsOf(db: HubDb, principalId: string): Promise<number> {
-  const gone = await db.delete(sessions).where(eq(sessions.principalId, principalId)).returning({ idHash: sessions.idHash });
+export async function deleteSessionsOf(db: HubDb, principalId: string, exceptIdHash?: string): Promise<number> {
+  const mine = eq(sessions.principalId, principalId);
+  const gone = await db
+    .delete(sessions)
+    .where(exceptIdHash ? and(mine, ne(sessions.idHash, exceptIdHash)) : mine)
+    .returning({ idHash: sessions.idHash });
   return gone.length;
 }
 

@@ -92,3 +92,23 @@ export async function endSessions(db: HubDb, id: string, actor: Actor) {
   await audit(db, actor, "principal.sessions-revoke", { type: "principal", id }, { username: p.username, ended });
   return ended;
 }
+
+export class WrongPasswordError extends Error {}
+
+/**
+ * A signed-in user changes their own password: the current one must be given, and every
+ * other session of theirs ends (the one making the change stays signed in).
+ */
+export async function changeOwnPassword(db: HubDb, principalId: string, current: string, next: string, keepSessionIdHash: string | undefined, actor: Actor) {
+  const pw = password.parse(next);
+  const p = await getPrincipal(db, principalId);
+  if (!p || p.type !== "user" || !p.username) throw new PrincipalRuleError("only users have a password");
+  const found = await findUserByUsername(db, p.username);
+  if (!found || !(await Bun.password.verify(current, found.user.passwordHash))) {
+    await audit(db, actor, "account.password-change", { type: "principal", id: principalId }, { reason: "wrong current password" }, "failure");
+    throw new WrongPasswordError("the current password is wrong");
+  }
+  await setPassword(db, principalId, pw);
+  const ended = await deleteSessionsOf(db, principalId, keepSessionIdHash);
+  await audit(db, actor, "account.password-change", { type: "principal", id: principalId }, { otherSessionsEnded: ended });
+}

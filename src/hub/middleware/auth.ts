@@ -12,6 +12,8 @@ import { clientIp } from "./client-ip";
 
 export const SESSION_COOKIE = "certhub_session";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Changes any signed-in user may make to their own account, whatever their role. */
+const SELF_SERVICE_PATHS = new Set(["/logout", "/account/password"]);
 
 async function sessionAuth(c: Context<HubEnv>): Promise<AuthInfo | undefined> {
   const token = getCookie(c, SESSION_COOKIE);
@@ -57,7 +59,7 @@ export const requirePageSession = createMiddleware<HubEnv>(async (c, next) => {
     return c.redirect(`/login?next=${encodeURIComponent(back.pathname + back.search)}`);
   }
   if (!(await csrfOk(c, auth))) return c.text("Forbidden: missing or invalid CSRF token. Reload the page and try again.", 403);
-  if (!SAFE_METHODS.has(c.req.method) && !canWrite(auth.roles) && c.req.path !== "/logout") {
+  if (!SAFE_METHODS.has(c.req.method) && !canWrite(auth.roles) && !SELF_SERVICE_PATHS.has(c.req.path)) {
     return c.text("Forbidden: read-only users cannot change anything.", 403);
   }
   c.set("auth", auth);

@@ -39,7 +39,9 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
           </nav>
           <form method="post" action="/logout" class="logout">
             <input type="hidden" name="_csrf" value={auth.csrfToken ?? ""} />
-            <span class="who">{auth.label}</span>
+            <a class="who" href="/account" title="Your account">
+              {auth.label}
+            </a>
             <button type="submit" class="link">Sign out</button>
           </form>
         </header>

@@ -1,0 +1,94 @@
+// /account: the signed-in user's own account — who they are, their roles, and changing their
+// password (any role may; the current password is required, other sessions end).
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { getPrincipal } from "../../../db/principals";
+import { listRoles } from "../../../db/roles";
+import type { HubEnv } from "../../context";
+import { actorOf } from "../../middleware/auth";
+import { changeOwnPassword, MIN_PASSWORD_LENGTH, WrongPasswordError } from "../../principals";
+import { Csrf, FieldError, Flash, Time } from "../components";
+import { Layout } from "../layout";
+
+type Ctx = Context<HubEnv>;
+type Errors = Record<string, string>;
+
+const passwordForm = z
+  .object({
+    current: z.string().min(1, "Enter your current password").max(1000),
+    password: z.string().min(MIN_PASSWORD_LENGTH, `At least ${MIN_PASSWORD_LENGTH} characters`).max(1000),
+    confirm: z.string().max(1000),
+  })
+  .refine((v) => v.password === v.confirm, { message: "The two passwords differ", path: ["confirm"] })
+  .refine((v) => v.password !== v.current, { message: "Choose a password different from the current one", path: ["password"] });
+
+async function AccountPage(props: { c: Ctx; errors?: Errors; done?: boolean }) {
+  const { c } = props;
+  const auth = c.get("auth");
+  const { db } = c.get("deps");
+  const [me, roles] = await Promise.all([getPrincipal(db, auth.principalId), listRoles(db)]);
+  const errors = props.errors ?? {};
+  return (
+    <Layout title="Your account" auth={auth}>
+      <Flash message={props.done ? { kind: "success", text: "Password changed. Your other sessions have ended." } : errors._form ? { kind: "error", text: errors._form } : null} />
+      <div class="card">
+        <dl class="facts">
+          <dt>Username</dt>
+          <dd>{me?.username ?? "—"}</dd>
+          <dt>Name</dt>
+          <dd>{me?.title}</dd>
+          <dt>Roles</dt>
+          <dd>{auth.roles.map((r) => roles.find((x) => x.id === r)?.title ?? r).join(", ") || "none"}</dd>
+          <dt>Last sign-in</dt>
+          <dd>
+            <Time ts={me?.lastLoginAt} />
+          </dd>
+        </dl>
+      </div>
+      <h2>Change password</h2>
+      <form method="post" action="/account/password" class="card" novalidate>
+        <Csrf auth={auth} />
+        <label>
+          Current password
+          <input name="current" type="password" autocomplete="current-password" required />
+          <FieldError errors={errors} name="current" />
+        </label>
+        <div class="form-row">
+          <label>
+            New password
+            <input name="password" type="password" autocomplete="new-password" minlength={MIN_PASSWORD_LENGTH} required />
+            <FieldError errors={errors} name="password" />
+          </label>
+          <label>
+            Repeat new password
+            <input name="confirm" type="password" autocomplete="new-password" required />
+            <FieldError errors={errors} name="confirm" />
+          </label>
+        </div>
+        <button type="submit" class="primary">
+          Change password
+        </button>
+      </form>
+    </Layout>
+  );
+}
+
+export const accountPages = new Hono<HubEnv>()
+  .get("/account", (c) => c.html(<AccountPage c={c} done={c.req.query("done") === "password"} />))
+  .post("/account/password", async (c) => {
+    const auth = c.get("auth");
+    const body = await c.req.parseBody();
+    const parsed = passwordForm.safeParse({ current: body.current, password: body.password, confirm: body.confirm });
+    if (!parsed.success) {
+      const errors: Errors = {};
+      for (const i of parsed.error.issues) errors[String(i.path[0] ?? "_form")] ??= i.message;
+      return c.html(<AccountPage c={c} errors={errors} />, 422);
+    }
+    try {
+      await changeOwnPassword(c.get("deps").db, auth.principalId, parsed.data.current, parsed.data.password, auth.sessionIdHash, actorOf(c));
+    } catch (err) {
+      if (err instanceof WrongPasswordError) return c.html(<AccountPage c={c} errors={{ current: "The current password is wrong" }} />, 422);
+      throw err;
+    }
+    return c.redirect("/account?done=password", 303);
+  });
