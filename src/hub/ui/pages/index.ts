@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { HubEnv } from "../../context";
 import { requirePageSession } from "../../middleware/auth";
+import { accountPages } from "./account";
 import { apiAccessPages } from "./api-access";
 import { auditPages } from "./audit";
 import { certificatePages } from "./certificates";
@@ -20,3 +21,4 @@ adminPages.route("/", settingsPages);
 adminPages.route("/", usersPages);
 adminPages.route("/", apiAccessPages);
 adminPages.route("/", auditPages);
+adminPages.route("/", accountPages);
