@@ -45,6 +45,9 @@ describe("join", () => {
     expect(view.useCount).toBe(1);
     expect(view.lastInstanceId).toBe(body.instanceId);
     expect(view.lastUsedAt).toBeGreaterThan(Date.now() - 10_000);
+    const page = await (await admin.fetch(`/settings/api-access?q=${key.clientId}`)).text();
+    expect(page).toContain(`href="/instances/${body.instanceId}"`); // last instance, linked
+    expect(page).toMatch(/>\s*1 \/ ∞\s*</); // use count of unlimited uses
   });
 
   test("retrying a join with the same key pair returns the same instance and uses the key once", async () => {
