@@ -25,6 +25,9 @@ export interface RunningHub {
 
 export async function createHub(config: HubConfig, opts: { listen?: boolean } = {}): Promise<RunningHub> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const listen = opts.listen !== false;
+  // TLS first: a bad --tls-* file fails the start before anything is opened or created.
+  const tls = listen && !config.http ? await loadOrCreateTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;
   const database = await openHubDatabase(config.dbUrl, config.dbAuthToken);
   const { db } = database;
   const bootstrap = await bootstrapHub(db);
@@ -40,8 +43,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
   let server: ReturnType<typeof Bun.serve> | undefined;
   let fingerprint: string | undefined;
   let url = "http://in-process";
-  if (opts.listen !== false) {
-    const tls = config.http ? undefined : await loadOrCreateTls(config.dataDir, config.tlsCert, config.tlsKey);
+  if (listen) {
     fingerprint = tls?.fingerprint;
     server = Bun.serve({
       hostname: config.listen.hostname,

@@ -24,8 +24,15 @@ export function certificateFingerprint(pem: string): string {
 
 export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFile?: string): Promise<TlsMaterial> {
   if (certFile && keyFile) {
-    const cert = readFileSync(certFile, "utf8");
-    return { cert, key: readFileSync(keyFile, "utf8"), fingerprint: certificateFingerprint(cert), created: false };
+    const cert = readPem(certFile, "--tls-cert");
+    const key = readPem(keyFile, "--tls-key");
+    let fingerprint: string;
+    try {
+      fingerprint = certificateFingerprint(cert);
+    } catch {
+      throw new Error(`--tls-cert ${certFile} is not a PEM certificate`);
+    }
+    return { cert, key, fingerprint, created: false };
   }
   const certPath = path.join(dataDir, "hub-tls.crt");
   const keyPath = path.join(dataDir, "hub-tls.key");
@@ -38,6 +45,14 @@ export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFil
   writeFileSync(keyPath, key, { mode: 0o600 });
   writeFileSync(certPath, cert, { mode: 0o644 });
   return { cert, key, fingerprint: certificateFingerprint(cert), created: true };
+}
+
+function readPem(file: string, flag: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
 }
 
 export async function createSelfSigned(dnsNames: string[], ips: string[]) {
