@@ -1,6 +1,6 @@
-// Shared building blocks of the admin pages: time formatting, badges, pager, empty states,
-// form errors, the show-once secret panel with join commands, and small request helpers.
-// Pages stay server-rendered; htmx only swaps these fragments.
+// Shared building blocks of the admin pages: time formatting, badges, filter toolbar, pager,
+// empty states, form errors, the show-once secret panel with join commands, and small request
+// helpers. Pages stay server-rendered; htmx only swaps these fragments. Dialogs: ./dialogs.tsx.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Context } from "hono";
@@ -40,6 +40,29 @@ export function EmptyState(props: { title: string; children?: Child }) {
       {props.children}
     </div>
   );
+}
+
+/** Why a list shows no rows: paged past the end, filtered to nothing, or nothing yet. */
+export function ListEmpty(props: { total: number; filtered: boolean; noun: string; firstPage: string; clear: string; children?: Child }) {
+  if (props.total > 0) {
+    return (
+      <EmptyState title="This page is past the end of the list.">
+        <p>
+          <a href={props.firstPage}>Go to the first page</a>
+        </p>
+      </EmptyState>
+    );
+  }
+  if (props.filtered) {
+    return (
+      <EmptyState title={`No ${props.noun} match this filter.`}>
+        <p>
+          <a href={props.clear}>Clear the filter</a>
+        </p>
+      </EmptyState>
+    );
+  }
+  return <EmptyState title={`No ${props.noun} yet.`}>{props.children}</EmptyState>;
 }
 
 /** The region outcome messages go to; htmx responses fill it out-of-band. */
@@ -91,6 +114,18 @@ export function FormError(props: { form: FormState }) {
 
 export function Csrf(props: { auth: AuthInfo }) {
   return <input type="hidden" name="_csrf" value={props.auth.csrfToken ?? ""} />;
+}
+
+/** A one-button POST form: a plain form without JavaScript, confirmed first with htmx. */
+export function PostButton(props: { action: string; confirm: string; label: string; auth: AuthInfo; class?: string; target?: string; swap?: string }) {
+  return (
+    <form method="post" action={props.action} hx-post={props.action} hx-confirm={props.confirm} hx-target={props.target} hx-swap={props.swap}>
+      <Csrf auth={props.auth} />
+      <button type="submit" class={props.class ?? "small"}>
+        {props.label}
+      </button>
+    </form>
+  );
 }
 
 /** First message per top-level field of a zod error. */
@@ -153,7 +188,32 @@ export function hxTrigger(c: Ctx, ...events: string[]) {
   c.header("HX-Trigger", JSON.stringify(Object.fromEntries(events.map((e) => [e, true]))));
 }
 
-// ---------------------------------------------------------------- pager
+// ---------------------------------------------------------------- filter toolbar, pager
+
+/**
+ * The GET search form above a list. Without JavaScript it reloads the page; with htmx it
+ * filters as you type or pick and swaps only `table`, keeping the URL in step.
+ */
+export function FilterToolbar(props: { action: string; table: string; q?: string; placeholder: string; children?: Child; end?: Child }) {
+  return (
+    <form
+      method="get"
+      action={props.action}
+      class="toolbar"
+      hx-get={props.action}
+      hx-target={`#${props.table}`}
+      hx-swap="outerHTML"
+      hx-push-url="true"
+      hx-trigger="submit, input changed delay:300ms from:find input, change from:find select"
+    >
+      <input type="search" name="q" value={props.q ?? ""} placeholder={props.placeholder} aria-label="Search" maxlength={100} />
+      {props.children}
+      <button type="submit">Filter</button>
+      <span class="spacer"></span>
+      {props.end}
+    </form>
+  );
+}
 
 /** Reads ?page= (1-based), tolerating junk. */
 export function pageOf(c: Ctx): number {
