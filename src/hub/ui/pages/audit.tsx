@@ -3,7 +3,7 @@
 import { Hono, type Context } from "hono";
 import { listAudit } from "../../../db/audit";
 import type { HubEnv } from "../../context";
-import { EmptyState, StatusBadge, Time, varyOnHtmx, wantsPartial } from "../components";
+import { EmptyState, FilterToolbar, StatusBadge, Time, varyOnHtmx, wantsPartial } from "../components";
 import { qs } from "../format";
 import { Layout } from "../layout";
 
@@ -118,19 +118,7 @@ export const auditPages = new Hono<HubEnv>().get(BASE, async (c) => {
   return c.html(
     <Layout title="Audit Log" auth={c.get("auth")} active="audit">
       <p class="muted">Every admin action and every sign-in attempt, newest first. Search matches action, actor and target.</p>
-      <form
-        method="get"
-        action={BASE}
-        class="toolbar"
-        hx-get={BASE}
-        hx-target={`#${TABLE_ID}`}
-        hx-swap="outerHTML"
-        hx-push-url="true"
-        hx-trigger="submit, input changed delay:300ms from:find input"
-      >
-        <input type="search" name="q" value={filter.q ?? ""} placeholder="e.g. token.revoke, admin, login.failure" aria-label="Search" maxlength={100} />
-        <button type="submit">Filter</button>
-      </form>
+      <FilterToolbar action={BASE} table={TABLE_ID} q={filter.q} placeholder="e.g. token.revoke, admin, login.failure" />
       <AuditTable rows={rows} more={more} filter={filter} />
     </Layout>,
   );
