@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
+import { certificateRow } from "../src/db/certificates";
 import { newInstanceId } from "../src/db/instances";
 import { apiTokens, certificates, commands, instances } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
@@ -332,20 +333,7 @@ async function seed(dbPath: string, clientId: string, agents: SimAgent[], comman
         );
       }
       const certRows = agents.flatMap((a) =>
-        a.certs.map((c) => ({
-          instanceId: a.id,
-          id: c.id,
-          name: c.name,
-          domains: JSON.stringify(c.domains),
-          source: c.source,
-          status: c.status,
-          notBefore: c.notBefore ?? null,
-          notAfter: c.notAfter ?? null,
-          serial: c.serial ?? null,
-          issuer: c.issuer ?? null,
-          lastError: null,
-          updatedAt: now,
-        })),
+        a.certs.map((c) => certificateRow(a.id, { ...c, lastError: null }, now)),
       );
       for (const part of chunks(certRows, 500)) await tx.insert(certificates).values(part);
       const commandRows = agents.flatMap((a) =>

@@ -7,6 +7,24 @@ import { certificates, instances } from "./schema";
 
 export type CertificateRow = typeof certificates.$inferSelect;
 
+/** The stored row for one reported certificate. */
+export function certificateRow(instanceId: string, c: CertificateReport, now: number): typeof certificates.$inferInsert {
+  return {
+    instanceId,
+    id: c.id,
+    name: c.name,
+    domains: JSON.stringify(c.domains),
+    source: c.source,
+    status: c.status,
+    notBefore: c.notBefore ?? null,
+    notAfter: c.notAfter ?? null,
+    serial: c.serial ?? null,
+    issuer: c.issuer ?? null,
+    lastError: c.lastError ?? null,
+    updatedAt: now,
+  };
+}
+
 export async function replaceCertificates(db: HubDb, instanceId: string, list: CertificateReport[], hash: string) {
   const now = Date.now();
   await db.transaction(async (tx) => {
@@ -14,20 +32,7 @@ export async function replaceCertificates(db: HubDb, instanceId: string, list: C
     // Chunked: SQLite limits the number of bound parameters per statement.
     for (let i = 0; i < list.length; i += 200) {
       await tx.insert(certificates).values(
-        list.slice(i, i + 200).map((c) => ({
-          instanceId,
-          id: c.id,
-          name: c.name,
-          domains: JSON.stringify(c.domains),
-          source: c.source,
-          status: c.status,
-          notBefore: c.notBefore ?? null,
-          notAfter: c.notAfter ?? null,
-          serial: c.serial ?? null,
-          issuer: c.issuer ?? null,
-          lastError: c.lastError ?? null,
-          updatedAt: now,
-        })),
+        list.slice(i, i + 200).map((c) => certificateRow(instanceId, c, now)),
       ).onConflictDoNothing();
     }
     await tx.update(instances).set({ certificatesHash: hash, updatedAt: now }).where(eq(instances.id, instanceId));
