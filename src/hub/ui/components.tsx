@@ -215,6 +215,22 @@ export function FilterToolbar(props: { action: string; table: string; q?: string
   );
 }
 
+/** "1–50 of 2000 · ‹ Previous · Next ›" for offset-paginated lists (fleet pages). */
+export function OffsetPager(props: { offset: number; limit: number; total: number; href: (offset: number) => string }) {
+  const { offset, limit, total } = props;
+  const first = total === 0 ? 0 : offset + 1;
+  const last = Math.min(offset + limit, total);
+  return (
+    <div class="pager">
+      <span class="muted">
+        {first}–{last} of {total}
+      </span>
+      {offset > 0 ? <a href={props.href(Math.max(0, offset - limit))}>‹ Previous</a> : null}
+      {last < total ? <a href={props.href(offset + limit)}>Next ›</a> : null}
+    </div>
+  );
+}
+
 /** Reads ?page= (1-based), tolerating junk. */
 export function pageOf(c: Ctx): number {
   const n = Number.parseInt(c.req.query("page") ?? "1", 10);

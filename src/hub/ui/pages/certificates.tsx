@@ -8,7 +8,7 @@ import { CERT_STATUSES } from "../../../protocol/schemas";
 import type { HubEnv } from "../../context";
 import { Layout } from "../layout";
 import { daysLeft, isoTime, qs } from "../format";
-import { StatusBadge } from "../components";
+import { OffsetPager, StatusBadge } from "../components";
 import { safeDomains } from "./instancePartials";
 
 const PAGE_SIZE = 100;
@@ -34,8 +34,6 @@ export const certificatePages = new Hono<HubEnv>().get("/certificates", async (c
   ]);
   const link = (over: Record<string, string | number | undefined>) => `/certificates${qs({ ...filter, sort: f.sort === "expiry" ? undefined : f.sort, offset: f.offset, ...over })}`;
   const now = Date.now();
-  const first = total === 0 ? 0 : f.offset + 1;
-  const last = Math.min(f.offset + PAGE_SIZE, total);
   return c.html(
     <Layout title="Certificates" auth={auth} active="certificates">
       <form method="get" action="/certificates" class="toolbar">
@@ -119,13 +117,7 @@ export const certificatePages = new Hono<HubEnv>().get("/certificates", async (c
           )}
         </tbody>
       </table>
-      <div class="pager">
-        <span class="muted">
-          {first}–{last} of {total}
-        </span>
-        {f.offset > 0 ? <a href={link({ offset: Math.max(0, f.offset - PAGE_SIZE) })}>‹ Previous</a> : null}
-        {last < total ? <a href={link({ offset: f.offset + PAGE_SIZE })}>Next ›</a> : null}
-      </div>
+      <OffsetPager offset={f.offset} limit={PAGE_SIZE} total={total} href={(offset) => link({ offset })} />
     </Layout>,
   );
 });

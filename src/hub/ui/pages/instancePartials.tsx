@@ -2,7 +2,7 @@
 import type { CertificateRow } from "../../../db/certificates";
 import type { CommandRow } from "../../../db/commands";
 import type { InstanceView } from "../../fleet/view";
-import { StatusBadge } from "../components";
+import { OffsetPager, StatusBadge } from "../components";
 import { ago, daysLeft, isoTime, qs } from "../format";
 
 export interface ListFilter {
@@ -29,8 +29,6 @@ function VersionCell(props: { i: InstanceView }) {
 export function InstancesTable(props: { rows: InstanceView[]; total: number; filter: ListFilter }) {
   const { rows, total, filter } = props;
   const now = Date.now();
-  const first = total === 0 ? 0 : filter.offset + 1;
-  const last = Math.min(filter.offset + filter.limit, total);
   const page = (offset: number) => `/instances${qs({ q: filter.q, status: filter.status, offset })}`;
   return (
     <>
@@ -90,13 +88,7 @@ export function InstancesTable(props: { rows: InstanceView[]; total: number; fil
           )}
         </tbody>
       </table>
-      <div class="pager">
-        <span class="muted">
-          {first}–{last} of {total}
-        </span>
-        {filter.offset > 0 ? <a href={page(Math.max(0, filter.offset - filter.limit))}>‹ Previous</a> : null}
-        {last < total ? <a href={page(filter.offset + filter.limit)}>Next ›</a> : null}
-      </div>
+      <OffsetPager offset={filter.offset} limit={filter.limit} total={total} href={page} />
     </>
   );
 }
