@@ -87,12 +87,12 @@ function factsFor(idx: number): Facts {
 
 function certsFor(hostname: string, renewal: number): CertificateReport[] {
   const notBefore = 1_767_225_600_000 + renewal * 86_400_000; // 2026-01-01 + renewals
-  const cert = (id: string, name: string, source: string): CertificateReport => ({
+  const cert = (id: string, name: string, source: CertificateReport["source"]): CertificateReport => ({
     id,
     name,
     domains: [name, `www.${name}`],
     source,
-    status: "ok",
+    status: "valid",
     notBefore,
     notAfter: notBefore + 90 * 86_400_000,
     serial: createHash("sha256").update(`${name}/${renewal}`).digest("hex").slice(0, 32),

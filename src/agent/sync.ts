@@ -195,9 +195,9 @@ export class SyncEngine {
         this.needCertificates = true;
         more = true;
       }
-      if (body.settings) {
-        await this.store.replaceHubSettings(body.settings.values);
-        patch.settingsVersion = body.settings.version;
+      if (body.config) {
+        await this.store.replaceHubSettings(body.config.settings);
+        patch.settingsVersion = body.config.version;
       }
       if (body.syncIntervalSeconds && body.syncIntervalSeconds !== link.syncIntervalSeconds) patch.syncIntervalSeconds = body.syncIntervalSeconds;
       if (body.resetCursor !== undefined) {

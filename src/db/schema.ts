@@ -130,7 +130,7 @@ export const certificates = sqliteTable("certificates", {
   name: text("name").notNull(),
   domains: text("domains").notNull(), // JSON array
   source: text("source").notNull(), // "managed" | certbot | acme.sh | posh-acme | simple-acme | win-acme
-  status: text("status").notNull(), // ok | expiring | expired | error | pending
+  status: text("status").notNull(), // pending | valid | renewing | failed | expiring | expired
   notBefore: integer("not_before"),
   notAfter: integer("not_after"),
   serial: text("serial"),

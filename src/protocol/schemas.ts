@@ -10,6 +10,7 @@
 // Every request except join is signed with the instance key (see signing.ts); join is signed
 // with the key being registered, which proves the agent holds the private half.
 import { z } from "zod";
+import { AccountReportSchema, CertificateReportSchema, ExternalManagerReportSchema, type InstanceConfig } from "./certificates";
 
 export const AGENT_API_PREFIX = "/api/agent/v1";
 export const PROTOCOL_VERSION = 1;
@@ -52,24 +53,9 @@ export interface JoinResponse {
   hubVersion: string;
 }
 
-export const CERT_SOURCES = ["managed", "certbot", "acme.sh", "posh-acme", "simple-acme", "win-acme"] as const;
-export const CERT_STATUSES = ["ok", "expiring", "expired", "error", "pending"] as const;
+export { CERT_SOURCES, CERT_STATUSES, CertificateReportSchema, type CertificateReport } from "./certificates";
 
-export const CertificateReportSchema = z.object({
-  id,
-  name: shortText(255),
-  domains: z.array(z.string().min(1).max(253)).max(100),
-  source: z.string().min(1).max(32),
-  status: z.enum(CERT_STATUSES),
-  notBefore: z.number().int().nonnegative().nullable().optional(),
-  notAfter: z.number().int().nonnegative().nullable().optional(),
-  serial: z.string().max(128).nullable().optional(),
-  issuer: z.string().max(512).nullable().optional(),
-  lastError: z.string().max(2000).nullable().optional(),
-});
-export type CertificateReport = z.infer<typeof CertificateReportSchema>;
-
-export const COMMAND_TYPES = ["renew-now", "update-settings", "refresh-external-scan", "ping", "run-script"] as const;
+export const COMMAND_TYPES = ["renew-now", "update-settings", "refresh-external-scan", "ping", "run-script", "renew-certificate", "test-certificate", "deploy-certificate"] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 export const CommandTypeSchema = z.enum(COMMAND_TYPES);
 
@@ -104,6 +90,10 @@ export const SyncRequestSchema = z.object({
   /** Hash of the agent's certificate list; the full list is sent only when it changed. */
   certificatesHash: z.string().max(128).optional(),
   certificates: z.array(CertificateReportSchema).max(10_000).optional(),
+  /** CA account registration state; sent with the certificate list (same hash). */
+  accounts: z.array(AccountReportSchema).max(1000).optional(),
+  /** External ACME client scan state; sent with the certificate list (same hash). */
+  externalManagers: z.array(ExternalManagerReportSchema).max(10).optional(),
   /** Sent on the first sync of each agent process and whenever they change. */
   facts: FactsSchema.optional(),
 });
@@ -112,7 +102,8 @@ export type SyncRequest = z.infer<typeof SyncRequestSchema>;
 /** 200 body of /sync. A 204 (no body) means: nothing changed, nothing to do. */
 export interface SyncResponse {
   syncIntervalSeconds: number;
-  settings?: { version: number; values: Record<string, unknown> };
+  /** Sent when the agent's settings version differs: the instance's whole configuration. */
+  config?: InstanceConfig;
   commands?: Command[];
   /** Result command ids the hub stored; the agent drops them from its outbox. */
   ackResults?: string[];

@@ -166,13 +166,13 @@ describe("sync", () => {
     const a = await agent().joined(key.clientId, key.secret);
     const notAfter = Date.now() + 20 * 86400_000;
     const certificates = [
-      { id: "c1", name: "www", domains: ["www.example.test"], source: "managed", status: "ok", notBefore: Date.now() - 1000, notAfter },
+      { id: "c1", name: "www", domains: ["www.example.test"], source: "managed", status: "valid", notBefore: Date.now() - 1000, notAfter },
       { id: "c2", name: "api", domains: ["api.example.test"], source: "certbot", status: "expiring", notAfter: Date.now() + 86400_000 },
     ];
     expect((await a.sync({ certificatesHash: "x", certificates })).status).toBe(200);
     const list = (await (await admin.fetch(`/api/v1/certificates?instanceId=${a.instanceId}`)).json()) as any[];
     expect(list.map((c) => c.id)).toEqual(["c2", "c1"]); // sorted by expiry
-    expect(list[1]).toMatchObject({ instanceId: a.instanceId, domains: ["www.example.test"], notAfter, source: "managed", status: "ok" });
+    expect(list[1]).toMatchObject({ instanceId: a.instanceId, domains: ["www.example.test"], notAfter, source: "managed", status: "valid" });
     expect((await apiInstance(a.instanceId)).certificateCount).toBe(2);
   });
 
@@ -180,11 +180,11 @@ describe("sync", () => {
     const key = await newKey();
     const a = await agent().joined(key.clientId, key.secret);
     const first = await (await a.sync({ settingsVersion: 0 })).json();
-    expect(first.settings.version).toBe(1);
+    expect(first.config.version).toBe(1);
     expect((await a.sync({ settingsVersion: 1 })).status).toBe(204);
     await hub.deps.fleet.settingsChanged({ instanceId: a.instanceId });
     const next = await (await a.sync({ settingsVersion: 1 })).json();
-    expect(next.settings.version).toBe(2);
+    expect(next.config.version).toBe(2);
   });
 });
 

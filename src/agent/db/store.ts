@@ -186,7 +186,7 @@ export class AgentStore {
       id: r.id,
       name: r.name,
       domains: JSON.parse(r.domains),
-      source: r.source,
+      source: r.source as CertificateReport["source"],
       status: r.status as CertificateReport["status"],
       notBefore: r.notBefore,
       notAfter: r.notAfter,

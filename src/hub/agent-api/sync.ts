@@ -87,7 +87,7 @@ export async function handleSync(c: Ctx) {
   }
 
   if (req.settingsVersion !== inst.settingsVersion) {
-    res.settings = { version: inst.settingsVersion, values: await resolveSettings(db, inst.id, inst.groupName) };
+    res.config = { version: inst.settingsVersion, settings: await resolveSettings(db, inst.id, inst.groupName), caAccounts: [], credentials: [], certificates: [] };
     changed = true;
   }
   if (inst.identityResetPending) {
