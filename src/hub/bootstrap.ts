@@ -18,6 +18,12 @@ export interface BootstrapResult {
   joiningKey: { clientId: string; secret: string };
 }
 
+/** True once a hub's first start has run on this database. */
+export async function isBootstrapped(db: HubDb): Promise<boolean> {
+  const rows = await db.select({ key: hubMeta.key }).from(hubMeta).where(eq(hubMeta.key, "bootstrapped_at")).limit(1);
+  return rows.length > 0;
+}
+
 /** Creates the first-run objects exactly once; returns undefined when already done. */
 export async function bootstrapHub(db: HubDb, env = process.env): Promise<BootstrapResult | undefined> {
   await ensureBuiltInRoles(db);
