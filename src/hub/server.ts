@@ -1,9 +1,9 @@
 // Starts a hub: database, first-run bootstrap, TLS, background services, HTTP server.
 // Used by `certhub serve` and by in-process tests.
-import { mkdirSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { tokenStatus } from "../db/apiTokens";
 import { openHubDatabase } from "../db/client";
+import { ensurePrivateDir, restrictSecretFiles } from "../lib/private-files";
 import { apiTokens } from "../db/schema";
 import { purgeExpiredSessions } from "../db/sessions";
 import { createApp } from "./app";
@@ -24,7 +24,9 @@ export interface RunningHub {
 }
 
 export async function createHub(config: HubConfig, opts: { listen?: boolean } = {}): Promise<RunningHub> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Owner-only data dir and secret files, also when they already existed with wider modes.
+  ensurePrivateDir(config.dataDir);
+  restrictSecretFiles(config.dataDir);
   const listen = opts.listen !== false;
   // TLS first: a bad --tls-* file fails the start before anything is opened or created.
   const tls = listen && !config.http ? await loadOrCreateTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;

@@ -5,9 +5,10 @@
 // (also keeps it off the start-up path once the certificate exists).
 import "reflect-metadata";
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { restrictMode } from "../lib/private-files";
 
 export interface TlsMaterial {
   cert: string;
@@ -37,12 +38,14 @@ export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFil
   const certPath = path.join(dataDir, "hub-tls.crt");
   const keyPath = path.join(dataDir, "hub-tls.key");
   if (existsSync(certPath) && existsSync(keyPath)) {
+    restrictMode(keyPath, 0o600); // a key left world-readable (copied in, older version)
     const cert = readFileSync(certPath, "utf8");
     return { cert, key: readFileSync(keyPath, "utf8"), fingerprint: certificateFingerprint(cert), created: false };
   }
   const { cert, key } = await createSelfSigned([os.hostname(), "localhost"], ["127.0.0.1", "::1"]);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, key, { mode: 0o600 });
+  chmodSync(keyPath, 0o600); // `mode` is ignored when the file already existed
   writeFileSync(certPath, cert, { mode: 0o644 });
   return { cert, key, fingerprint: certificateFingerprint(cert), created: true };
 }
