@@ -7,7 +7,7 @@ import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
 import { ROLE, type RoleId } from "./roles";
-import { apiTokens, principals } from "./schema";
+import { apiTokens, principalRoles, principals } from "./schema";
 
 export type ApiToken = typeof apiTokens.$inferSelect;
 
@@ -123,7 +123,11 @@ const DUMMY_HASH = sha256Hex("certhub-dummy-secret");
 
 export type TokenCheck =
   | { ok: true; token: ApiToken }
-  | { ok: false; reason: "invalid" | "revoked" | "expired" | "retired" | "used-up" | "wrong-role" | "disabled"; token?: ApiToken };
+  | { ok: false; reason: "invalid" | "revoked" | "expired" | "retired" | "used-up" | "wrong-role" | "disabled" | "owner-lacks-role"; token?: ApiToken };
+
+/** SQL: the token's owner is enabled and still holds the role the token is scoped to. */
+const ownerStillEntitled = sql`EXISTS (SELECT 1 FROM ${principals} p JOIN ${principalRoles} pr ON pr.principal_id = p.id
+  WHERE p.id = ${apiTokens.principalId} AND p.disabled = 0 AND pr.role_id = ${apiTokens.roleId})`;
 
 /** Checks a client id + secret pair; `purpose` decides which states are acceptable. */
 export async function checkApiToken(
@@ -133,26 +137,60 @@ export async function checkApiToken(
   purpose: "join" | "admin-api",
 ): Promise<TokenCheck> {
   const [row] = await db
-    .select({ token: apiTokens, disabled: principals.disabled })
+    .select({ token: apiTokens, disabled: principals.disabled, entitled: sql<number>`${ownerStillEntitled}` })
     .from(apiTokens)
     .innerJoin(principals, eq(principals.id, apiTokens.principalId))
     .where(eq(apiTokens.clientId, clientId));
   const matches = verifySecretHash(secret, row?.token.secretHash ?? DUMMY_HASH);
   if (!row || !matches) return { ok: false, reason: "invalid" };
-  const token = row.token;
-  if (row.disabled) return { ok: false, reason: "disabled", token };
+  return tokenUsability(row.token, row.disabled, Boolean(row.entitled), purpose);
+}
+
+/** The rules shared by checkApiToken and checkJoiningKey, once the token is identified. */
+function tokenUsability(token: ApiToken, ownerDisabled: boolean, ownerEntitled: boolean, purpose: "join" | "admin-api"): TokenCheck {
+  if (ownerDisabled) return { ok: false, reason: "disabled", token };
   const status = tokenStatus(token);
   if (status !== "active") return { ok: false, reason: status, token };
   const roleOk = purpose === "join" ? token.roleId === ROLE.managedInstance : token.roleId !== ROLE.managedInstance;
   if (!roleOk) return { ok: false, reason: "wrong-role", token };
+  // A joining key must not outlive its owner's changes: losing the role ends new joins.
+  // (Admin API tokens get the same rule from the auth middleware, which acts with no role.)
+  if (purpose === "join" && !ownerEntitled) return { ok: false, reason: "owner-lacks-role", token };
   return { ok: true, token };
 }
 
 /**
- * Counts one use atomically; false when a concurrent use took the last one or the
- * key was revoked/retired meanwhile.
+ * Checks a joining key by row id (no secret: the caller proved possession some other way,
+ * e.g. an instance's retired key re-joining after an identity reset).
  */
-export async function consumeApiTokenUse(db: HubDb, id: string, ip: string | null, instanceId?: string) {
+export async function checkJoiningKey(db: HubDb, id: string): Promise<TokenCheck> {
+  const [row] = await db
+    .select({ token: apiTokens, disabled: principals.disabled, entitled: sql<number>`${ownerStillEntitled}` })
+    .from(apiTokens)
+    .innerJoin(principals, eq(principals.id, apiTokens.principalId))
+    .where(eq(apiTokens.id, id));
+  if (!row) return { ok: false, reason: "invalid" };
+  return tokenUsability(row.token, row.disabled, Boolean(row.entitled), "join");
+}
+
+/**
+ * Counts one use atomically; false when a concurrent use took the last one or the
+ * key was revoked/retired/expired meanwhile.
+ */
+export function consumeApiTokenUse(db: HubDb, id: string, ip: string | null) {
+  return consumeUse(db, id, ip, undefined, false);
+}
+
+/**
+ * Counts one use of a joining key atomically, for an instance about to be created; false when
+ * the key stopped being usable meanwhile — including its owner being disabled or losing the
+ * key's role — so a check-then-consume race cannot let a join through.
+ */
+export function consumeJoiningKeyUse(db: HubDb, id: string, ip: string | null, instanceId: string) {
+  return consumeUse(db, id, ip, instanceId, true);
+}
+
+async function consumeUse(db: HubDb, id: string, ip: string | null, instanceId: string | undefined, requireEntitledOwner: boolean) {
   const now = Date.now();
   const res = await db
     .update(apiTokens)
@@ -168,6 +206,7 @@ export async function consumeApiTokenUse(db: HubDb, id: string, ip: string | nul
         eq(apiTokens.state, "active"),
         sql`(${apiTokens.maxUses} IS NULL OR ${apiTokens.useCount} < ${apiTokens.maxUses})`,
         sql`(${apiTokens.expiresAt} IS NULL OR ${apiTokens.expiresAt} > ${now})`,
+        requireEntitledOwner ? ownerStillEntitled : undefined,
       ),
     )
     .returning({ id: apiTokens.id });
@@ -182,4 +221,5 @@ export const TOKEN_ERROR_MESSAGES: Record<Exclude<TokenCheck, { ok: true }>["rea
   "used-up": "this key has reached its maximum number of uses",
   "wrong-role": "this key is not valid for this purpose",
   disabled: "the principal owning this key is disabled",
+  "owner-lacks-role": "the principal owning this key no longer holds the key's role",
 };

@@ -166,6 +166,47 @@ export async function updateInstance(db: HubDb, id: string, patch: Partial<Omit<
   return res.length > 0;
 }
 
+/**
+ * Persists a request's sequence number before the request changes anything, so a captured
+ * request cannot be replayed after a hub crash (the batched heartbeat flush may lag by
+ * seconds). Conditional: false when the stored sequence already reached `seq` (a replay, or
+ * another hub process got there first) — the caller must then refuse the request.
+ */
+export async function commitSequence(db: HubDb, id: string, seq: number, bootId: string, ip: string | null, now = Date.now()) {
+  const res = await db
+    .update(instances)
+    .set({ lastSeq: seq, lastBootId: bootId, lastSeenAt: now, lastIp: ip })
+    .where(and(eq(instances.id, id), sql`${instances.lastSeq} < ${seq}`))
+    .returning({ id: instances.id });
+  return res.length > 0;
+}
+
+/**
+ * Applies the first re-key after an identity reset: only while the reset is still pending and
+ * the key is still the one the request was checked against (two concurrent re-keys: one wins).
+ */
+export async function applyRekey(db: HubDb, id: string, expectedPublicKey: string, patch: Partial<Omit<Instance, "id">>) {
+  const res = await db
+    .update(instances)
+    .set({ ...patch, updatedAt: Date.now() })
+    .where(and(eq(instances.id, id), eq(instances.publicKey, expectedPublicKey), eq(instances.identityResetPending, true)))
+    .returning({ id: instances.id });
+  return res.length > 0;
+}
+
+/**
+ * Uses up the key retired by an identity reset: true for exactly one caller, after which
+ * requests signed with it no longer verify.
+ */
+export async function takeRetiredKey(db: HubDb, id: string, retiredPublicKey: string) {
+  const res = await db
+    .update(instances)
+    .set({ retiredPublicKey: null, updatedAt: Date.now() })
+    .where(and(eq(instances.id, id), eq(instances.retiredPublicKey, retiredPublicKey)))
+    .returning({ id: instances.id });
+  return res.length > 0;
+}
+
 export async function deleteInstance(db: HubDb, id: string) {
   const res = await db.delete(instances).where(eq(instances.id, id)).returning({ id: instances.id });
   return res.length > 0;

@@ -11,7 +11,7 @@
 // instance instead of creating a second one or consuming another use.
 import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/audit";
-import { checkApiToken, consumeApiTokenUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/apiTokens";
+import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/apiTokens";
 import type { HubDb } from "../../db/client";
 import { getInstance, insertInstance, newInstanceId } from "../../db/instances";
 import { instances } from "../../db/schema";
@@ -31,7 +31,14 @@ const REASON: Record<Reason, { status: 401 | 403; code: ErrorCode }> = {
   "used-up": { status: 403, code: "key-used-up" },
   "wrong-role": { status: 403, code: "key-wrong-role" },
   disabled: { status: 403, code: "key-disabled" },
+  "owner-lacks-role": { status: 403, code: "key-wrong-role" },
 };
+
+/** The refusal for a joining key that is not (or no longer) usable. */
+export function joinRefusal(c: Ctx, reason: Reason) {
+  const r = REASON[reason];
+  return fail(c, r.status, `join refused: ${TOKEN_ERROR_MESSAGES[reason]}`, r.code);
+}
 
 export interface JoinLimiters {
   /** Every join attempt per source address (a host fleet behind one NAT still fits). */
@@ -102,8 +109,9 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
 
   const instanceId = newInstanceId();
   const created = await db.transaction(async (tx) => {
-    // Counts the use only if the key is still usable now (max uses, expiry, revocation races).
-    if (!(await consumeApiTokenUse(tx as unknown as HubDb, token.id, ip, instanceId))) return false;
+    // Counts the use only if the key is still usable now (max uses, expiry, revocation, owner
+    // disabled or stripped of the role meanwhile).
+    if (!(await consumeJoiningKeyUse(tx as unknown as HubDb, token.id, ip, instanceId))) return false;
     await insertInstance(tx as unknown as HubDb, instanceId, {
       hostname: req.facts.hostname,
       os: req.facts.os,
@@ -122,7 +130,8 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
   });
   if (!created) {
     limiters.failuresPerKey.take(req.clientId);
-    return fail(c, 403, `join refused: ${TOKEN_ERROR_MESSAGES["used-up"]}`, "key-used-up");
+    const now = await checkJoiningKey(db, token.id);
+    return joinRefusal(c, now.ok ? "used-up" : now.reason);
   }
   const row = await getInstance(db, instanceId);
   if (row) fleet.prime(toCached(row));

@@ -1,14 +1,23 @@
 // POST /api/agent/v1/rekey — resolves an identity conflict after an admin's "reset identity".
 // Every process holding the old identity is told to re-key. The first request signed with the
-// current key keeps the instance (its key is replaced and the conflict cleared); any later
-// request, signed with the now retired key, becomes a new instance with the same joining key
-// and group (clonedFromId records where it came from).
+// current key keeps the instance (its key is replaced and the conflict cleared, atomically with
+// the request's sequence number). The key it replaced is kept as the *retired* key, and may be
+// used exactly once more: by the other holder of the old identity, which becomes a new instance
+// with the same joining key and group (clonedFromId records where it came from). That re-join
+// counts as a join: the joining key must still be usable (state, expiry, max uses, owner
+// enabled and holding the role) and one use is consumed, in the same transaction that uses up
+// the retired key — so replays, and any second holder, are refused.
 import { audit } from "../../db/audit";
-import { getInstance, insertInstance, newInstanceId, updateInstance } from "../../db/instances";
+import { checkJoiningKey, consumeJoiningKeyUse } from "../../db/apiTokens";
+import type { HubDb } from "../../db/client";
+import { applyRekey, getInstance, insertInstance, newInstanceId, takeRetiredKey } from "../../db/instances";
 import { RekeyRequestSchema, type RekeyResponse } from "../../protocol/schemas";
 import { toCached } from "../fleet/cache";
+import { joinRefusal } from "./join";
 import { fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
+
+class JoiningKeyRefused extends Error {}
 
 export async function handleRekey(c: Ctx) {
   const { db, fleet } = c.get("deps");
@@ -18,13 +27,14 @@ export async function handleRekey(c: Ctx) {
   const body = await readJson(c, RekeyRequestSchema, authed.auth.raw);
   if (!body.ok) return body.response;
   const req = body.value;
+  const replay = () => fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay");
 
   if (!authed.auth.signedWithRetiredKey) {
     if (!inst.identityResetPending) return fail(c, 409, "no identity reset is pending for this instance", "not-pending");
-    if (hdr.seq <= inst.lastSeq && hdr.bootId === inst.lastBootId) {
-      return fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay");
-    }
-    await updateInstance(db, inst.id, {
+    if (hdr.seq <= inst.lastSeq && hdr.bootId === inst.lastBootId) return replay();
+    // The new key, the cleared reset and the sequence land in one conditional write: a crash
+    // cannot separate them, and of two concurrent re-keys only one applies.
+    const applied = await applyRekey(db, inst.id, inst.publicKeyRaw, {
       publicKey: req.newPublicKey,
       retiredPublicKey: inst.publicKeyRaw,
       identityResetPending: false,
@@ -33,34 +43,64 @@ export async function handleRekey(c: Ctx) {
       lastBootId: hdr.bootId,
       ...(req.facts ? { hostname: req.facts.hostname, machineId: req.facts.machineId ?? null, version: req.facts.version } : {}),
     });
+    if (!applied) {
+      await fleet.refresh(inst.id);
+      return fail(c, 409, "no identity reset is pending for this instance", "not-pending");
+    }
     const fresh = await fleet.refresh(inst.id, { resetSequence: true });
     if (fresh) fleet.recordSeen(fresh, ip);
     await audit(db, { id: null, label: inst.hostname, ip }, "instance.rekey", { type: "instance", id: inst.id });
     return c.json({ instanceId: inst.id, keptInstance: true } satisfies RekeyResponse);
   }
 
-  // Signed with the retired key: another holder of the old identity. It becomes a new instance.
+  // Signed with the retired key: another holder of the old identity, re-joining once.
   const original = await getInstance(db, inst.id);
   if (!original) return fail(c, 401, "this instance is not known to the hub; join again", "instance-unknown");
+  // A replay of the re-key that kept the instance (it installed the very key it names), or a
+  // request from the process that re-keyed (its boot id and an old sequence).
+  if (req.newPublicKey === original.publicKey) return replay();
+  if (hdr.bootId === original.lastBootId && hdr.seq <= original.lastSeq) return replay();
+  if (!original.joiningKeyId || !original.retiredPublicKey) return joinRefusal(c, "invalid");
+  const keyId = original.joiningKeyId;
+  const retired = original.retiredPublicKey;
+
   const id = newInstanceId();
   const facts = req.facts ?? { hostname: original.hostname, os: original.os, arch: original.arch, version: original.version };
-  await insertInstance(db, id, {
-    hostname: facts.hostname,
-    os: facts.os,
-    arch: facts.arch,
-    version: facts.version,
-    machineId: req.facts?.machineId ?? null,
-    publicKey: req.newPublicKey,
-    joiningKeyId: original.joiningKeyId,
-    groupName: original.groupName,
-    syncIntervalSeconds: original.syncIntervalSeconds,
-    clonedFromId: original.id,
-    lastIp: ip,
-    lastBootId: hdr.bootId,
-    lastSeq: hdr.seq,
-  });
+  let created: boolean;
+  try {
+    created = await db.transaction(async (tx) => {
+      const t = tx as unknown as HubDb;
+      if (!(await takeRetiredKey(t, original.id, retired))) return false;
+      // Throwing rolls the transaction back: a refused re-join keeps the retired key.
+      if (!(await consumeJoiningKeyUse(t, keyId, ip, id))) throw new JoiningKeyRefused();
+      await insertInstance(t, id, {
+        hostname: facts.hostname,
+        os: facts.os,
+        arch: facts.arch,
+        version: facts.version,
+        machineId: req.facts?.machineId ?? null,
+        publicKey: req.newPublicKey,
+        joiningKeyId: keyId,
+        groupName: original.groupName,
+        syncIntervalSeconds: original.syncIntervalSeconds,
+        clonedFromId: original.id,
+        lastIp: ip,
+        lastBootId: hdr.bootId,
+        lastSeq: hdr.seq,
+      });
+      return true;
+    });
+  } catch (err) {
+    if (!(err instanceof JoiningKeyRefused)) throw err;
+    const why = await checkJoiningKey(db, keyId);
+    await audit(db, { id: null, label: facts.hostname, ip }, "instance.clone-rejoin", { type: "instance", id: original.id }, { reason: why.ok ? "used-up" : why.reason }, "failure");
+    return joinRefusal(c, why.ok ? "used-up" : why.reason);
+  }
+  await fleet.refresh(original.id); // the retired key is gone from the cached credentials too
+  if (!created) return replay(); // another request used the retired key first
   const row = await getInstance(db, id);
   if (row) fleet.prime(toCached(row));
   await audit(db, { id: null, label: facts.hostname, ip }, "instance.clone-rejoin", { type: "instance", id }, { clonedFrom: original.id });
+  fleet.metrics.counter("certhub_joins_total", "Successful instance joins").inc();
   return c.json({ instanceId: id, keptInstance: false } satisfies RekeyResponse);
 }

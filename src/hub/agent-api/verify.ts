@@ -4,8 +4,12 @@
 //   seq > lastSeq                      accepted (a new boot id here is a restart)
 //   seq <= lastSeq, same boot id       replayed or out-of-order → 409, nothing changes
 //   seq <= lastSeq, other boot id      two processes share the identity → identity conflict
+// The in-memory high-water mark is flushed in batches (fleet/lastSeen.ts), which is enough for
+// heartbeats. A request that may change state (see mayChangeState) first writes its sequence
+// to the database, conditionally, so that a captured request cannot be replayed after a hub
+// crash (or against a second hub process) — before it has any effect.
 import { audit } from "../../db/audit";
-import { updateInstance } from "../../db/instances";
+import { commitSequence, updateInstance } from "../../db/instances";
 import {
   MAX_CLOCK_SKEW_MS,
   signedPath,
@@ -80,6 +84,10 @@ export async function authenticate(
     if (hdr.seq > inst.lastSeq) {
       inst.lastSeq = hdr.seq;
       inst.lastBootId = hdr.bootId;
+      if (mayChangeState(opts.endpoint, raw, inst) && !(await commitSequence(c.get("deps").db, inst.id, hdr.seq, hdr.bootId, ip, now))) {
+        // The database is ahead of this process's memory: the sequence was used already.
+        return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
+      }
     } else if (!inst.identityConflict) {
       if (hdr.bootId === inst.lastBootId) {
         return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
@@ -90,6 +98,32 @@ export async function authenticate(
   }
   fleet.recordSeen(inst, ip, now);
   return { ok: true, auth: { inst, hdr, raw, ip, key, signedWithRetiredKey, conflict } };
+}
+
+/** Sync fields that only ask (what changed?) and never make the hub write anything. */
+const READ_ONLY_SYNC_FIELDS = new Set(["settingsVersion", "cursor", "certificatesHash"]);
+
+/**
+ * Whether a request may change hub state, so its sequence must be persisted first. Only the
+ * unchanged sync — the hot path — is exempt: nothing but the read-only fields, a cursor that
+ * neither advances nor has commands waiting behind it (delivery marks them). Anything else,
+ * including fields added to the protocol later, counts as state-changing. Waits carry no
+ * sequence; every other endpoint (leave, …) writes.
+ */
+export function mayChangeState(endpoint: string, raw: Uint8Array, inst: Pick<CachedInstance, "commandCursor" | "latestCommandSeq">): boolean {
+  if (endpoint === "wait") return false;
+  if (endpoint !== "sync") return true;
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    return false; // refused as bad JSON before anything happens
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+  for (const key of Object.keys(body)) if (!READ_ONLY_SYNC_FIELDS.has(key)) return true;
+  const cursor = (body as { cursor?: unknown }).cursor;
+  if (typeof cursor !== "number") return false; // refused by the schema
+  return cursor > inst.commandCursor || inst.latestCommandSeq > cursor;
 }
 
 /** Marks the identity as shared by two processes; an admin resolves it with "reset identity". */

@@ -1,7 +1,10 @@
 // Heartbeats (last seen, sequence, boot id, address) are kept in memory and written in one
 // transaction every few seconds, so an unchanged sync costs no database write of its own.
-// A crash loses at most one flush interval of "last seen"; sequences only move forward on
-// the agent, so a stale lastSeq after a restart never rejects a genuine request.
+// A crash loses at most one flush interval of "last seen" and of the sequence high-water mark
+// of *unchanged* syncs only: a replay of one of those after a restart changes nothing but
+// "last seen". Every request that may change state writes its sequence itself before acting
+// (commitSequence, see agent-api/verify.ts), and the flush never moves lastSeq backwards.
+// Sequences only move forward on the agent, so a stale lastSeq never rejects a genuine request.
 import type { HubDb } from "../../db/client";
 import { flushSeen, type SeenUpdate } from "../../db/instances";
 
