@@ -91,7 +91,10 @@ export class Agent {
     }
     this.log(`joining hub ${url} with client id ${input.clientId}`);
     this.log(JOIN_WARNING);
-    const outcome = await joinHub({ ...input, url, facts: hostFacts(), bootId: this.bootId });
+    const outcome = await joinHub({ ...input, url, facts: hostFacts(), bootId: this.bootId }).catch((err) => {
+      this.log(`join failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    });
     if (current) await this.leaveHub(2000).catch(() => {}); // best effort: detach from the previous hub
     await this.store.saveJoin({
       url: outcome.url,

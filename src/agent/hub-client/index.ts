@@ -25,18 +25,45 @@ export interface HubResponse<T> {
   body: T | null;
 }
 
+/** Page addresses of the hub UI: a URL copied from the browser is cut back to the hub's base. */
+const HUB_PAGE_PATH = /\/(login|logout|account|dashboard|instances|certificates|settings|audit)(\/.*)?$/;
+
 /** Normalises a hub URL as typed by an admin: http(s) only, no trailing slash, no query. */
 export function normalizeHubUrl(input: string): string {
+  const typed = input.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(typed)) {
+    throw new HubClientError("bad-response", `"${typed}" has no scheme: add https:// (e.g. https://${typed.replace(/^\/+/, "") || "hub.example.com:9697"})`);
+  }
   let u: URL;
   try {
-    u = new URL(input.trim());
+    u = new URL(typed);
   } catch {
-    throw new HubClientError("bad-response", `"${input}" is not a valid URL (expected e.g. https://hub.example.com:9697)`);
+    throw new HubClientError("bad-response", `"${typed}" is not a valid URL (expected the hub's base URL, e.g. https://hub.example.com:9697)`);
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new HubClientError("bad-response", `hub URL must be http(s), got ${u.protocol}`);
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new HubClientError("bad-response", `the hub URL must start with https:// (got ${u.protocol}//)`);
   if (u.username || u.password) throw new HubClientError("bad-response", "hub URL must not contain credentials");
-  const pathname = u.pathname.replace(/\/+$/, "").replace(/\/api\/agent\/v1$/, "");
+  const pathname = u.pathname.replace(/\/+$/, "").replace(/\/api\/agent\/v1$/, "").replace(HUB_PAGE_PATH, "");
   return `${u.protocol}//${u.host}${pathname}`;
+}
+
+/** The dashboard's join commands show `<secret>` where the secret goes: catch it left in. */
+export function checkJoinSecret(secret: string): void {
+  if (/^<.*>$/.test(secret.trim()) || secret.includes("<secret>")) {
+    throw new HubClientError("bad-response", "the secret is still the placeholder <secret>: paste the joining key's secret (shown once when the key was created; create a new key under Settings › API Access if it is lost)");
+  }
+}
+
+/** Advice for the likely URL mistakes behind a low-level connection error. */
+function explainConnectError(err: HubClientError, url: string): HubClientError {
+  if (err.kind !== "unreachable" && err.kind !== "bad-response") return err;
+  const m = err.message;
+  if (url.startsWith("http:") && /ECONNRESET|socket connection was closed|ConnectionClosed|EPROTO|unexpectedly/i.test(m)) {
+    return new HubClientError("unreachable", `the hub at ${url} closed the connection: the hub speaks HTTPS by default, use ${url.replace(/^http:/, "https:")}`);
+  }
+  if (/redirect/i.test(m)) {
+    return new HubClientError("bad-response", `${url} answered with a redirect: use the hub's base URL (e.g. ${new URL(url).origin}), not the address of a page`);
+  }
+  return err;
 }
 
 async function send(url: string, headers: Record<string, string>, body: string, tls: Record<string, unknown> | undefined, timeoutMs: number, signal?: AbortSignal) {
@@ -52,7 +79,7 @@ async function send(url: string, headers: Record<string, string>, body: string, 
     } as RequestInit);
   } catch (err) {
     if (signal?.aborted) throw err;
-    throw classifyFetchError(err, url);
+    throw explainConnectError(classifyFetchError(err, url), url.replace(/\/api\/agent\/v1\/[a-z]+$/, ""));
   }
 }
 
@@ -89,9 +116,10 @@ export async function joinHub(opts: {
   bootId: string;
 }): Promise<JoinOutcome> {
   const url = normalizeHubUrl(opts.url);
+  checkJoinSecret(opts.secret);
   let pem: string | null = null;
   if (opts.fingerprint) {
-    if (!url.startsWith("https:")) throw new HubClientError("tls", "a fingerprint pins a TLS certificate; the hub URL must be https://");
+    if (!url.startsWith("https:")) throw new HubClientError("tls", `a fingerprint pins the hub's TLS certificate, so the hub speaks HTTPS: use ${url.replace(/^http:/, "https:")}`);
     pem = await fetchPinnedCertificate(url, opts.fingerprint);
   }
   const keyPair = generateInstanceKeyPair();

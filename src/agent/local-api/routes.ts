@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { normalizeFingerprint } from "../../protocol/fingerprint";
 import type { Agent } from "../agent";
-import { HubClientError, normalizeHubUrl } from "../hub-client";
+import { checkJoinSecret, HubClientError, normalizeHubUrl } from "../hub-client";
 import { JOIN_WARNING } from "../warning";
 
 const MAX_BODY = 64 * 1024;
@@ -80,6 +80,7 @@ export async function route(req: Request, agent: Agent): Promise<Response> {
     }
     try {
       normalizeHubUrl(url);
+      checkJoinSecret(secret);
     } catch (err) {
       return error(400, err instanceof Error ? err.message : String(err), "bad-request");
     }
