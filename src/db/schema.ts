@@ -137,7 +137,94 @@ export const certificates = sqliteTable("certificates", {
   issuer: text("issuer"),
   lastError: text("last_error"),
   updatedAt: integer("updated_at").notNull(),
+  // Managed certificates: the renewal plan and the definition revision the report reflects.
+  nextRenewalAt: integer("next_renewal_at"),
+  renewalReason: text("renewal_reason"),
+  failureCount: integer("failure_count").notNull().default(0),
+  served: text("served"), // served | stale | unreachable (null without a verify target)
+  revision: integer("revision"),
+  /** Everything shown only on the detail view: attempts, deployment results, external paths. */
+  detail: text("detail", { mode: "json" }).$type<CertificateDetail>(),
 }, (t) => [primaryKey({ columns: [t.instanceId, t.id] }), index("certificates_not_after_idx").on(t.notAfter)]);
+
+export interface CertificateDetail {
+  attempts?: unknown[];
+  deployments?: unknown[];
+  paths?: Record<string, string>;
+  identifier?: string;
+}
+
+/**
+ * Stored credentials (named secrets). Only AES-256-GCM ciphertext is stored, under a key kept
+ * outside the database (src/hub/encryption-key.ts): a copy of hub.db alone reveals nothing.
+ */
+export const credentials = sqliteTable("credentials", {
+  id: text("id").primaryKey(),
+  title: text("title").notNull(),
+  type: text("type").notNull(), // api-token | username-password | password | tsig | eab
+  scope: text("scope", { enum: ["global", "group", "instance"] }).notNull(),
+  scopeId: text("scope_id").notNull().default(""),
+  ciphertext: text("ciphertext").notNull(), // see src/lib/aead.ts
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  createdBy: text("created_by"),
+}, (t) => [index("credentials_scope_idx").on(t.scope, t.scopeId)]);
+
+/** ACME CA accounts: where and as whom the agents register (each agent makes its own key). */
+export const caAccounts = sqliteTable("ca_accounts", {
+  id: text("id").primaryKey(),
+  title: text("title").notNull(),
+  directoryUrl: text("directory_url").notNull(),
+  email: text("email"),
+  scope: text("scope", { enum: ["global", "group", "instance"] }).notNull(),
+  scopeId: text("scope_id").notNull().default(""),
+  trustedRootsPem: text("trusted_roots_pem"),
+  eabCredentialId: text("eab_credential_id"), // a credential of type "eab"
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [index("ca_accounts_scope_idx").on(t.scope, t.scopeId)]);
+
+/** Certificate definitions made on the hub for one instance; the agent issues and renews them. */
+export const managedCertificates = sqliteTable("managed_certificates", {
+  id: text("id").primaryKey(),
+  instanceId: text("instance_id").notNull().references(() => instances.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  domains: text("domains", { mode: "json" }).notNull().$type<string[]>(),
+  caAccountId: text("ca_account_id").notNull(),
+  keyType: text("key_type").notNull(),
+  challenge: text("challenge", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+  deployments: text("deployments", { mode: "json" }).notNull().$type<Record<string, unknown>[]>(),
+  verify: text("verify", { mode: "json" }).$type<{ host: string; port: number } | null>(),
+  renewal: text("renewal", { mode: "json" }).$type<Record<string, unknown> | null>(),
+  preferredChain: text("preferred_chain"),
+  profile: text("profile"),
+  /** Ids of the stored credentials the challenge and deployments name (kept for look-ups). */
+  credentialIds: text("credential_ids", { mode: "json" }).notNull().$type<string[]>(),
+  revision: integer("revision").notNull().default(1),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [index("managed_certificates_instance_idx").on(t.instanceId), index("managed_certificates_ca_idx").on(t.caAccountId)]);
+
+/** Per instance and CA account: did the agent register its account key (as it last reported)? */
+export const accountRegistrations = sqliteTable("account_registrations", {
+  instanceId: text("instance_id").notNull().references(() => instances.id, { onDelete: "cascade" }),
+  caAccountId: text("ca_account_id").notNull(),
+  status: text("status", { enum: ["registered", "error", "pending"] }).notNull(),
+  message: text("message"),
+  accountUrl: text("account_url"),
+  at: integer("at").notNull(),
+}, (t) => [primaryKey({ columns: [t.instanceId, t.caAccountId] })]);
+
+/** Per instance and external ACME client: the agent's last scan. */
+export const externalManagers = sqliteTable("external_managers", {
+  instanceId: text("instance_id").notNull().references(() => instances.id, { onDelete: "cascade" }),
+  name: text("name").notNull(), // certbot | acme.sh | posh-acme | simple-acme | win-acme
+  status: text("status", { enum: ["ok", "not-found", "disabled", "error"] }).notNull(),
+  configPath: text("config_path"),
+  certificateCount: integer("certificate_count").notNull().default(0),
+  scannedAt: integer("scanned_at"),
+  problems: text("problems", { mode: "json" }).notNull().$type<string[]>(),
+}, (t) => [primaryKey({ columns: [t.instanceId, t.name] })]);
 
 /**
  * Settings at three scopes (roadmap): scope "global" (scopeId ""), "group" (group name)
