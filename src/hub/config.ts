@@ -10,6 +10,8 @@ export interface HubConfig {
   http: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  /** CERTHUB_SECRET_KEY: the stored-credential key (else <data-dir>/secret.key). */
+  secretKey?: string;
 }
 
 export interface HubFlags {
@@ -35,5 +37,6 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
     http: Boolean(flags.http),
     tlsCert: flags["tls-cert"],
     tlsKey: flags["tls-key"],
+    secretKey: env.CERTHUB_SECRET_KEY || undefined,
   };
 }

@@ -14,6 +14,8 @@ export interface HubDeps {
   services: { name: string; stop(): Promise<void> | void }[];
   /** Joined instances: agent protocol state, command push, last-seen batching. */
   fleet: FleetService;
+  /** AES-256-GCM key for stored credentials (src/hub/encryption-key.ts); never logged. */
+  secretKey: Uint8Array;
 }
 
 export interface AuthInfo {

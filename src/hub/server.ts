@@ -10,6 +10,7 @@ import { createApp } from "./app";
 import { bootstrapHub, type BootstrapResult } from "./bootstrap";
 import type { HubConfig } from "./config";
 import type { HubDeps } from "./context";
+import { loadOrCreateEncryptionKey } from "./encryption-key";
 import { createFleetService } from "./fleet";
 import { Metrics } from "./metrics";
 import { loadOrCreateTls } from "./tls";
@@ -30,12 +31,14 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
   const listen = opts.listen !== false;
   // TLS first: a bad --tls-* file fails the start before anything is opened or created.
   const tls = listen && !config.http ? await loadOrCreateTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;
+  // Before the database: a wrong CERTHUB_SECRET_KEY or a damaged key file stops the start.
+  const secretKey = loadOrCreateEncryptionKey(config.dataDir, config.secretKey).key;
   const database = await openHubDatabase(config.dbUrl, config.dbAuthToken);
   const { db } = database;
   const bootstrap = await bootstrapHub(db);
   const metrics = new Metrics();
   const fleet = createFleetService({ db, metrics, config });
-  const deps: HubDeps = { db, config, metrics, fleet, services: [] };
+  const deps: HubDeps = { db, config, metrics, fleet, secretKey, services: [] };
   registerGauges(deps);
   const app = createApp(deps);
 
