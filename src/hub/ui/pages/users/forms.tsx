@@ -87,6 +87,16 @@ export function AddForm(props: { form: FormState; auth: AuthInfo }) {
   );
 }
 
+/**
+ * What disabling does to keys the principal owns. Joined instances keep working on purpose:
+ * after joining, an instance authenticates with its own key pair, not the joining key, and
+ * cutting a fleet off is what revoking the key is for.
+ */
+export function disableEffectOnKeys(type: Detail["type"]) {
+  const its = type === "user" ? "Their" : "Its";
+  return `${its} API tokens stop working and ${its.toLowerCase()} joining keys accept no new joins, at once. Instances already joined with ${its.toLowerCase()} keys keep working; revoke a key on the API Access page to cut them off.`;
+}
+
 export function EditForm(props: { p: Detail; form: FormState; auth: AuthInfo }) {
   const { p, form } = props;
   const url = `${BASE}/${p.id}`;
@@ -126,9 +136,7 @@ export function EditForm(props: { p: Detail; form: FormState; auth: AuthInfo }) 
         <span class="hint">
           {self
             ? "You cannot disable your own account."
-            : p.type === "user"
-              ? "A disabled user cannot sign in; their open sessions end at once."
-              : "A disabled principal's API tokens stop working at once."}
+            : `${p.type === "user" ? "A disabled user cannot sign in; their open sessions end at once. " : ""}${disableEffectOnKeys(p.type)}`}
         </span>
         <FieldError errors={form.errors} name="disabled" />
       </label>

@@ -144,7 +144,16 @@ export function PrincipalsTable(props: { rows: Principal[]; total: number; roles
                 <td>
                   <RoleNames ids={p.roles} roles={props.roles} />
                 </td>
-                <td>{p.disabled ? <StatusBadge status="disabled" /> : <StatusBadge status="active" label="enabled" />}</td>
+                <td>
+                  {p.disabled ? (
+                    <>
+                      <StatusBadge status="disabled" />
+                      <div class="muted">{p.type === "user" ? "No sign-in, no API tokens, no new joins" : "No API tokens, no new joins"}; joined instances keep working</div>
+                    </>
+                  ) : (
+                    <StatusBadge status="active" label="enabled" />
+                  )}
+                </td>
                 <td>{p.type === "user" ? <Time ts={p.lastLoginAt} /> : <span class="muted">—</span>}</td>
                 {admin ? (
                   <td>
