@@ -1,6 +1,8 @@
 // Resolves hub settings from flags and environment, per the contract.
 import path from "node:path";
-import { parseListen } from "../cli/args";
+import { z } from "zod";
+import { parseListen, UsageError } from "../cli/args";
+import type { AuditRetention } from "../db/audit";
 
 export interface HubConfig {
   dataDir: string;
@@ -12,6 +14,9 @@ export interface HubConfig {
   tlsKey?: string;
   /** CERTHUB_SECRET_KEY: the stored-credential key (else <data-dir>/secret.key). */
   secretKey?: string;
+  /** Reverse proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer is the client. */
+  trustProxy: string[];
+  auditRetention: AuditRetention;
 }
 
 export interface HubFlags {
@@ -21,7 +26,14 @@ export interface HubFlags {
   http?: boolean;
   "tls-cert"?: string;
   "tls-key"?: string;
+  "trust-proxy"?: string;
+  "audit-max-age"?: string;
+  "audit-max-rows"?: string;
+  "audit-keep-security"?: string;
 }
+
+const DAY_MS = 86_400_000;
+export const DEFAULT_AUDIT_RETENTION: AuditRetention = { maxAgeMs: 365 * DAY_MS, maxRows: 1_000_000, keepSecurityEvents: 10_000 };
 
 export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig {
   const dataDir = path.resolve(flags["data-dir"] ?? env.CERTHUB_DATA_DIR ?? "./certhub-data");
@@ -29,6 +41,9 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
   if ((flags["tls-cert"] === undefined) !== (flags["tls-key"] === undefined)) {
     throw new Error("--tls-cert and --tls-key must be given together");
   }
+  const days = flags["audit-max-age"] ?? env.CERTHUB_AUDIT_MAX_AGE_DAYS;
+  const rows = flags["audit-max-rows"] ?? env.CERTHUB_AUDIT_MAX_ROWS;
+  const keep = flags["audit-keep-security"] ?? env.CERTHUB_AUDIT_KEEP_SECURITY;
   return {
     dataDir,
     dbUrl,
@@ -38,5 +53,30 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
     tlsCert: flags["tls-cert"],
     tlsKey: flags["tls-key"],
     secretKey: env.CERTHUB_SECRET_KEY || undefined,
+    trustProxy: parseTrustProxy(flags["trust-proxy"] ?? env.CERTHUB_TRUST_PROXY ?? ""),
+    auditRetention: {
+      maxAgeMs: days === undefined ? DEFAULT_AUDIT_RETENTION.maxAgeMs : count(days, "--audit-max-age (days)") * DAY_MS,
+      maxRows: rows === undefined ? DEFAULT_AUDIT_RETENTION.maxRows : count(rows, "--audit-max-rows"),
+      keepSecurityEvents: keep === undefined ? DEFAULT_AUDIT_RETENTION.keepSecurityEvents : count(keep, "--audit-keep-security"),
+    },
   };
+}
+
+function count(value: string, what: string): number {
+  const n = z.coerce.number().int().min(0).max(1e12).safeParse(value.trim() === "" ? "x" : value);
+  if (!n.success) throw new UsageError(`invalid ${what} "${value}" (expected a whole number ≥ 0; 0 = no limit)`);
+  return n.data;
+}
+
+const cidr = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()]);
+
+/** "10.0.0.0/8, ::1" → ["10.0.0.0/8", "::1/128"]: a bare address is a single host. */
+export function parseTrustProxy(value: string): string[] {
+  const out: string[] = [];
+  for (const raw of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const ok = cidr.safeParse(raw);
+    if (!ok.success) throw new UsageError(`invalid --trust-proxy entry "${raw}" (expected an IP address or CIDR such as 10.0.0.0/8 or fd00::/8)`);
+    out.push(raw.includes("/") ? raw : `${raw}/${raw.includes(":") ? 128 : 32}`);
+  }
+  return out;
 }

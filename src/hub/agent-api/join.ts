@@ -19,7 +19,7 @@ import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../prot
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
 import { toCached } from "../fleet/cache";
-import { RateLimiter } from "../security/rateLimit";
+import { KeyedLock, RateLimiter } from "../security/rateLimit";
 import { clientIp, fail, readJson, type Ctx } from "./util";
 
 type Reason = Exclude<TokenCheck, { ok: true }>["reason"];
@@ -46,6 +46,8 @@ export interface JoinLimiters {
   /** Failed attempts (wrong secret, unusable key) per source address and per client id. */
   failuresPerIp: RateLimiter;
   failuresPerKey: RateLimiter;
+  /** Makes "under the failure limits? check the key, count a failure" one step per address and client id. */
+  checks: KeyedLock;
 }
 
 export function createJoinLimiters(): JoinLimiters {
@@ -53,6 +55,7 @@ export function createJoinLimiters(): JoinLimiters {
     perIp: new RateLimiter(600, 60_000),
     failuresPerIp: new RateLimiter(20, 60_000),
     failuresPerKey: new RateLimiter(20, 60_000),
+    checks: new KeyedLock(),
   };
 }
 
@@ -63,14 +66,10 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
 
   const all = limiters.perIp.take(ip);
   if (!all.ok) return limited(all.retryAfterSeconds);
-  const ipFail = limiters.failuresPerIp.peek(ip);
-  if (!ipFail.ok) return limited(ipFail.retryAfterSeconds);
 
   const body = await readJson(c, JoinRequestSchema);
   if (!body.ok) return body.response;
   const req = body.value;
-  const keyFail = limiters.failuresPerKey.peek(req.clientId);
-  if (!keyFail.ok) return limited(keyFail.retryAfterSeconds);
 
   const hdr = readSignatureHeaders((n) => c.req.header(n));
   if (!hdr || hdr.instanceId !== JOIN_INSTANCE_ID) return fail(c, 401, "missing or malformed request signature headers", "bad-signature");
@@ -87,10 +86,22 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
   } catch {}
   if (!signedOk) return fail(c, 401, "join request signature does not verify with the submitted public key", "bad-signature");
 
-  const check = await checkApiToken(db, req.clientId, req.secret, "join");
+  // Limit check, key check and failure count run as one step per address and client id: checked
+  // first and counted after an await, a burst of simultaneous guesses all passed the check.
+  const check = await limiters.checks.run([`ip|${ip}`, `key|${req.clientId}`], async () => {
+    // A failure is counted up front and refunded when the key turns out fine.
+    const slots = [limiters.failuresPerIp.reserve(ip), limiters.failuresPerKey.reserve(req.clientId)];
+    const refused = slots.find((r) => !r.ok);
+    if (refused) {
+      for (const r of slots) r.refund();
+      return { limited: refused.retryAfterSeconds } as const;
+    }
+    const result = await checkApiToken(db, req.clientId, req.secret, "join");
+    if (result.ok) for (const r of slots) r.refund();
+    return result;
+  });
+  if ("limited" in check) return limited(check.limited);
   if (!check.ok) {
-    limiters.failuresPerIp.take(ip);
-    limiters.failuresPerKey.take(req.clientId);
     await audit(db, { id: check.token?.principalId ?? null, label: `join ${req.clientId.slice(0, 64)}`, ip }, "instance.join", null, { clientId: req.clientId.slice(0, 64), reason: check.reason, hostname: req.facts.hostname }, "failure");
     const r = REASON[check.reason];
     return fail(c, r.status, `join refused: ${TOKEN_ERROR_MESSAGES[check.reason]}`, r.code);

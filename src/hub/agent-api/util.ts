@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ErrorCode } from "../../protocol/schemas";
 import type { HubEnv } from "../context";
+import { clientIp as hubClientIp } from "../middleware/client-ip";
 
 export type Ctx = Context<HubEnv>;
 
@@ -23,14 +24,8 @@ export function bunServer(c: Ctx): BunServerLike | null {
   return env.server ?? env;
 }
 
-/** Peer address of the connection (not X-Forwarded-For: that is the reverse proxy's job to trust). */
-export function clientIp(c: Ctx): string | null {
-  try {
-    return bunServer(c)?.requestIP?.(c.req.raw)?.address ?? null;
-  } catch {
-    return null;
-  }
-}
+/** Client address: the one helper for the whole hub (peer, or X-Forwarded-For from a trusted proxy). */
+export const clientIp: (c: Ctx) => string | null = hubClientIp;
 
 export type Parsed<T> = { ok: true; raw: Uint8Array; value: T } | { ok: false; response: Response };
 

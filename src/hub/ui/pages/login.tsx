@@ -1,4 +1,5 @@
-// Sign-in and sign-out. Failed attempts are rate-limited per user+address and per address.
+// Sign-in and sign-out. Password guesses are limited per user+address and per address (see
+// security/signInLimits.ts); refused attempts are audited as one counted row per burst.
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -11,7 +12,8 @@ import { eq } from "drizzle-orm";
 import type { HubEnv } from "../../context";
 import { clientIp } from "../../middleware/client-ip";
 import { requirePageSession, SESSION_COOKIE } from "../../middleware/auth";
-import { RateLimiter } from "../../security/rateLimit";
+import { AuditBursts } from "../../security/auditBursts";
+import { SignInLimits } from "../../security/signInLimits";
 
 const loginForm = z.object({
   username: z.string().trim().min(1).max(100),
@@ -26,8 +28,24 @@ const loginForm = z.object({
 let dummyHash: Promise<string> | undefined;
 const getDummyHash = () => (dummyHash ??= Bun.password.hash("certhub-no-such-user", { algorithm: "argon2id" }));
 
-function safeNext(next: string | undefined) {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+const PLACEHOLDER_ORIGIN = "http://certhub.invalid";
+
+/**
+ * Where to go after signing in: only a path on this hub that normalises to itself. Browsers
+ * read "/\evil.example", "/<TAB>/evil.example" and "//evil" as other hosts; parsing with the URL
+ * parser (as a browser would) and demanding an unchanged same-origin path catches every variant.
+ */
+export function safeNext(next: string | undefined): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//")) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, PLACEHOLDER_ORIGIN);
+  } catch {
+    return "/";
+  }
+  const path = url.pathname + url.search + url.hash;
+  if (url.origin !== PLACEHOLDER_ORIGIN || path !== next || url.pathname.startsWith("//")) return "/";
+  return path;
 }
 
 function LoginPage(props: { error?: string; username?: string; next?: string; status?: number }) {
@@ -67,14 +85,21 @@ async function fail(c: Context<HubEnv>, username: string, reason: string, messag
   return c.html(<LoginPage error={message} username={username} next={next} />, status);
 }
 
+function tooMany(c: Context<HubEnv>, username: string, retryAfterSeconds: number, next?: string) {
+  c.get("deps").metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason: "rate-limited" });
+  c.header("Retry-After", String(retryAfterSeconds));
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  const message = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+  return c.html(<LoginPage error={message} username={username} next={next} />, 429);
+}
+
 /** Sign-in routes; each hub app gets its own attempt counters. */
 export function loginPages() {
-  // 5 failures per user+address and 20 per address in 15 minutes.
-  const perUser = new RateLimiter(5, 15 * 60_000);
-  const perIp = new RateLimiter(20, 15 * 60_000);
+  const limits = new SignInLimits();
+  let bursts: AuditBursts | undefined;
   const routes = new Hono<HubEnv>();
 
-  routes.get("/login", (c) => c.html(<LoginPage next={c.req.query("next")} />));
+  routes.get("/login", (c) => c.html(<LoginPage next={safeNext(c.req.query("next"))} />));
 
   routes.post("/login", async (c) => {
     const origin = c.req.header("origin");
@@ -82,27 +107,38 @@ export function loginPages() {
     const parsed = loginForm.safeParse(await c.req.parseBody().catch(() => ({})));
     if (!parsed.success) return c.html(<LoginPage error="Enter a username and a password." />, 400);
     const { username, password, next } = parsed.data;
-    const ip = clientIp(c) ?? "unknown";
-    const userKey = `${username.toLowerCase()}|${ip}`;
-    const blocked = [perUser.peek(userKey), perIp.peek(ip)].find((r) => !r.ok);
-    if (blocked) {
-      c.header("Retry-After", String(blocked.retryAfterSeconds));
-      const minutes = Math.ceil(blocked.retryAfterSeconds / 60);
-      return fail(c, username, "rate-limited", `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, next, 429);
-    }
     const { db } = c.get("deps");
+    const ip = clientIp(c) ?? "unknown";
+    // Reserved before argon2id runs (synchronously), so a burst cannot outrun the limit.
+    const attempt = limits.attempt(username, ip);
+    // Refusals (and guesses from an address over its limit) are audited as one counted row per
+    // limiter key and window.
+    const auditBurst = (byAddress: boolean) => {
+      bursts ??= new AuditBursts(db);
+      return byAddress
+        ? bursts.record(`address|${ip}`, limits.perAddress.windowEnd(ip), { id: null, label: "(any user)", ip }, "login.rate_limited", { scope: "address" })
+        : bursts.record(`user|${username.toLowerCase()}|${ip}`, limits.windowEnd(username, ip), { id: null, label: username, ip }, "login.rate_limited", { scope: "user+address", username });
+    };
+    if (!attempt.ok) {
+      await auditBurst(attempt.addressOverLimit);
+      return tooMany(c, username, attempt.retryAfterSeconds, next);
+    }
     const found = await findUserByUsername(db, username);
     const valid = await Bun.password.verify(password, found?.user.passwordHash ?? (await getDummyHash()));
     if (!found || !valid) {
-      perUser.take(userKey);
-      perIp.take(ip);
+      if (attempt.addressOverLimit) {
+        // Spraying from this address: one counted row per window, not one per guess.
+        await auditBurst(true);
+        c.get("deps").metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason: "bad-credentials" });
+        return c.html(<LoginPage error="Wrong username or password." username={username} next={next} />, 401);
+      }
       return fail(c, username, "bad-credentials", "Wrong username or password.", next);
     }
+    attempt.succeeded();
     if (found.principal.disabled) return fail(c, username, "disabled", "This account is disabled. Ask an administrator.", next, 401);
     if (!canRead(await rolesOf(db, found.principal.id))) {
       return fail(c, username, "no-role", "This account has no hub role. Ask an administrator.", next, 401);
     }
-    perUser.reset(userKey);
     const session = await createSession(db, found.principal.id, { ip, userAgent: c.req.header("user-agent") });
     await db.update(users).set({ lastLoginAt: Date.now() }).where(eq(users.principalId, found.principal.id));
     await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");

@@ -1,0 +1,51 @@
+// Password-guess limits for sign-in: per user+address and per address, with different roles.
+//
+// - per user+address (5 failures / 15 min): locks that username from that address, even for
+//   the right password, so one account cannot be guessed at from one place.
+// - per address (50 failures / 15 min, across usernames): bounds password spraying. Behind a
+//   proxy or NAT many people share an address, so going over it must not lock everyone out:
+//   it only tightens the per-user budget from that address to one try per window. A user who
+//   has not failed from there in the window still signs in with the right password.
+// Every slot is reserved before argon2id runs and refunded on success (see rateLimit.ts).
+import { RateLimiter } from "./rateLimit";
+
+export const SIGN_IN_WINDOW_MS = 15 * 60_000;
+export const PER_USER_FAILURES = 5;
+export const PER_ADDRESS_FAILURES = 50;
+/** Tries per user+address while the address is over its own limit. */
+export const PER_USER_FAILURES_UNDER_PRESSURE = 1;
+
+export type SignInAttempt =
+  | { ok: true; addressOverLimit: boolean; succeeded(): void }
+  | { ok: false; addressOverLimit: boolean; retryAfterSeconds: number };
+
+export class SignInLimits {
+  readonly perUser = new RateLimiter(PER_USER_FAILURES, SIGN_IN_WINDOW_MS);
+  readonly perAddress = new RateLimiter(PER_ADDRESS_FAILURES, SIGN_IN_WINDOW_MS);
+
+  /**
+   * Claims the right to evaluate one password for `username` from `address`; synchronous, so
+   * simultaneous attempts cannot all see a free slot. Call `succeeded()` on a right password.
+   */
+  attempt(username: string, address: string): SignInAttempt {
+    const userKey = `${username.toLowerCase()}|${address}`;
+    const addressOverLimit = this.perAddress.exhausted(address);
+    const user = this.perUser.reserve(userKey, addressOverLimit ? PER_USER_FAILURES_UNDER_PRESSURE : PER_USER_FAILURES);
+    if (!user.ok) return { ok: false, addressOverLimit, retryAfterSeconds: user.retryAfterSeconds };
+    // Never refuses: the address count only decides how tight the per-user budget is.
+    const addr = this.perAddress.reserve(address, Number.POSITIVE_INFINITY);
+    return {
+      ok: true,
+      addressOverLimit,
+      succeeded: () => {
+        addr.refund();
+        this.perUser.reset(userKey);
+      },
+    };
+  }
+
+  /** End of the window that refused `username` from `address` (for aggregating audit rows). */
+  windowEnd(username: string, address: string) {
+    return this.perUser.windowEnd(`${username.toLowerCase()}|${address}`);
+  }
+}
