@@ -7,6 +7,8 @@ const HELP = `certhub ${VERSION} — certificate management hub and agent
 Usage:
   certhub [serve] [--data-dir DIR] [--db-url URL] [--listen HOST:PORT] [--http]
                   [--tls-cert FILE --tls-key FILE]      run the hub (default mode)
+                  [--trust-proxy CIDR,…] [--audit-max-age DAYS]
+                  [--audit-max-rows N] [--audit-keep-security N]
   certhub --agent [--data-dir DIR] [--listen HOST:PORT] [--allow-scripts]
                   [--join URL --client-id ID --secret-file FILE [--fingerprint sha256:…]]
                                                        run the agent on this host
@@ -22,6 +24,14 @@ Agent commands (talk to the running agent's local API):
   certhub hub join <hubUrl> <clientId> <clientSecret> [--fingerprint sha256:…]
   certhub hub leave
   certhub hub status
+
+Hub options (each also read from the environment):
+  --trust-proxy CIDR,…       reverse proxies whose X-Forwarded-For names the client
+                             (CERTHUB_TRUST_PROXY; default none: the peer is the client)
+  --audit-max-age DAYS       delete audit rows older than this (CERTHUB_AUDIT_MAX_AGE_DAYS, 365)
+  --audit-max-rows N         keep at most N audit rows (CERTHUB_AUDIT_MAX_ROWS, 1000000)
+  --audit-keep-security N    always keep the newest N security events, whatever their age
+                             (CERTHUB_AUDIT_KEEP_SECURITY, 10000); 0 turns a limit off
 
 Options:
   --version    print the version

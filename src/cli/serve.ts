@@ -12,6 +12,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     http: { type: "boolean" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
+    "trust-proxy": { type: "string" },
+    "audit-max-age": { type: "string" },
+    "audit-max-rows": { type: "string" },
+    "audit-keep-security": { type: "string" },
   });
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}" (see certhub --help)`);
   const config = resolveHubConfig(values);
@@ -19,6 +23,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
   console.log(`certhub ${VERSION} hub listening on ${hub.url} (data: ${config.dataDir})`);
   if (hub.fingerprint) console.log(`TLS certificate fingerprint: ${hub.fingerprint}`);
+  if (config.trustProxy.length) console.log(`Client addresses from X-Forwarded-For when the peer is in: ${config.trustProxy.join(", ")}`);
   if (hub.bootstrap) console.log(bootstrapBanner(hub.bootstrap, hub.url, hub.fingerprint));
 
   let stopping = false;

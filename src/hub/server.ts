@@ -7,6 +7,7 @@ import { ensurePrivateDir, restrictSecretFiles } from "../lib/private-files";
 import { apiTokens } from "../db/schema";
 import { purgeExpiredSessions } from "../db/sessions";
 import { createApp } from "./app";
+import { startAuditRetention } from "./security/auditRetention";
 import { bootstrapHub, type BootstrapResult } from "./bootstrap";
 import type { HubConfig } from "./config";
 import type { HubDeps } from "./context";
@@ -44,6 +45,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
 
   const purge = setInterval(() => purgeExpiredSessions(db).catch(() => {}), 10 * 60_000);
   deps.services.push({ name: "session-purge", stop: () => clearInterval(purge) });
+  deps.services.push(startAuditRetention(db, config.auditRetention));
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   let fingerprint: string | undefined;
