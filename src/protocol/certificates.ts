@@ -212,6 +212,8 @@ export const CertificateReportSchema = z.object({
   // external certificates
   paths: z.record(z.string().max(32), z.string().max(1024)).optional(),
   identifier: z.string().max(512).optional(),
+  /** External: the client's own renewal settings as it records them (ca, challenge, keyType, …); never secrets. */
+  settings: z.record(z.string().max(32), z.string().max(512)).optional(),
 });
 export type CertificateReport = z.infer<typeof CertificateReportSchema>;
 
