@@ -1,17 +1,61 @@
 // /account: the signed-in user's own account — who they are, their roles, and changing their
 // password (any role may; the current password is required, other sessions end).
+// Wrong current passwords are limited like sign-in (a stolen session must not become a password
+// oracle): the attempt is counted before verifying, and the limit ends the session.
 import { Hono, type Context } from "hono";
+import { deleteCookie } from "hono/cookie";
 import { z } from "zod";
+import { audit } from "../../../db/audit";
+import { deleteSession } from "../../../db/sessions";
 import { getPrincipal } from "../../../db/principals";
 import { listRoles } from "../../../db/roles";
 import type { HubEnv } from "../../context";
-import { actorOf } from "../../middleware/auth";
+import { actorOf, SESSION_COOKIE } from "../../middleware/auth";
+import { RateLimiter } from "../../security/rateLimit";
 import { changeOwnPassword, MIN_PASSWORD_LENGTH, WrongPasswordError } from "../../principals";
 import { Csrf, FieldError, Flash, Time } from "../components";
 import { Layout } from "../layout";
 
 type Ctx = Context<HubEnv>;
 type Errors = Record<string, string>;
+
+/** Wrong current passwords per user (across their sessions) before the session making them ends. */
+export const PASSWORD_CHANGE_FAILURES = 5;
+const PASSWORD_CHANGE_WINDOW_MS = 15 * 60_000;
+// Keyed by principal id, which is unique per hub, so one counter serves every hub in the process.
+const wrongCurrentPasswords = new RateLimiter(PASSWORD_CHANGE_FAILURES, PASSWORD_CHANGE_WINDOW_MS);
+
+/** Ends this session after too many wrong current passwords and says so. */
+async function signOutForGuessing(c: Ctx, retryAfterSeconds: number) {
+  const auth = c.get("auth");
+  const { db } = c.get("deps");
+  if (auth.sessionIdHash) await deleteSession(db, auth.sessionIdHash);
+  await audit(db, actorOf(c), "account.password-change-limit", { type: "principal", id: auth.principalId }, { sessionEnded: true }, "failure");
+  deleteCookie(c, SESSION_COOKIE, { path: "/" });
+  if (c.req.header("hx-request")) c.header("HX-Redirect", "/login");
+  c.header("Retry-After", String(retryAfterSeconds));
+  return c.html(
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>Signed out · certhub</title>
+        <link rel="stylesheet" href="/static/app.css" />
+      </head>
+      <body class="login">
+        <div class="card login-card">
+          <h1>Signed out</h1>
+          <p class="alert error" role="alert">
+            Too many wrong current passwords. You have been signed out; password changes are blocked for {Math.ceil(retryAfterSeconds / 60)} minutes.
+          </p>
+          <p>
+            <a href="/login">Sign in again</a>
+          </p>
+        </div>
+      </body>
+    </html>,
+    429,
+  );
+}
 
 const passwordForm = z
   .object({
@@ -84,11 +128,19 @@ export const accountPages = new Hono<HubEnv>()
       for (const i of parsed.error.issues) errors[String(i.path[0] ?? "_form")] ??= i.message;
       return c.html(<AccountPage c={c} errors={errors} />, 422);
     }
+    // Counted before argon2id runs, so simultaneous guesses cannot outrun the limit.
+    const slot = wrongCurrentPasswords.reserve(auth.principalId);
+    if (!slot.ok) return signOutForGuessing(c, slot.retryAfterSeconds);
     try {
       await changeOwnPassword(c.get("deps").db, auth.principalId, parsed.data.current, parsed.data.password, auth.sessionIdHash, actorOf(c));
     } catch (err) {
-      if (err instanceof WrongPasswordError) return c.html(<AccountPage c={c} errors={{ current: "The current password is wrong" }} />, 422);
-      throw err;
+      if (!(err instanceof WrongPasswordError)) {
+        slot.refund();
+        throw err;
+      }
+      if (wrongCurrentPasswords.exhausted(auth.principalId)) return signOutForGuessing(c, slot.retryAfterSeconds);
+      return c.html(<AccountPage c={c} errors={{ current: "The current password is wrong" }} />, 422);
     }
+    wrongCurrentPasswords.reset(auth.principalId);
     return c.redirect("/account?done=password", 303);
   });
