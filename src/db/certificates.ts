@@ -1,9 +1,11 @@
 // Certificates reported by instances (managed ones and those of external ACME clients).
 // An instance's list is replaced as a whole when its hash changes.
-import { and, asc, desc, eq, like, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, like, or, sql, type SQL } from "drizzle-orm";
+import type { AccountReport, ExternalManagerReport } from "../protocol/certificates";
 import type { CertificateReport } from "../protocol/schemas";
+import { replaceAccountRegistrations, replaceExternalManagers } from "./agent-reports";
 import type { HubDb } from "./client";
-import { certificates, instances } from "./schema";
+import { certificates, instances, managedCertificates } from "./schema";
 
 export type CertificateRow = typeof certificates.$inferSelect;
 
@@ -22,19 +24,88 @@ export function certificateRow(instanceId: string, c: CertificateReport, now: nu
     issuer: c.issuer ?? null,
     lastError: c.lastError ?? null,
     updatedAt: now,
+    nextRenewalAt: c.nextRenewalAt ?? null,
+    renewalReason: c.renewalReason ?? null,
+    failureCount: c.failureCount ?? 0,
+    served: c.served ?? null,
+    revision: c.revision ?? null,
+    detail:
+      c.attempts || c.deployments || c.paths || c.identifier
+        ? { attempts: c.attempts, deployments: c.deployments, paths: c.paths, identifier: c.identifier }
+        : null,
   };
 }
 
-export async function replaceCertificates(db: HubDb, instanceId: string, list: CertificateReport[], hash: string) {
+/** The row shown for a managed certificate the agent has not reported yet. */
+function pendingRow(instanceId: string, def: { id: string; name: string; domains: string[]; revision: number }, now: number): typeof certificates.$inferInsert {
+  return { instanceId, id: def.id, name: def.name, domains: JSON.stringify(def.domains), source: "managed", status: "pending", updatedAt: now, failureCount: 0 };
+}
+
+/** A new managed definition shows up in lists at once, as "pending", before any report. */
+export async function insertPendingCertificate(db: HubDb, instanceId: string, def: { id: string; name: string; domains: string[]; revision: number }) {
+  await db.insert(certificates).values(pendingRow(instanceId, def, Date.now())).onConflictDoNothing();
+}
+
+/** After an edit: a row still pending follows the definition's name and domains. */
+export async function refreshPendingCertificate(db: HubDb, instanceId: string, def: { id: string; name: string; domains: string[] }) {
+  await db
+    .update(certificates)
+    .set({ name: def.name, domains: JSON.stringify(def.domains) })
+    .where(and(eq(certificates.instanceId, instanceId), eq(certificates.id, def.id), eq(certificates.status, "pending")));
+}
+
+export async function deleteCertificateReport(db: HubDb, instanceId: string, id: string) {
+  await db.delete(certificates).where(and(eq(certificates.instanceId, instanceId), eq(certificates.id, id)));
+}
+
+export async function getCertificateReport(db: HubDb, instanceId: string, id: string): Promise<CertificateRow | undefined> {
+  const [row] = await db.select().from(certificates).where(and(eq(certificates.instanceId, instanceId), eq(certificates.id, id)));
+  return row;
+}
+
+export async function certificateReportsOf(db: HubDb, instanceId: string, ids: string[]): Promise<CertificateRow[]> {
+  if (!ids.length) return [];
+  return db.select().from(certificates).where(and(eq(certificates.instanceId, instanceId), inArray(certificates.id, ids)));
+}
+
+/**
+ * Replaces an instance's reported list (and, when sent with it, its CA account registrations
+ * and external manager scans). Managed certificates follow the hub's definitions: a report for
+ * a definition that no longer exists is dropped, and a definition the agent has not reported
+ * yet keeps its row (or gets a "pending" one), so it never vanishes from the lists.
+ */
+export async function replaceCertificates(
+  db: HubDb,
+  instanceId: string,
+  list: CertificateReport[],
+  hash: string,
+  extra: { accounts?: AccountReport[]; externalManagers?: ExternalManagerReport[] } = {},
+) {
   const now = Date.now();
   await db.transaction(async (tx) => {
-    await tx.delete(certificates).where(eq(certificates.instanceId, instanceId));
+    const defs = await tx
+      .select({ id: managedCertificates.id, name: managedCertificates.name, domains: managedCertificates.domains, revision: managedCertificates.revision })
+      .from(managedCertificates)
+      .where(eq(managedCertificates.instanceId, instanceId));
+    const defined = new Set(defs.map((d) => d.id));
+    const kept = list.filter((c) => c.source !== "managed" || defined.has(c.id));
+    const reported = new Set(kept.filter((c) => c.source === "managed").map((c) => c.id));
+    const unreported = defs.filter((d) => !reported.has(d.id)).map((d) => d.id);
+    await tx
+      .delete(certificates)
+      .where(
+        and(
+          eq(certificates.instanceId, instanceId),
+          unreported.length ? sql`not (${certificates.source} = 'managed' and ${inArray(certificates.id, unreported)})` : undefined,
+        ),
+      );
     // Chunked: SQLite limits the number of bound parameters per statement.
-    for (let i = 0; i < list.length; i += 200) {
-      await tx.insert(certificates).values(
-        list.slice(i, i + 200).map((c) => certificateRow(instanceId, c, now)),
-      ).onConflictDoNothing();
+    for (let i = 0; i < kept.length; i += 100) {
+      await tx.insert(certificates).values(kept.slice(i, i + 100).map((c) => certificateRow(instanceId, c, now))).onConflictDoNothing();
     }
+    for (const d of defs) if (!reported.has(d.id)) await tx.insert(certificates).values(pendingRow(instanceId, d, now)).onConflictDoNothing();
+    if (extra.accounts) await replaceAccountRegistrations(tx, instanceId, extra.accounts);
+    if (extra.externalManagers) await replaceExternalManagers(tx, instanceId, extra.externalManagers);
     await tx.update(instances).set({ certificatesHash: hash, updatedAt: now }).where(eq(instances.id, instanceId));
   });
 }

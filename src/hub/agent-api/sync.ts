@@ -7,7 +7,7 @@ import { replaceCertificates } from "../../db/certificates";
 import { advanceCommandCursor, commandsAfter, markDelivered, recordResults } from "../../db/commands";
 import { updateInstance } from "../../db/instances";
 import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol/schemas";
-import { resolveSettings } from "../fleet/settings";
+import { instanceConfig } from "../core/instance-config";
 import { readJson, type Ctx } from "./util";
 import { authenticate, flagConflict } from "./verify";
 
@@ -55,7 +55,7 @@ export async function handleSync(c: Ctx) {
 
   if (req.certificates) {
     const hash = req.certificatesHash ?? `n${req.certificates.length}-${Date.now()}`;
-    await replaceCertificates(db, inst.id, req.certificates, hash);
+    await replaceCertificates(db, inst.id, req.certificates, hash, { accounts: req.accounts, externalManagers: req.externalManagers });
     inst.certificatesHash = hash;
     res.certificatesHash = hash;
     changed = true;
@@ -87,7 +87,7 @@ export async function handleSync(c: Ctx) {
   }
 
   if (req.settingsVersion !== inst.settingsVersion) {
-    res.config = { version: inst.settingsVersion, settings: await resolveSettings(db, inst.id, inst.groupName), caAccounts: [], credentials: [], certificates: [] };
+    res.config = await instanceConfig(c.get("deps"), inst);
     changed = true;
   }
   if (inst.identityResetPending) {

@@ -2,13 +2,9 @@
 import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import type { z } from "zod";
+import { describeZodError } from "../core/errors";
 
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
-    .join("; ");
-}
+export { describeZodError };
 
 export function validate<T extends z.ZodType, K extends keyof ValidationTargets>(target: K, schema: T) {
   return zValidator(target, schema, (result, c) => {

@@ -16,7 +16,7 @@ import type { Metrics } from "../metrics";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./lastSeen";
 import { Notifier } from "./notifier";
-import { bumpSettingsVersion } from "./settings";
+import { bumpSettingsVersion, type SettingsTarget } from "./settings";
 import { deriveStatus } from "./status";
 
 export type { CachedInstance, KeyInfo } from "./cache";
@@ -69,8 +69,8 @@ export interface FleetService {
   waitFor(instanceId: string, ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 
   queueCommand(instanceId: string, type: CommandType, payload: unknown, actor: Actor): Promise<{ id: string; seq: number } | null>;
-  /** Marks settings changed for an instance, a group or everyone and nudges them. */
-  settingsChanged(scope: { instanceId: string } | { group: string } | "all"): Promise<number>;
+  /** Marks the config changed for an instance, some instances, a group or everyone and nudges them. */
+  settingsChanged(scope: SettingsTarget): Promise<number>;
   revokeInstance(id: string, actor: Actor): Promise<ActionResult>;
   reinstateInstance(id: string, actor: Actor): Promise<ActionResult>;
   removeInstance(id: string, actor: Actor): Promise<ActionResult>;
@@ -198,6 +198,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     },
 
     async settingsChanged(scope) {
+      if (typeof scope === "object" && "instanceIds" in scope && scope.instanceIds.length === 0) return 0;
       const ids = await bumpSettingsVersion(db, scope);
       for (const id of ids) {
         const cached = instances.peek(id);

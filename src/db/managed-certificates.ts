@@ -1,0 +1,46 @@
+// Managed certificate definitions (what the hub asks an instance's agent to obtain and keep).
+// The agent's reports about them live in certificates.ts (source "managed", same id).
+import { and, asc, eq } from "drizzle-orm";
+import type { HubDb } from "./client";
+import { managedCertificates } from "./schema";
+
+export type ManagedCertificateRow = typeof managedCertificates.$inferSelect;
+
+export async function insertManagedCertificate(db: HubDb, row: ManagedCertificateRow) {
+  await db.insert(managedCertificates).values(row);
+}
+
+export async function updateManagedCertificateRow(db: HubDb, id: string, patch: Partial<Omit<ManagedCertificateRow, "id" | "instanceId" | "createdAt">>) {
+  const rows = await db.update(managedCertificates).set({ ...patch, updatedAt: Date.now() }).where(eq(managedCertificates.id, id)).returning({ id: managedCertificates.id });
+  return rows.length > 0;
+}
+
+export async function deleteManagedCertificateRow(db: HubDb, id: string) {
+  const rows = await db.delete(managedCertificates).where(eq(managedCertificates.id, id)).returning({ id: managedCertificates.id });
+  return rows.length > 0;
+}
+
+export async function getManagedCertificate(db: HubDb, id: string): Promise<ManagedCertificateRow | undefined> {
+  const [row] = await db.select().from(managedCertificates).where(eq(managedCertificates.id, id));
+  return row;
+}
+
+export function listManagedCertificates(db: HubDb, o: { instanceId?: string; limit?: number; offset?: number } = {}) {
+  return db
+    .select()
+    .from(managedCertificates)
+    .where(o.instanceId ? eq(managedCertificates.instanceId, o.instanceId) : undefined)
+    .orderBy(asc(managedCertificates.name), asc(managedCertificates.id))
+    .limit(Math.min(Math.max(o.limit ?? 1000, 1), 5000))
+    .offset(o.offset ?? 0);
+}
+
+/** An instance's definitions, for its config and for keeping its not-yet-reported ones. */
+export function managedCertificatesOf(db: HubDb, instanceId: string) {
+  return db.select().from(managedCertificates).where(eq(managedCertificates.instanceId, instanceId)).orderBy(asc(managedCertificates.id));
+}
+
+export async function managedCertificateByInstance(db: HubDb, instanceId: string, id: string) {
+  const [row] = await db.select().from(managedCertificates).where(and(eq(managedCertificates.instanceId, instanceId), eq(managedCertificates.id, id)));
+  return row;
+}

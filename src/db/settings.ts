@@ -1,0 +1,34 @@
+// Setting values stored at a scope (global / group / instance). Values are JSON text; the
+// rules (registry keys, allowed scopes, validation, resolution) are in src/hub/core/settings.ts.
+import { and, asc, eq } from "drizzle-orm";
+import type { HubDb } from "./client";
+import { exactScope, forInstance } from "./scopes";
+import { settings } from "./schema";
+
+export type SettingRow = typeof settings.$inferSelect;
+
+export function settingsOfInstance(db: HubDb, inst: { id: string; groupName: string | null }) {
+  return db.select().from(settings).where(forInstance(settings, inst));
+}
+
+export function settingsAtScope(db: HubDb, s: { scope: SettingRow["scope"]; scopeId: string }) {
+  return db.select().from(settings).where(exactScope(settings, s)).orderBy(asc(settings.key));
+}
+
+export async function putSetting(db: HubDb, s: { scope: SettingRow["scope"]; scopeId: string }, key: string, json: string, by: string | null) {
+  const now = Date.now();
+  const [row] = await db
+    .insert(settings)
+    .values({ ...s, key, value: json, updatedAt: now, updatedBy: by })
+    .onConflictDoUpdate({ target: [settings.scope, settings.scopeId, settings.key], set: { value: json, updatedAt: now, updatedBy: by } })
+    .returning();
+  return row;
+}
+
+export async function deleteSetting(db: HubDb, s: { scope: SettingRow["scope"]; scopeId: string }, key: string) {
+  const rows = await db
+    .delete(settings)
+    .where(and(exactScope(settings, s), eq(settings.key, key)))
+    .returning({ key: settings.key });
+  return rows.length > 0;
+}
