@@ -38,4 +38,5 @@ ALTER TABLE `certificates` ADD `ari_cert_id` text;--> statement-breakpoint
 ALTER TABLE `certificates` ADD `ari_window` text;--> statement-breakpoint
 ALTER TABLE `certificates` ADD `ari_fetch_at` integer;--> statement-breakpoint
 ALTER TABLE `certificates` ADD `force_order` integer DEFAULT false NOT NULL;--> statement-breakpoint
-ALTER TABLE `certificates` ADD `order_started_at` integer;
+ALTER TABLE `certificates` ADD `order_started_at` integer;--> statement-breakpoint
+ALTER TABLE `certificates` ADD `deploy_pending` integer DEFAULT false NOT NULL;

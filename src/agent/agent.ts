@@ -1,7 +1,10 @@
-// The agent runtime: its database, command executor and hub connection, plus the join,
-// leave and status operations the local API exposes.
+// The agent runtime: its database, command executor, hub connection, certificate lifecycle and
+// external ACME client scanner, plus the join, leave and status operations the local API
+// exposes. Reports from the lifecycle and the scanner nudge a sync when they change.
 import { randomBytes } from "node:crypto";
 import { VERSION } from "../version";
+import { CertificateLifecycle } from "./certificates/lifecycle";
+import { ExternalScanner } from "./certificates/external-scan";
 import { CommandExecutor } from "./commands";
 import type { AgentConfig } from "./config";
 import { AgentStore } from "./db/store";
@@ -38,7 +41,6 @@ export interface AgentStatus {
 }
 
 export class Agent {
-  readonly bootId = randomBytes(12).toString("base64url");
   private joining: Promise<unknown> | null = null;
 
   private constructor(
@@ -46,28 +48,61 @@ export class Agent {
     readonly store: AgentStore,
     readonly executor: CommandExecutor,
     readonly sync: SyncEngine,
+    readonly certificates: CertificateLifecycle,
+    readonly external: ExternalScanner,
     readonly log: (msg: string) => void,
   ) {}
 
   static async create(config: AgentConfig, log: (msg: string) => void = (m) => console.log(`[agent] ${m}`)): Promise<Agent> {
     const store = await AgentStore.open(config.dataDir);
     let engine: SyncEngine | null = null;
-    const executor = new CommandExecutor(store, { allowScripts: config.allowScripts, log, onResult: () => engine?.syncNow() });
-    const agent = new Agent(config, store, executor, null as unknown as SyncEngine, log);
-    engine = new SyncEngine(store, executor, { bootId: agent.bootId, log });
-    (agent as { sync: SyncEngine }).sync = engine;
-    return agent;
+    const nudge = () => engine?.syncNow();
+    const executor = new CommandExecutor(store, { allowScripts: config.allowScripts, log, onResult: nudge });
+    const certificates = new CertificateLifecycle({
+      store,
+      dataDir: config.dataDir,
+      allowScripts: config.allowScripts,
+      log,
+      onChange: nudge,
+      instanceId: () => engine?.current?.instanceId ?? null,
+    });
+    const external = new ExternalScanner({ store, log, onChange: nudge });
+    executor.certificates = certificates;
+    executor.external = external;
+    engine = new SyncEngine(store, executor, {
+      bootId: randomBytes(12).toString("base64url"),
+      log,
+      reports: async () => ({
+        certificates: [...(await certificates.reports()), ...external.certificates],
+        accounts: await certificates.accountReports(),
+        externalManagers: external.managers,
+      }),
+      onConfig: async (cfg) => {
+        await certificates.applyConfig(cfg);
+        // The externalManagers setting may have changed: rescan with it.
+        void external.scanNow().catch(() => {});
+      },
+    });
+    return new Agent(config, store, executor, engine, certificates, external, log);
+  }
+
+  get bootId(): string {
+    return this.sync.bootId;
   }
 
   async start() {
     await this.executor.recoverInterrupted();
+    await this.certificates.start();
+    await this.external.start();
     await this.sync.start();
     void this.executor.kick();
   }
 
   async stop() {
+    this.external.stop();
     await this.sync.stop();
     await this.executor.stop();
+    await this.certificates.stop();
     this.store.close();
   }
 

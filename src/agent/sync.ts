@@ -4,9 +4,14 @@
 //   exponentially with jitter so a restarted hub is not stampeded by its whole fleet.
 // - wait loop: a long-poll the hub answers as soon as something is queued (push, < 2 s).
 // A sync that changes nothing costs one small signed request and a 204.
-import { generateInstanceKeyPair, CUT_OFF_CODES, type RekeyResponse, type SyncRequest, type SyncResponse, type WaitResponse } from "../protocol";
+// Every hub answer is validated with zod before use (a hub is trusted to configure, not to
+// crash the agent); a received InstanceConfig is stored and handed to the certificate lifecycle.
+import { z } from "zod";
+import { InstanceConfigSchema, type InstanceConfig } from "../protocol/certificates";
+import { CommandSchema, generateInstanceKeyPair, CUT_OFF_CODES, type SyncRequest } from "../protocol";
 import type { CommandExecutor } from "./commands";
-import type { AgentStore, HubLink } from "./db/store";
+import { saveInstanceConfig } from "./db/config";
+import type { AgentStore, CertificateReports, HubLink } from "./db/store";
 import { hashCertificates } from "./db/store";
 import { hostFacts } from "./facts";
 import { HubClient, HubClientError } from "./hub-client";
@@ -34,6 +39,36 @@ function newSession(): Session {
   return { active: true, wake: () => {}, waitAbort: null, ended, end };
 }
 
+/** The /sync answer; `config` is checked separately so one bad definition is reported, not fatal. */
+const SyncResponseSchema = z.object({
+  syncIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
+  config: z.unknown().optional(),
+  commands: z.array(CommandSchema).max(1000).optional(),
+  ackResults: z.array(z.string().max(64)).max(1000).optional(),
+  certificatesHash: z.string().max(128).optional(),
+  needCertificates: z.boolean().optional(),
+  resetCursor: z.number().int().nonnegative().optional(),
+  rekey: z.boolean().optional(),
+  identityConflict: z.boolean().optional(),
+});
+const WaitResponseSchema = z.object({ nudge: z.boolean() });
+const RekeyResponseSchema = z.object({ instanceId: z.string().min(1).max(64), keptInstance: z.boolean() });
+
+function parseHub<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new HubClientError("bad-response", `the hub sent an invalid ${what} answer: ${parsed.error.issues[0]?.path.join(".") || ""} ${parsed.error.issues[0]?.message ?? ""}`.trim());
+  return parsed.data;
+}
+
+export interface SyncHooks {
+  /** The certificate, account and external-manager reports to send (when their hash changes). */
+  reports?: () => Promise<CertificateReports>;
+  /** A validated InstanceConfig arrived (already stored). */
+  onConfig?: (config: InstanceConfig) => Promise<void>;
+}
+
+const EMPTY_REPORTS: CertificateReports = { certificates: [], accounts: [], externalManagers: [] };
+
 const jitter = (ms: number, spread = 0.1) => Math.round(ms * (1 - spread + Math.random() * 2 * spread));
 const backoff = (failures: number) => Math.round(Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() * 0.5));
 
@@ -54,8 +89,12 @@ export class SyncEngine {
   constructor(
     private store: AgentStore,
     private executor: CommandExecutor,
-    private opts: { bootId: string; log: (msg: string) => void },
+    private opts: { bootId: string; log: (msg: string) => void } & SyncHooks,
   ) {}
+
+  get bootId(): string {
+    return this.opts.bootId;
+  }
 
   get current(): HubLink | null {
     return this.link;
@@ -171,14 +210,18 @@ export class SyncEngine {
     const link = this.link!;
     const client = this.client!;
     const results = await this.store.pendingResults(200);
-    const certs = await this.store.certificates();
-    const hash = hashCertificates(certs);
+    const reports = this.opts.reports ? await this.opts.reports() : EMPTY_REPORTS;
+    const hash = hashCertificates(reports);
     const req: SyncRequest = { settingsVersion: link.settingsVersion, cursor: link.commandCursor, certificatesHash: hash };
     if (results.length) req.results = results;
-    if (hash !== link.certificatesHashAcked || this.needCertificates) req.certificates = certs;
+    if (hash !== link.certificatesHashAcked || this.needCertificates) {
+      req.certificates = reports.certificates;
+      req.accounts = reports.accounts;
+      req.externalManagers = reports.externalManagers;
+    }
     if (this.sendFacts) req.facts = hostFacts();
 
-    const res = await client.post<SyncResponse>("sync", req);
+    const res = await client.post<unknown>("sync", req);
     if (!session.active) return false;
     this.sendFacts = false;
     this.needCertificates = false;
@@ -186,8 +229,8 @@ export class SyncEngine {
     const patch: Partial<HubLink> = { lastSyncAt: now, lastError: null };
     if (link.state !== "joined") patch.state = "joined";
     let more = false;
-    const body = res.body;
-    if (res.status !== 204 && body) {
+    const body = res.status !== 204 && res.body ? parseHub(SyncResponseSchema, res.body, "sync") : null;
+    if (body) {
       if (body.ackResults?.length) await this.store.ackResults(body.ackResults);
       if (results.length >= 200) more = true;
       if (body.certificatesHash) patch.certificatesHashAcked = body.certificatesHash;
@@ -195,9 +238,18 @@ export class SyncEngine {
         this.needCertificates = true;
         more = true;
       }
-      if (body.config) {
-        await this.store.replaceHubSettings(body.config.settings);
-        patch.settingsVersion = body.config.version;
+      if (body.config !== undefined) {
+        const config = InstanceConfigSchema.safeParse(body.config);
+        if (config.success) {
+          await saveInstanceConfig(this.store.db, config.data);
+          await this.store.replaceHubSettings(config.data.settings);
+          patch.settingsVersion = config.data.version;
+          await this.opts.onConfig?.(config.data);
+        } else {
+          // Keep the old version so the hub sends it again once fixed; say what was wrong.
+          const issue = config.error.issues[0];
+          this.opts.log(`the hub sent an invalid configuration (${issue?.path.join(".")}: ${issue?.message}); keeping the previous one`);
+        }
       }
       if (body.syncIntervalSeconds && body.syncIntervalSeconds !== link.syncIntervalSeconds) patch.syncIntervalSeconds = body.syncIntervalSeconds;
       if (body.resetCursor !== undefined) {
@@ -276,8 +328,8 @@ export class SyncEngine {
   private async rekey() {
     const link = this.link!;
     const kp = generateInstanceKeyPair();
-    const res = await this.client!.post<RekeyResponse>("rekey", { newPublicKey: kp.publicKey, facts: hostFacts() });
-    const r = res.body!;
+    const res = await this.client!.post<unknown>("rekey", { newPublicKey: kp.publicKey, facts: hostFacts() });
+    const r = parseHub(RekeyResponseSchema, res.body, "rekey");
     const patch: Partial<HubLink> = { instanceId: r.instanceId, publicKey: kp.publicKey, privateKey: kp.privateKeyPkcs8, identityConflict: false };
     if (!r.keptInstance) Object.assign(patch, { commandCursor: 0, settingsVersion: 0, certificatesHashAcked: null });
     await this.store.updateLink(patch);
@@ -308,13 +360,14 @@ export class SyncEngine {
       session.waitAbort = abort;
       const started = Date.now();
       try {
-        const res = await client.post<WaitResponse>(
+        const res = await client.post<unknown>(
           "wait",
           { cursor: link.commandCursor, settingsVersion: link.settingsVersion, timeoutSeconds: WAIT_SECONDS },
           { timeoutMs: (WAIT_SECONDS + 15) * 1000, signal: abort.signal },
         );
         failures = 0;
-        if (res.body?.nudge && session.active) {
+        const nudge = res.status !== 204 && res.body != null && parseHub(WaitResponseSchema, res.body, "wait").nudge;
+        if (nudge && session.active) {
           const synced = this.syncCompleted();
           this.syncNow();
           await Promise.race([synced, Bun.sleep(30_000), session.ended]);

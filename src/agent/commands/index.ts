@@ -3,12 +3,19 @@
 // and it is reported as interrupted instead of being run again). Results go to the outbox in
 // the same transaction that marks the command done, and stay there until the hub acks them.
 import type { AgentStore } from "../db/store";
-import { HANDLERS, type HandlerResult } from "./handlers";
+import type { CertificateLifecycle } from "../certificates/lifecycle";
+import type { ExternalScanner } from "../certificates/external-scan";
+import { handlerFor } from "./registry";
+import type { HandlerResult } from "./types";
 
 export class CommandExecutor {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+
+  /** Set by the agent once built (they need the executor's sync engine and vice versa). */
+  certificates?: CertificateLifecycle;
+  external?: ExternalScanner;
 
   constructor(
     private store: AgentStore,
@@ -51,10 +58,10 @@ export class CommandExecutor {
       if (!row) return;
       await this.store.markRunning(row.id);
       let result: HandlerResult;
-      const handler = HANDLERS[row.type];
+      const handler = handlerFor(row.type);
       try {
         result = handler
-          ? await handler(JSON.parse(row.payload), { store: this.store, allowScripts: this.opts.allowScripts, log: this.opts.log })
+          ? await handler(JSON.parse(row.payload), { store: this.store, allowScripts: this.opts.allowScripts, log: this.opts.log, certificates: this.certificates, external: this.external })
           : { status: "rejected", message: `unknown command type "${row.type}" (agent too old?)` };
       } catch (err) {
         result = { status: "failed", message: `command failed: ${err instanceof Error ? err.message : String(err)}` };

@@ -101,6 +101,8 @@ export const agentCertificates = sqliteTable("certificates", {
   forceOrder: integer("force_order", { mode: "boolean" }).notNull().default(false),
   /** Set while an order runs ({at, kind}); found set at start = the process died mid-order. */
   orderStartedAt: integer("order_started_at"),
+  /** A new version is stored but its deployment tasks have not finished: run them (again). */
+  deployPending: integer("deploy_pending", { mode: "boolean" }).notNull().default(false),
 });
 
 /** ACME account keys per (CA account, directory URL). The private JWK never leaves this file. */

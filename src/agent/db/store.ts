@@ -5,10 +5,11 @@ import { createHash } from "node:crypto";
 import { chmodSync } from "node:fs";
 import path from "node:path";
 import { openDatabase, type OpenedDb } from "../../db/client";
-import type { CertificateReport, Command, CommandResult } from "../../protocol/schemas";
+import type { AccountReport, CertificateReport, ExternalManagerReport } from "../../protocol/certificates";
+import type { Command, CommandResult } from "../../protocol/schemas";
 import { agentMigrations } from "./migrations";
 import * as schema from "./schema";
-import { agentCertificates, agentSettings, hubLink, inbox, outbox } from "./schema";
+import { agentCertificates, agentSettings, externalScan, hubLink, inbox, instanceConfig, outbox } from "./schema";
 
 export type HubLink = typeof schema.hubLink.$inferSelect;
 export type InboxRow = typeof schema.inbox.$inferSelect;
@@ -52,6 +53,7 @@ export class AgentStore {
       await tx.delete(hubLink);
       await tx.delete(outbox);
       await tx.delete(agentSettings).where(eq(agentSettings.source, "hub"));
+      await tx.delete(instanceConfig); // the new hub sends its own (settings version starts at 0)
       await tx.insert(hubLink).values({ ...link, id: 1, seqReserved: SEQ_BLOCK });
     });
   }
@@ -180,29 +182,22 @@ export class AgentStore {
 
   // ---- certificates -----------------------------------------------------------------------
 
-  async certificates(): Promise<CertificateReport[]> {
-    const rows = await this.db.select().from(agentCertificates).orderBy(asc(agentCertificates.id));
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      domains: JSON.parse(r.domains),
-      source: r.source as CertificateReport["source"],
-      status: r.status as CertificateReport["status"],
-      notBefore: r.notBefore,
-      notAfter: r.notAfter,
-      serial: r.serial,
-      issuer: r.issuer,
-      lastError: r.lastError,
-    }));
-  }
-
+  /** Managed certificates plus those of external ACME clients in the last scan. */
   async certificateCount(): Promise<number> {
-    const [{ n }] = await this.db.select({ n: sql<number>`count(*)` }).from(agentCertificates);
-    return Number(n);
+    const [{ n }] = await this.db.select({ n: sql<number>`count(*)` }).from(agentCertificates).where(eq(agentCertificates.source, "managed"));
+    const [scan] = await this.db.select({ certificates: externalScan.certificates }).from(externalScan).where(eq(externalScan.id, 1));
+    return Number(n) + (scan ? (JSON.parse(scan.certificates) as unknown[]).length : 0);
   }
 }
 
-/** Stable hash of a certificate list (the sync etag). */
-export function hashCertificates(list: CertificateReport[]): string {
-  return createHash("sha256").update(JSON.stringify(list)).digest("hex").slice(0, 32);
+/** What the agent reports about certificates; the three lists travel together. */
+export interface CertificateReports {
+  certificates: CertificateReport[];
+  accounts: AccountReport[];
+  externalManagers: ExternalManagerReport[];
+}
+
+/** Stable hash of the certificate, account and external manager reports (the sync etag). */
+export function hashCertificates(reports: CertificateReports): string {
+  return createHash("sha256").update(JSON.stringify([reports.certificates, reports.accounts, reports.externalManagers])).digest("hex").slice(0, 32);
 }
