@@ -21,6 +21,7 @@ const JUNIT = join(ROOT, "test-results/junit.xml");
  */
 export const TEST_PEERS: Array<{ pkg: string; bin: string }> = [
   { pkg: "chromium", bin: "/usr/bin/chromium" },
+  { pkg: "certbot", bin: "certbot" },
 ];
 
 function installed(bin: string): boolean {
