@@ -70,8 +70,9 @@ function fsyncDir(dir: string) {
  */
 export function writeVersion(dataDir: string, id: string, version: string, pems: PemSet): string {
   const base = certificateDir(dataDir, id);
+  const final = versionDir(dataDir, id, version); // checks the name before anything is created
+  mkdirSync(certificatesRoot(dataDir), { recursive: true, mode: 0o700 });
   mkdirSync(base, { recursive: true, mode: 0o700 });
-  const final = versionDir(dataDir, id, version);
   const tmp = path.join(base, `.tmp-${version}-${randomBytes(6).toString("hex")}`);
   mkdirSync(tmp, { mode: 0o700 });
   try {
