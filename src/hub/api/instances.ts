@@ -10,6 +10,8 @@ import type { HubEnv } from "../context";
 import type { ActionResult } from "../fleet";
 import { actorOf } from "../middleware/auth";
 import { instanceView } from "../fleet/view";
+import { externalManagersView, refreshExternalScan } from "../core/external-managers";
+import { effectiveSettings } from "../core/settings";
 import { validate } from "./validate";
 
 const listQuery = z.object({
@@ -60,13 +62,26 @@ export const instancesApi = new Hono<HubEnv>()
     const id = c.req.param("id");
     const row = await getInstanceView(db, id);
     if (!row) return c.json({ error: "instance not found" }, 404);
-    const [commands, certs] = await Promise.all([listCommands(db, id, 25), listCertificates(db, { instanceId: id, limit: 1000 })]);
+    const facts = { id, groupName: row.instance.groupName };
+    const [commands, certs, externalManagers] = await Promise.all([
+      listCommands(db, id, 25),
+      listCertificates(db, { instanceId: id, limit: 1000 }),
+      externalManagersView(c.get("deps"), facts),
+    ]);
     return c.json({
       ...instanceView(row, fleet),
       recentCommands: commands.map(commandView),
       certificates: certs.rows.map((r) => certificateView(r.cert, r.hostname)),
+      externalManagers,
     });
   })
+  .get("/:id/settings", async (c) => {
+    const { db } = c.get("deps");
+    const row = await getInstanceView(db, c.req.param("id"));
+    if (!row) return c.json({ error: "instance not found" }, 404);
+    return c.json(await effectiveSettings(c.get("deps"), { id: row.instance.id, groupName: row.instance.groupName }));
+  })
+  .post("/:id/external-refresh", async (c) => c.json(await refreshExternalScan(c.get("deps"), actorOf(c), c.req.param("id")), 202))
   .get("/:id/commands", async (c) => {
     const { db } = c.get("deps");
     const id = c.req.param("id");
