@@ -83,9 +83,10 @@ export async function runServiceTask(task: ServiceTask, run: TaskRun, env: Recor
   return { message: `${verb} ${task.name}${test ? ` (${test.preset} config test passed)` : ""}`, output: log.join("\n") };
 }
 
-/** The lines of a tool's output that carry its error (nginx "[emerg]", apache "AH…", …), else all. */
+/** A short output whole; of a long one, the lines that carry the error (nginx "[emerg]", apache "AH…"). */
 function errorLines(output: string): string {
   const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  if (lines.length <= 6) return lines.join(" | ").slice(0, 1500) || "no output";
   const interesting = lines.filter((l) => /emerg|alert|crit|error|fatal|warning|failed|syntax|AH\d+|\[ALERT\]|invalid/i.test(l));
   return (interesting.length ? interesting : lines).join(" | ").slice(0, 1500) || "no output";
 }
