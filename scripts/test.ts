@@ -22,6 +22,10 @@ const JUNIT = join(ROOT, "test-results/junit.xml");
 export const TEST_PEERS: Array<{ pkg: string; bin: string }> = [
   { pkg: "chromium", bin: "/usr/bin/chromium" },
   { pkg: "certbot", bin: "certbot" },
+  // agent deployment tests: PKCS#12 oracles and the nginx reload preset (test/agent/deploy)
+  { pkg: "openssl", bin: "/usr/bin/openssl" },
+  { pkg: "openjdk-17-jre-headless", bin: "/usr/bin/keytool" },
+  { pkg: "nginx-light", bin: "/usr/sbin/nginx" },
 ];
 
 function installed(bin: string): boolean {
