@@ -6,6 +6,7 @@ import { and, desc, eq, like, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
+import { isStorageError } from "./storageErrors";
 import { ROLE, type RoleId } from "./roles";
 import { apiTokens, principalRoles, principals } from "./schema";
 
@@ -191,6 +192,20 @@ export function consumeJoiningKeyUse(db: HubDb, id: string, ip: string | null, i
 }
 
 async function consumeUse(db: HubDb, id: string, ip: string | null, instanceId: string | undefined, requireEntitledOwner: boolean) {
+  try {
+    return await countUse(db, id, ip, instanceId, requireEntitledOwner);
+  } catch (err) {
+    // Disk full or read-only: an admin API token without a use limit was already checked,
+    // and counting its use is bookkeeping — so reads through the API keep working. A limited
+    // token (or a join, which writes anyway) must be counted, so it fails.
+    if (requireEntitledOwner || !isStorageError(err)) throw err;
+    const [row] = await db.select({ maxUses: apiTokens.maxUses }).from(apiTokens).where(eq(apiTokens.id, id));
+    if (row && row.maxUses === null) return true;
+    throw err;
+  }
+}
+
+async function countUse(db: HubDb, id: string, ip: string | null, instanceId: string | undefined, requireEntitledOwner: boolean) {
   const now = Date.now();
   const res = await db
     .update(apiTokens)

@@ -9,7 +9,7 @@
 //    failing request, reads keep working, and the database is intact afterwards.
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { runCli, startHub, tempDir, type Hub } from "../helpers";
 import { FACTS, FakeAgent } from "../hub/agent-api.fixtures";
@@ -61,7 +61,7 @@ function capture(a: FakeAgent, endpoint: string, body: unknown) {
   };
 }
 
-async function killHard(p: { proc: { kill(sig: string): void; exited: Promise<number> } }) {
+async function killHard(p: { proc: { kill(signal?: number | NodeJS.Signals): void; exited: Promise<number> } }) {
   p.proc.kill("SIGKILL");
   await p.proc.exited;
 }
@@ -193,4 +193,128 @@ describe("reliability", () => {
     const executed = ((await (await again.api("/api/system/commands")).json()) as { id: string }[]).map((c) => c.id);
     expect(executed.filter((id) => id === commandId)).toHaveLength(1);
   }, 60_000);
+
+  test("database on a full disk: reads keep working, writes fail and resume once space is freed, nothing is corrupted", async () => {
+    const mnt = mountTmpfs("32m");
+    const dataDir = path.join(mnt, "hub");
+    mkdirSync(dataDir);
+    const hub = await startHub({ dataDir });
+    running.push(hub);
+    const api = apiOf(() => hub, await adminKey(dataDir));
+    const key = await joiningKey(dataDir);
+    const fake = await new FakeAgent(hub.url).joined(key.clientId, key.secret);
+    expect((await api("/tokens", { method: "POST", body: JSON.stringify({ title: "made before the disk filled" }) })).status).toBe(201);
+
+    const filler = fillDisk(mnt);
+    // Reads: the admin API (by API token), health, and the agents' unchanged syncs.
+    const list = await api("/instances");
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { id: string }[]).map((i) => i.id)).toContain(fake.instanceId);
+    expect((await api("/tokens")).status).toBe(200);
+    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
+    expect((await fake.sync({ settingsVersion: 1, cursor: 0 })).status).toBe(204);
+    // A state-changing agent request is refused with a sentence saying why, and no effect.
+    const refused = await fake.sync({ settingsVersion: 1, cursor: 0, facts: { ...FACTS, hostname: "while-full" } });
+    expect(refused.status).toBe(503);
+    expect((await refused.json()).error).toContain("disk holding the hub's database is full");
+    // An admin write fails as a server error (no partial effect), and the hub stays up.
+    const write = await api("/tokens", { method: "POST", body: JSON.stringify({ title: "made while full" }) });
+    expect(write.status).toBeGreaterThanOrEqual(500);
+    console.log(`full disk: admin write answered ${write.status} ${await write.text()}`);
+    expect((await api("/instances")).status).toBe(200);
+
+    rmSync(filler, { recursive: true });
+    expect((await api("/tokens", { method: "POST", body: JSON.stringify({ title: "made after space was freed" }) })).status).toBe(201);
+    expect((await fake.sync({ settingsVersion: 1, cursor: 0, facts: { ...FACTS, hostname: "after-full" } })).status).toBeLessThan(300);
+    await hub.stop();
+    expect(integrity(path.join(dataDir, "hub.db"))).toBe("ok");
+    const db = new Database(path.join(dataDir, "hub.db"), { readonly: true });
+    const titles = (db.query("select title from api_tokens").all() as { title: string }[]).map((r) => r.title);
+    const hostname = (db.query("select hostname from instances where id = ?").get(fake.instanceId) as { hostname: string }).hostname;
+    db.close();
+    expect(titles).toContain("made before the disk filled");
+    expect(titles).toContain("made after space was freed");
+    expect(titles).not.toContain("made while full");
+    expect(hostname).toBe("after-full");
+  }, 60_000);
+
+  test("database on a full disk: a failing admin write names the full disk instead of 'internal error'", async () => {
+    const mnt = mountTmpfs("32m");
+    const dataDir = path.join(mnt, "hub");
+    mkdirSync(dataDir);
+    const hub = await startHub({ dataDir });
+    running.push(hub);
+    const api = apiOf(() => hub, await adminKey(dataDir));
+    const filler = fillDisk(mnt);
+    const write = await api("/tokens", { method: "POST", body: JSON.stringify({ title: "made while full" }) });
+    rmSync(filler, { recursive: true });
+    expect(write.status).toBe(503);
+    expect((await write.json()).error).toContain("full");
+  }, 30_000);
+
+  test("read-only database directory: the hub refuses to start with an error naming the cause, and the database is intact", async () => {
+    const dataDir = tempDir("certhub-rel-ro-");
+    const hub = await startHub({ dataDir });
+    await hub.stop();
+    bindReadOnly(dataDir);
+    let failure = "";
+    try {
+      const started = await startHub({ dataDir, timeoutMs: 10_000 });
+      running.push(started);
+    } catch (e) {
+      failure = String(e);
+    }
+    expect(failure).toContain("hub exited");
+    // Names the cause (not just the SQL statement that failed; "Read-only Viewer" in its
+    // parameters does not count).
+    expect(failure.slice(failure.indexOf("--- stderr ---"))).toMatch(/read-only (file|filesystem)|cannot be written/i);
+    Bun.spawnSync(["umount", dataDir]);
+    expect(integrity(path.join(dataDir, "hub.db"))).toBe("ok");
+    const again = await startHub({ dataDir });
+    running.push(again);
+    expect((await fetch(`${again.url}/healthz`)).status).toBe(200);
+  }, 30_000);
 });
+
+/** A small tmpfs (this test runs as root, which ignores file modes; a full filesystem does not). */
+function mountTmpfs(size: string): string {
+  const dir = tempDir("certhub-rel-tmpfs-");
+  const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", dir]);
+  if (r.exitCode !== 0) throw new Error(`cannot mount a tmpfs (needs root): ${r.stderr.toString()}`);
+  mounts.push(dir);
+  return dir;
+}
+
+/** The directory mounted read-only onto itself (root ignores chmod; a read-only mount it cannot). */
+function bindReadOnly(dir: string) {
+  for (const args of [["--bind", dir, dir], ["-o", "remount,ro,bind", dir]]) {
+    const r = Bun.spawnSync(["mount", ...args]);
+    if (r.exitCode !== 0) throw new Error(`mount ${args.join(" ")} failed (needs root): ${r.stderr.toString()}`);
+  }
+  mounts.push(dir);
+}
+
+/** Writes files until the filesystem is full; returns their folder (remove it to free the space). */
+function fillDisk(dir: string): string {
+  const folder = path.join(dir, "filler");
+  mkdirSync(folder);
+  const file = path.join(folder, "big");
+  const fd = openSync(file, "w");
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+  } finally {
+    closeSync(fd);
+  }
+  // Fill the last partial block too.
+  try {
+    const fd2 = openSync(path.join(folder, "tail"), "w");
+    try {
+      for (;;) writeSync(fd2, Buffer.alloc(512, 7));
+    } catch {}
+    closeSync(fd2);
+  } catch {}
+  return folder;
+}

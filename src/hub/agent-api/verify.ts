@@ -10,6 +10,7 @@
 // crash (or against a second hub process) — before it has any effect.
 import { audit } from "../../db/audit";
 import { commitSequence, updateInstance } from "../../db/instances";
+import { describeStorageError } from "../../db/storageErrors";
 import {
   MAX_CLOCK_SKEW_MS,
   signedPath,
@@ -84,9 +85,18 @@ export async function authenticate(
     if (hdr.seq > inst.lastSeq) {
       inst.lastSeq = hdr.seq;
       inst.lastBootId = hdr.bootId;
-      if (mayChangeState(opts.endpoint, raw, inst) && !(await commitSequence(c.get("deps").db, inst.id, hdr.seq, hdr.bootId, ip, now))) {
+      if (mayChangeState(opts.endpoint, raw, inst)) {
+        let committed: boolean;
+        try {
+          committed = await commitSequence(c.get("deps").db, inst.id, hdr.seq, hdr.bootId, ip, now);
+        } catch (err) {
+          // Nothing happened yet; the agent retries with a higher sequence once the disk is fixed.
+          const storage = describeStorageError(err);
+          if (!storage) throw err;
+          return no(fail(c, 503, `the hub cannot store this request: ${storage}`, undefined, { "Retry-After": "30" }));
+        }
         // The database is ahead of this process's memory: the sequence was used already.
-        return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
+        if (!committed) return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
       }
     } else if (!inst.identityConflict) {
       if (hdr.bootId === inst.lastBootId) {
