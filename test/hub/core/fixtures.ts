@@ -18,7 +18,7 @@ export async function startWorld(): Promise<World> {
 }
 
 /** A joined instance (row written directly) and a fake agent holding its key. */
-export async function addInstance(w: World, o: { group?: string | null; hostname?: string } = {}): Promise<FakeAgent> {
+export async function addInstance(w: World, o: { group?: string | null; hostname?: string; joiningKeyId?: string } = {}): Promise<FakeAgent> {
   const agent = new FakeAgent(w.hub.url);
   const id = newInstanceId();
   await insertInstance(w.hub.deps.db, id, {
@@ -27,7 +27,7 @@ export async function addInstance(w: World, o: { group?: string | null; hostname
     arch: "x64",
     version: "0.1.0",
     publicKey: agent.keyPair.publicKey,
-    joiningKeyId: null,
+    joiningKeyId: o.joiningKeyId ?? null,
     groupName: o.group ?? null,
     syncIntervalSeconds: 60,
   });
