@@ -11,7 +11,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, rename, stat, unlink } from "node:fs/promises";
+import { lstat, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -32,8 +32,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   const uid = opts.owner !== undefined ? await resolveUser(opts.owner) : -1;
   const gid = opts.group !== undefined ? await resolveGroup(opts.group) : -1;
   const mode = opts.mode ?? 0o644;
+  await removeStaleTempFiles(dir, basename(path));
 
-  const tmp = join(dir, `.${basename(path)}.certhub-${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = join(dir, `${tempPrefix(basename(path))}${randomBytes(6).toString("hex")}.tmp`);
   let handle;
   try {
     // 0600 at creation: nobody else can open the temp file before its final mode is set.
@@ -65,6 +66,28 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   } finally {
     if (handle) await handle.close().catch(() => {});
     if (!renamed) await unlink(tmp).catch(() => {});
+  }
+}
+
+const tempPrefix = (name: string) => `.${name}.certhub-`;
+
+/** A temp file this old was left by a killed agent (a live write takes milliseconds). */
+export const STALE_TEMP_MS = 10 * 60_000;
+
+/** Removes temp files a killed (kill -9, power loss) earlier write of `name` left behind. */
+async function removeStaleTempFiles(dir: string, name: string): Promise<void> {
+  const prefix = tempPrefix(name);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !/^[0-9a-f]{12}\.tmp$/.test(e.slice(prefix.length))) continue;
+    const p = join(dir, e);
+    const st = await lstat(p).catch(() => null);
+    if (st?.isFile() && Date.now() - st.mtimeMs > STALE_TEMP_MS) await unlink(p).catch(() => {});
   }
 }
 

@@ -3,10 +3,10 @@
 // owner/group asked for; symlinks, missing directories and bad owners fail with clear messages
 // and leave no temp files.
 import { describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runDeployments, writeFileAtomic } from "../../../src/agent/deploy";
-import { tempDir } from "../../helpers";
+import { ROOT, tempDir } from "../../helpers";
 import { context, issue, makeCa } from "./fixtures";
 
 const isRoot = process.getuid?.() === 0;
@@ -59,6 +59,39 @@ describe("writeFileAtomic", () => {
     // Control: the same reader catches a non-atomic writer, so the check above can fail.
     const plain = await withReader(file, (i) => writeFileSync(file, version(i)), 200);
     expect(plain.broken).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("kill -9 of a writer mid-write (20 times) leaves a complete old or new file; the next write removes stale temp files", async () => {
+    const dir = tempDir("certhub-kill9-");
+    const file = join(dir, "privkey.pem");
+    const writer = join(tempDir("certhub-kill9-w-"), "writer.ts");
+    writeFileSync(
+      writer,
+      `import { writeFileAtomic } from ${JSON.stringify(join(ROOT, "src/agent/deploy/atomic-write.ts"))};
+const version = ${version.toString()};
+const SIZE = ${SIZE};
+for (let i = 1; ; i++) await writeFileAtomic(${JSON.stringify(file)}, version(i));`,
+    );
+    await writeFileAtomic(file, version(0));
+    const complete = (s: string) => {
+      const m = /^BEGIN (\d+)\n/.exec(s);
+      return !!m && s === version(Number(m[1]));
+    };
+    for (let round = 0; round < 20; round++) {
+      const proc = Bun.spawn([process.execPath, writer], { stdout: "ignore", stderr: "inherit" });
+      await Bun.sleep(150 + Math.floor(Math.random() * 150));
+      proc.kill("SIGKILL");
+      await proc.exited;
+      expect(complete(readFileSync(file, "latin1"))).toBe(true);
+    }
+    // Temp files of killed writes are removed once stale (older than any live write); a fresh one
+    // (another writer right now) is left alone. One of each is planted in case no kill landed mid-write.
+    writeFileSync(join(dir, ".privkey.pem.certhub-0123456789ab.tmp"), "partial");
+    writeFileSync(join(dir, ".privkey.pem.certhub-ba9876543210.tmp"), "in progress");
+    const old = new Date(Date.now() - 3600_000);
+    for (const t of readdirSync(dir)) if (t !== "privkey.pem" && !t.includes("ba9876543210")) utimesSync(join(dir, t), old, old);
+    await writeFileAtomic(file, version(1));
+    expect(readdirSync(dir).sort()).toEqual([".privkey.pem.certhub-ba9876543210.tmp", "privkey.pem"]);
   }, 60_000);
 
   test("refuses a symlink target, a missing directory, a non-directory parent; no temp files left", async () => {
