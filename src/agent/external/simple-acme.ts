@@ -1,5 +1,7 @@
-// placeholder, replaced below
+// simple-acme reader: the maintained fork of win-acme, same renewal files (see wacs.ts).
 import type { ClientScan, ReaderInput } from "./common";
-export async function readSimpleAcme(_input: ReaderInput): Promise<ClientScan> {
-  return { certificates: [], problems: [], found: false };
+import { readWacs } from "./wacs";
+
+export function readSimpleAcme(input: ReaderInput): Promise<ClientScan> {
+  return readWacs("simple-acme", input);
 }

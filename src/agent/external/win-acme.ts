@@ -1,5 +1,7 @@
-// placeholder, replaced below
+// win-acme reader (2.2.x, archived; simple-acme continues it with the same files, see wacs.ts).
 import type { ClientScan, ReaderInput } from "./common";
-export async function readWinAcme(_input: ReaderInput): Promise<ClientScan> {
-  return { certificates: [], problems: [], found: false };
+import { readWacs } from "./wacs";
+
+export function readWinAcme(input: ReaderInput): Promise<ClientScan> {
+  return readWacs("win-acme", input);
 }
