@@ -15,6 +15,22 @@ export type { DeployableCertificate, DeployContext, DeployOutcome, TaskResult, D
 export { writeFileAtomic } from "./atomic-write";
 export { checkServed } from "./verify";
 
+const TRIGGER_SKIP = "not run: trigger ";
+
+/**
+ * The per-task "last result" to store after a run: a task this run skipped only because its
+ * trigger did not match keeps its previous result (a failure-only webhook keeps showing when it
+ * last fired, not "skipped" after every successful renewal). Results are matched by index and
+ * type; a changed task list simply takes the new results.
+ */
+export function mergeTaskResults(previous: TaskResult[] | null | undefined, current: TaskResult[]): TaskResult[] {
+  return current.map((r) => {
+    if (r.lastResult.outcome !== "skipped" || !r.lastResult.message.startsWith(TRIGGER_SKIP)) return r;
+    const old = previous?.find((p) => p.index === r.index && p.type === r.type);
+    return old?.lastResult ? { ...r, lastResult: old.lastResult } : r;
+  });
+}
+
 /** Seconds between retries when a task asks for retries without a delay. */
 const DEFAULT_RETRY_DELAY_SECONDS = 5;
 const MESSAGE_LIMIT = 2000;
@@ -52,7 +68,7 @@ export async function runDeployments(tasks: DeploymentTask[], cert: DeployableCe
       continue;
     }
     if (!triggerMatches(task.trigger, outcome)) {
-      skip(`not run: trigger "${task.trigger ?? "success"}" does not match outcome "${outcome}"`);
+      skip(`${TRIGGER_SKIP}"${task.trigger ?? "success"}" does not match outcome "${outcome}"`);
       continue;
     }
     const result = await runWithRetries(task, run, base);

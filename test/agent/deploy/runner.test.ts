@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeploymentTask } from "../../../src/protocol/certificates";
 import { DeploymentResultSchema, DeploymentTaskSchema } from "../../../src/protocol/certificates";
-import { runDeployments, triggerMatches } from "../../../src/agent/deploy";
+import { mergeTaskResults, runDeployments, triggerMatches } from "../../../src/agent/deploy";
 import { tempDir } from "../../helpers";
 import { context, issue, makeCa } from "./fixtures";
 
@@ -99,5 +99,16 @@ describe("runDeployments", () => {
     await runDeployments([parse({ type: "pem", directory: tempDir("certhub-log-") })], cert, "success", ctx);
     expect(ctx.lines.join("\n")).toContain("task 1 (pem): succeeded");
     expect(ctx.lines.join("\n")).not.toContain("PRIVATE KEY");
+  });
+
+  test("mergeTaskResults: a trigger-skipped task keeps its last real result; other outcomes replace it", async () => {
+    const tasks = [parse({ type: "wait", seconds: 1, trigger: "failure" }), parse({ type: "pem", directory: tempDir("certhub-merge-") })];
+    const onFailure = await runDeployments(tasks, cert, "failure", context());
+    expect(onFailure.map((r) => r.lastResult.outcome)).toEqual(["succeeded", "skipped"]);
+    const onSuccess = await runDeployments(tasks, cert, "success", context());
+    const merged = mergeTaskResults(onFailure, onSuccess);
+    expect(merged[0].lastResult).toEqual(onFailure[0].lastResult); // the failure hook's last firing
+    expect(merged[1].lastResult.outcome).toBe("succeeded");
+    expect(mergeTaskResults(null, onSuccess)[0].lastResult.outcome).toBe("skipped");
   });
 });
