@@ -6,6 +6,7 @@ import { VERSION } from "../version";
 import { CertificateLifecycle } from "./certificates/lifecycle";
 import { ExternalScanner } from "./certificates/external-scan";
 import { CommandExecutor } from "./commands";
+import type { ScanEnvironment } from "./external";
 import type { AgentConfig } from "./config";
 import { AgentStore } from "./db/store";
 import { hostFacts } from "./facts";
@@ -53,7 +54,16 @@ export class Agent {
     readonly log: (msg: string) => void,
   ) {}
 
-  static async create(config: AgentConfig, log: (msg: string) => void = (m) => console.log(`[agent] ${m}`)): Promise<Agent> {
+  /**
+   * `opts.dnsResolver` ("host:port") resolves certificate domains for the preflight through that
+   * server instead of the system's (split DNS, tests against Pebble's challtestsrv);
+   * `opts.scanEnv` overrides where the external ACME clients are looked for.
+   */
+  static async create(
+    config: AgentConfig,
+    log: (msg: string) => void = (m) => console.log(`[agent] ${m}`),
+    opts: { dnsResolver?: string; scanEnv?: ScanEnvironment } = {},
+  ): Promise<Agent> {
     const store = await AgentStore.open(config.dataDir);
     let engine: SyncEngine | null = null;
     const nudge = () => engine?.syncNow();
@@ -65,8 +75,9 @@ export class Agent {
       log,
       onChange: nudge,
       instanceId: () => engine?.current?.instanceId ?? null,
+      dnsResolver: opts.dnsResolver,
     });
-    const external = new ExternalScanner({ store, log, onChange: nudge });
+    const external = new ExternalScanner({ store, log, onChange: nudge, env: opts.scanEnv });
     executor.certificates = certificates;
     executor.external = external;
     engine = new SyncEngine(store, executor, {

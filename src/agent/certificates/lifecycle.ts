@@ -31,6 +31,8 @@ export interface LifecycleOptions {
   /** A report changed: the sync engine should send it. */
   onChange: () => void;
   instanceId?: () => string | null;
+  /** "host:port" of a DNS server for the preflight's name lookups (split DNS, tests). */
+  dnsResolver?: string;
   now?: () => number;
   random?: () => number;
 }
@@ -280,7 +282,7 @@ export class CertificateLifecycle {
 
   private solverContext() {
     const credentials = new Map<string, CredentialForAgent>((this.config?.credentials ?? []).map((c) => [c.id, c]));
-    return { credentials, allowScripts: this.opts.allowScripts, log: this.opts.log };
+    return { credentials, allowScripts: this.opts.allowScripts, log: this.opts.log, ...(this.opts.dnsResolver ? { dnsResolver: this.opts.dnsResolver } : {}) };
   }
 
   private async order(id: string) {
@@ -407,7 +409,9 @@ export class CertificateLifecycle {
     }
     const failures = row.failureCount + 1;
     const lifetime = row.notAfter != null && row.notBefore != null ? row.notAfter - row.notBefore : null;
-    const at = this.now() + backoffDelay(failures, lifetime);
+    // A CA that says when to come back (rate limit, 503 Retry-After) is not asked earlier.
+    const caWait = err instanceof acme.AcmeProblem && err.retryAfterMs ? Math.min(err.retryAfterMs, 7 * 86_400_000) : 0;
+    const at = this.now() + Math.max(backoffDelay(failures, lifetime), caWait);
     const attempt: Attempt = { at: startedAt, kind, outcome: "failed", message, steps: steps.slice(0, 64) };
     await updateManaged(this.db, id, {
       status: "failed",

@@ -1,0 +1,291 @@
+// The certificate lifecycle end to end against a real Pebble (real HTTP-01 validation through
+// pebble-challtestsrv's DNS): an in-process hub with a CA account and managed certificates
+// defined through its API, agents joined to it through a recording proxy (every body the agent
+// sends is kept, to prove no private key ever leaves), and one agent in its own process to be
+// killed with SIGKILL in the middle of an order.
+import "reflect-metadata";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { createClient } from "@libsql/client";
+import { Agent } from "../../../src/agent/agent";
+import { freePort, ROOT, tempDir } from "../../helpers";
+import { startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from "../../helpers/acme-peers";
+import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+
+let pebble: Pebble;
+let dns: ChallTestSrv;
+let hub: TestHub;
+let admin: Session;
+let proxy: ReturnType<typeof Bun.serve>;
+let proxyUrl: string;
+let caAccountId: string;
+const sent: { path: string; body: string }[] = [];
+const agents: Agent[] = [];
+/** Data dirs of every agent that sent through the proxy (in-process and subprocess). */
+const agentDirs: string[] = [];
+
+/** Forwards everything to the hub and records each request body (what agents send). */
+function recordingProxy(target: string) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 120, // the agent's long-poll holds 50 s
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
+      if (body !== undefined) sent.push({ path: url.pathname, body });
+      const headers = new Headers(req.headers);
+      headers.delete("host");
+      const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
+      return new Response(res.body, { status: res.status, headers: res.headers });
+    },
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : last})` : ""}`);
+    await Bun.sleep(50);
+  }
+}
+
+async function api(pathname: string, method = "GET", body?: unknown) {
+  const res = body === undefined ? await admin.fetch(pathname, { method }) : await admin.json(pathname, method, body);
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json, text };
+}
+
+async function newKey() {
+  const r = await api("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
+  expect(r.status).toBe(201);
+  return r.json as { clientId: string; secret: string };
+}
+
+async function joinedAgent() {
+  const dataDir = tempDir("certhub-agent-");
+  const agent = await Agent.create({ dataDir, listen: null, allowScripts: false }, () => {}, { dnsResolver: dns.dnsServer });
+  await agent.start();
+  agents.push(agent);
+  agentDirs.push(dataDir);
+  const key = await newKey();
+  const { instanceId } = await agent.join({ url: proxyUrl, clientId: key.clientId, secret: key.secret, fingerprint: null });
+  await until("first sync", async () => (await agent.status()).status === "connected");
+  return { agent, instanceId, dataDir };
+}
+
+let domainCounter = 0;
+const uniqueDomain = (label: string) => `${label}-${process.pid}-${++domainCounter}.certhub.test`;
+
+async function defineCertificate(instanceId: string, fields: Record<string, unknown>) {
+  const r = await api("/api/v1/managed-certificates", "POST", { instanceId, caAccountId, ...fields });
+  if (r.status !== 201) throw new Error(`create certificate: ${r.status} ${r.text}`);
+  return r.json.id as string;
+}
+
+const getCert = async (id: string) => (await api(`/api/v1/managed-certificates/${id}`)).json;
+
+/** The agent's current version of a certificate, read from its data dir. */
+function currentFiles(dataDir: string, id: string, serial: string) {
+  const dir = path.join(dataDir, "certificates", id, serial);
+  return { dir, cert: readFileSync(path.join(dir, "cert.pem"), "utf8"), key: readFileSync(path.join(dir, "privkey.pem"), "utf8") };
+}
+
+const serialOf = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase().replace(/^0+/, "");
+const normSerial = (s: string) => s.toLowerCase().replace(/^0+/, "");
+
+beforeAll(async () => {
+  dns = await startChallTestSrv();
+  // Real validation (no PEBBLE_VA_ALWAYS_VALID); bad nonces off for speed (the ACME client's own
+  // tests cover them); authorization reuse off so every order really validates.
+  pebble = await startPebble({ dnsServer: dns.dnsServer, env: { PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" } });
+  hub = await startTestHub();
+  admin = await signIn(hub.url);
+  proxy = recordingProxy(hub.url);
+  proxyUrl = `http://127.0.0.1:${proxy.port}`;
+  const r = await api("/api/v1/ca-accounts", "POST", {
+    title: "Pebble",
+    directoryUrl: pebble.directoryUrl,
+    email: "ops@example.com",
+    scope: "global",
+    trustedRootsPem: pebble.caPem,
+  });
+  if (r.status !== 201) throw new Error(`create CA account: ${r.status} ${r.text}`);
+  caAccountId = r.json.id;
+}, 60_000);
+
+afterAll(async () => {
+  for (const a of agents) await a.stop().catch(() => {});
+  proxy?.stop(true);
+  await hub?.stop();
+  await pebble?.stop();
+  await dns?.stop();
+});
+
+describe("managed certificate lifecycle against Pebble", () => {
+  let agent: Agent;
+  let dataDir: string;
+  let instanceId: string;
+  let certId: string;
+  let firstSerial: string;
+
+  test("HTTP-01 standalone: issued on the agent, reported valid with Pebble's serial and notAfter", async () => {
+    ({ agent, dataDir, instanceId } = await joinedAgent());
+    const t0 = performance.now();
+    certId = await defineCertificate(instanceId, { name: "web", domains: [uniqueDomain("web")], challenge: { type: "http-01", port: pebble.httpPort } });
+    const view = await until("certificate valid in the hub", async () => {
+      const c = await getCert(certId);
+      return c?.status === "valid" && c.serial ? c : null;
+    }, 60_000);
+    console.log(`defined → valid in the hub: ${(performance.now() - t0).toFixed(0)} ms`);
+    const files = currentFiles(dataDir, certId, view.serial);
+    const x = new X509Certificate(files.cert);
+    expect(normSerial(view.serial)).toBe(serialOf(files.cert));
+    expect(view.serial).toMatch(/^[0-9a-f]+$/);
+    expect(view.notAfter).toBe(Date.parse(x.validTo));
+    expect(view.notBefore).toBe(Date.parse(x.validFrom));
+    expect(view.issuer).toMatch(/Pebble/i);
+    expect(x.issuer).toMatch(/Pebble/i);
+    expect(view.nextRenewalAt).toBeGreaterThan(Date.now());
+    expect(view.nextRenewalAt).toBeLessThan(view.notAfter);
+    // private key 0600 in a 0700 directory
+    expect(statSync(path.join(files.dir, "privkey.pem")).mode & 0o777).toBe(0o600);
+    expect(statSync(files.dir).mode & 0o777).toBe(0o700);
+    expect(x.checkPrivateKey((await import("node:crypto")).createPrivateKey(files.key))).toBe(true);
+    const attempt = view.attempts[0];
+    expect(attempt.outcome).toBe("succeeded");
+    const stepNames = attempt.steps.map((s: { name: string }) => s.name);
+    for (const name of ["preflight", "account", "order", "challenge", "finalize", "store"]) expect(stepNames).toContain(name);
+    for (const s of attempt.steps) expect(typeof s.ms).toBe("number");
+    firstSerial = view.serial;
+  }, 90_000);
+
+  test("renew now yields a new serial and keeps the previous version", async () => {
+    expect(firstSerial).toBeTruthy();
+    const r = await api(`/api/v1/managed-certificates/${certId}/renew`, "POST", {});
+    expect(r.status).toBe(202);
+    const view = await until("new serial in the hub", async () => {
+      const c = await getCert(certId);
+      return c?.status === "valid" && c.serial && c.serial !== firstSerial ? c : null;
+    }, 60_000);
+    const versions = readdirSync(path.join(dataDir, "certificates", certId)).sort();
+    expect(versions).toEqual([firstSerial, view.serial].sort());
+    expect(serialOf(currentFiles(dataDir, certId, view.serial).cert)).toBe(normSerial(view.serial));
+    expect(serialOf(currentFiles(dataDir, certId, firstSerial).cert)).toBe(normSerial(firstSerial));
+    expect(view.attempts[0]).toMatchObject({ outcome: "succeeded", kind: "renew" });
+    expect(view.attempts[1]).toMatchObject({ outcome: "succeeded", kind: "issue" });
+    // a forced order skips the preflight
+    expect(view.attempts[0].steps.map((s: { name: string }) => s.name)).not.toContain("preflight");
+  }, 90_000);
+
+  test("a failing challenge (listener on the wrong port) reports failed with the CA's error and backs off", async () => {
+    const before = Date.now();
+    const id = await defineCertificate(instanceId, { name: "wrong-port", domains: [uniqueDomain("wrong")], challenge: { type: "http-01", port: await freePort() } });
+    // The preflight passes (the agent reaches its own listener on that port); the CA, which
+    // validates on port 5002, is the one that fails.
+    const view = await until("certificate failed in the hub", async () => {
+      const c = await getCert(id);
+      return c?.status === "failed" && c.lastError ? c : null;
+    }, 60_000);
+    console.log(`failed order reported as: ${view.lastError}`);
+    // Pebble's own words: it dials its HTTP-01 port, where nothing listens.
+    expect(view.lastError).toMatch(/connection refused|connect/i);
+    expect(view.renewalReason).toBe("backoff");
+    expect(view.failureCount).toBe(1);
+    expect(view.nextRenewalAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(view.nextRenewalAt).toBeLessThan(Date.now() + 5 * 60_000);
+    expect(view.attempts[0].outcome).toBe("failed");
+    expect(view.serial ?? null).toBeNull();
+    expect(existsSync(path.join(dataDir, "certificates", id)) ? readdirSync(path.join(dataDir, "certificates", id)) : []).toEqual([]);
+  }, 90_000);
+
+  test("kill -9 in the middle of an order, then restart: retried cleanly, nothing half-stored", async () => {
+    const procDir = tempDir("certhub-agent-proc-");
+    agentDirs.push(procDir);
+    const key = await newKey();
+    const secretFile = path.join(procDir, "..", `${path.basename(procDir)}.secret`);
+    writeFileSync(secretFile, key.secret);
+    const script = path.join(ROOT, "test/agent/certificates/fixtures/agent-process.ts");
+    const spawnAgent = (join: boolean) =>
+      Bun.spawn([process.execPath, script, procDir, dns.dnsServer, ...(join ? [proxyUrl, key.clientId, secretFile] : [])], { stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    let proc = spawnAgent(true);
+    let out = "";
+    const reader = (async () => {
+      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += new TextDecoder().decode(chunk);
+    })();
+    await until("agent process joined", () => /joined (\S+)/.test(out), 20_000);
+    const procInstance = /joined (\S+)/.exec(out)![1];
+    const id = await defineCertificate(procInstance, { name: "killed", domains: [uniqueDomain("kill")], challenge: { type: "http-01", port: pebble.httpPort } });
+    const db = createClient({ url: `file:${path.join(procDir, "agent.db")}` });
+    await until("order started", async () => {
+      const r = await db.execute({ sql: "select order_started_at from certificates where id = ?", args: [id] });
+      return r.rows[0]?.order_started_at != null;
+    }, 30_000);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    await reader.catch(() => {});
+    const killed = (await db.execute({ sql: "select current_dir, order_started_at from certificates where id = ?", args: [id] })).rows[0];
+    expect(killed.current_dir).toBeNull(); // killed before the new version became current
+    expect(killed.order_started_at).not.toBeNull();
+    db.close();
+
+    proc = spawnAgent(false);
+    try {
+      const view = await until("valid after the restart", async () => {
+        const c = await getCert(id);
+        return c?.status === "valid" && c.serial ? c : null;
+      }, 60_000);
+      expect(view.attempts.some((a: { outcome: string }) => a.outcome === "interrupted")).toBe(true);
+      expect(view.attempts[0].outcome).toBe("succeeded");
+      // exactly one complete version, no temporary leftovers
+      const versions = readdirSync(path.join(procDir, "certificates", id));
+      expect(versions).toEqual([view.serial]);
+      expect(serialOf(readFileSync(path.join(procDir, "certificates", id, view.serial, "cert.pem"), "utf8"))).toBe(normSerial(view.serial));
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  }, 120_000);
+
+  test("no private key appears in any body the agents sent", async () => {
+    expect(sent.length).toBeGreaterThan(5);
+    const syncs = sent.filter((s) => s.path.endsWith("/sync"));
+    expect(syncs.some((s) => s.body.includes('"certificates"') && s.body.includes('"serial"'))).toBe(true);
+    const keyBodies: string[] = [];
+    for (const d of agentDirs) {
+      const root = path.join(d, "certificates");
+      if (!existsSync(root)) continue;
+      for (const id of readdirSync(root)) for (const v of readdirSync(path.join(root, id))) keyBodies.push(readFileSync(path.join(root, id, v, "privkey.pem"), "utf8"));
+    }
+    expect(keyBodies.length).toBeGreaterThanOrEqual(2);
+    const accountKeys: string[] = [];
+    for (const d of agentDirs) {
+      const db = createClient({ url: `file:${path.join(d, "agent.db")}` });
+      const rows = (await db.execute("select key_jwk from ca_account_keys where key_jwk is not null")).rows;
+      db.close();
+      for (const r of rows) accountKeys.push(JSON.parse(String(r.key_jwk)).d);
+    }
+    expect(accountKeys.length).toBeGreaterThanOrEqual(1);
+    for (const s of sent) {
+      expect(s.body).not.toContain("PRIVATE KEY");
+      for (const k of keyBodies) {
+        const b64 = k.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+        expect(s.body.includes(b64.slice(0, 40))).toBe(false);
+      }
+      for (const d of accountKeys) expect(s.body.includes(d)).toBe(false);
+    }
+  });
+});
