@@ -3,7 +3,8 @@
 // the failure after it, so every attempt of a parallel burst was evaluated and a right password
 // late in the burst signed in. Measured with 50 parallel attempts from one address:
 //   sign-in: before the fix 50 evaluated (and the right one signed in), after ≤ 5;
-//   join:    before the fix 50 evaluated, after ≤ 20.
+//   join:    before the fix 50 checked (with a libSQL server's latency on key lookups; on the
+//            embedded file database the lookup is quick enough to hide the race), after ≤ 20.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { KeyedLock, RateLimiter } from "../../../src/hub/security/rateLimit";
 import { PER_USER_FAILURES } from "../../../src/hub/security/signInLimits";
@@ -17,6 +18,24 @@ beforeAll(async () => {
   admin = await signIn(hub.url);
 });
 afterAll(() => hub.stop());
+
+/**
+ * Makes key lookups take as long as they do against a libSQL server (--db-url): on the embedded
+ * file database a lookup finishes within a few microtasks, which hides the check-then-record race.
+ */
+async function withRemoteDbLatency<T>(ms: number, run: () => Promise<T>): Promise<T> {
+  const client = (hub.deps.db as unknown as { $client: { execute: (...a: unknown[]) => Promise<unknown> } }).$client;
+  const execute = client.execute;
+  client.execute = async (...args: unknown[]) => {
+    await Bun.sleep(ms);
+    return execute.apply(client, args);
+  };
+  try {
+    return await run();
+  } finally {
+    client.execute = execute;
+  }
+}
 
 async function createUser(username: string, password: string) {
   const res = await admin.json("/api/v1/principals", "POST", { type: "user", username, password, roles: ["readonly"] });
@@ -63,7 +82,8 @@ describe("join under a parallel burst", () => {
     const made = await admin.json("/api/v1/tokens", "POST", { title: "burst key", role: "managed-instance" });
     expect(made.status).toBe(201);
     const key = (await made.json()) as { clientId: string; secret: string };
-    const results = await Promise.all(Array.from({ length: 50 }, () => new FakeAgent(hub.url).join(key.clientId, "chub_sk_wrong-wrong-wrong-wrong-wrong")));
+    const agents = Array.from({ length: 50 }, () => new FakeAgent(hub.url));
+    const results = await withRemoteDbLatency(20, () => Promise.all(agents.map((a) => a.join(key.clientId, "chub_sk_wrong-wrong-wrong-wrong-wrong"))));
     const statuses = results.map((r) => r.status);
     const evaluated = statuses.filter((s) => s === 401).length;
     const refused = statuses.filter((s) => s === 429).length;
