@@ -2,6 +2,7 @@
 // issues certificates with chosen dates/keys/SANs into fixture trees, and running the scan
 // as another user (`nobody`) to see what an agent without root privileges reports.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ScanEnvironment } from "../../../src/agent/external";
 import type { CertificateReport, ExternalManagerName, ExternalManagerReport } from "../../../src/protocol/certificates";
@@ -56,7 +57,7 @@ export class TestCa {
   constructor(readonly name = "certhub fixture CA") {
     for (const d of ["newcerts"]) mkdirSync(join(this.dir, d));
     writeFileSync(join(this.dir, "index.txt"), "");
-    writeFileSync(join(this.dir, "serial"), `${crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "1")}\n`);
+    writeFileSync(join(this.dir, "serial"), `${crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "10")}\n`);
     writeFileSync(
       join(this.dir, "ca.cnf"),
       [
@@ -115,4 +116,26 @@ export function openUp(...dirs: string[]): void {
 
 export function manager(result: ScanResult, name: ExternalManagerName): ExternalManagerReport {
   return result.managers.find((m) => m.name === name)!;
+}
+
+/** A copy of fixtures/<name> in a fresh temp dir (the fixtures themselves stay untouched). */
+export function copyFixture(name: string): string {
+  const dest = tempDir(`ext-${name.replace(/[^a-z0-9]/gi, "")}-`);
+  run(["cp", "-a", `${join(FIXTURES, name)}/.`, dest]);
+  return dest;
+}
+
+/** Replaces @KEY@ placeholders (dates that must be relative to now) in a fixture file. */
+export function fill(file: string, values: Record<string, string | number>): void {
+  let text = readFileSync(file, "utf8");
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`@${k}@`, String(v));
+  writeFileSync(file, text);
+}
+
+/** Every directory under (and including) root made traversable by other users. */
+export function openTree(root: string): void {
+  run(["find", root, "-type", "d", "-exec", "chmod", "755", "{}", "+"]);
+  run(["find", root, "-type", "f", "-exec", "chmod", "644", "{}", "+"]);
+  // and the temp dirs above it (mkdtemp makes them 0700), up to the system temp dir
+  for (let dir = dirname(root); dir.startsWith(`${tmpdir()}/`); dir = dirname(dir)) chmodSync(dir, 0o755);
 }
