@@ -33,7 +33,9 @@ export function resolverFor(srv: DnsServer): Resolver {
   return r;
 }
 
-export async function txtValues(r: Resolver, fqdn: string): Promise<string[]> {
+/** TXT values on the server now. A fresh Resolver per query: Bun's Resolver caches answers. */
+export async function txtValues(srv: DnsServer, fqdn: string): Promise<string[]> {
+  const r = resolverFor(srv);
   try {
     const recs: string[][] = await r.resolveTxt(fqdn.replace(/\.$/, ""));
     return recs.map((chunks) => chunks.join(""));
@@ -45,10 +47,10 @@ export async function txtValues(r: Resolver, fqdn: string): Promise<string[]> {
 }
 
 /** Polls until `value` is among the TXT records of `fqdn` on the server, or throws after `timeoutMs`. */
-export async function waitForTxt(r: Resolver, fqdn: string, value: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+export async function waitForTxt(srv: DnsServer, fqdn: string, value: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
   const t0 = Date.now();
   for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-    const seen = await txtValues(r, fqdn).catch((): string[] => []);
+    const seen = await txtValues(srv, fqdn).catch((): string[] => []);
     if (seen.includes(value)) return Date.now() - t0;
     if (Date.now() - t0 > timeoutMs) throw new Error(`TXT record for ${fqdn} not visible on the DNS server after ${Math.round(timeoutMs / 1000)} s`);
     await sleep(wait, signal);

@@ -3,7 +3,7 @@
 // in its own process group, killed whole on timeout (a grandchild must not outlive it).
 import { spawn } from "node:child_process";
 import { sleep } from "../client";
-import { resolverFor, serverAddress, waitForTxt } from "./dns";
+import { serverAddress, waitForTxt } from "./dns";
 import { dns01Name, dns01Value, type Presented, type SolverContext, type Solver } from "./index";
 
 const HOOK_TIMEOUT_MS = 120_000;
@@ -51,7 +51,7 @@ export function execSolver(c: { command: string; propagationSeconds?: number }, 
       return {
         async waitReady(sig) {
           // With a resolver to ask, wait until the record is there; otherwise trust the hook plus its delay.
-          if (ctx.dnsResolver) await waitForTxt(resolverFor(await serverAddress(ctx.dnsResolver)), fqdn, value, 60_000, sig);
+          if (ctx.dnsResolver) await waitForTxt(await serverAddress(ctx.dnsResolver), fqdn, value, 60_000, sig);
           if (c.propagationSeconds) await sleep(c.propagationSeconds * 1000, sig);
         },
         async cleanup() {

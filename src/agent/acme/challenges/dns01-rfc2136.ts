@@ -49,7 +49,7 @@ export function rfc2136Solver(c: { server: string; zone?: string; credentialId: 
       ctx.log(`DNS-01: added TXT ${fqdn} in zone ${zone} on ${t.server.host}:${t.server.port}`);
       return {
         async waitReady(sig) {
-          const ms = await waitForTxt(t.resolver, fqdn, value, VISIBLE_TIMEOUT_MS, sig);
+          const ms = await waitForTxt(t.server, fqdn, value, VISIBLE_TIMEOUT_MS, sig);
           ctx.log(`DNS-01: ${fqdn} visible on the primary after ${ms} ms`);
           if (c.propagationSeconds) await sleep(c.propagationSeconds * 1000, sig); // for secondaries
         },
