@@ -127,9 +127,11 @@ export function copyFixture(name: string): string {
 
 /** Replaces @KEY@ placeholders (dates that must be relative to now) in a fixture file. */
 export function fill(file: string, values: Record<string, string | number>): void {
-  let text = readFileSync(file, "utf8");
+  const bytes = readFileSync(file);
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe; // Windows PowerShell's Out-File
+  let text = utf16 ? bytes.subarray(2).toString("utf16le") : bytes.toString("utf8");
   for (const [k, v] of Object.entries(values)) text = text.replaceAll(`@${k}@`, String(v));
-  writeFileSync(file, text);
+  writeFileSync(file, utf16 ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]) : text);
 }
 
 /** Every directory under (and including) root made traversable by other users. */
