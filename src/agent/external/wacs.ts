@@ -205,7 +205,8 @@ async function readRenewal(client: WacsClient, root: string, file: string, now: 
   const settings = wacsSettings(r, serverDir, facts === null && recordedExpiry !== null);
   const name = r.LastFriendlyName || r.FriendlyName || target.CommonName || r.Id!;
   const report: CertificateReport = {
-    id: reportId(client, `${serverDir}:${r.Id}`, file),
+    // Ids are GUIDs: unique across server folders (dedupeIds adds a hash if one is copied).
+    id: reportId(client, r.Id!, file),
     name: clip(String(name), 255),
     domains: (facts ? facts.domains : targetDomains).slice(0, 100),
     source: client,
