@@ -15,26 +15,11 @@ export type { DeployableCertificate, DeployContext, DeployOutcome, TaskResult, D
 export { writeFileAtomic } from "./atomic-write";
 export { checkServed } from "./verify";
 
-const TRIGGER_SKIP = "not run: trigger ";
-
-/**
- * The per-task "last result" to store after a run: a task this run skipped only because its
- * trigger did not match keeps its previous result (a failure-only webhook keeps showing when it
- * last fired, not "skipped" after every successful renewal). Results are matched by index and
- * type; a changed task list simply takes the new results.
- */
-export function mergeTaskResults(previous: TaskResult[] | null | undefined, current: TaskResult[]): TaskResult[] {
-  return current.map((r) => {
-    if (r.lastResult.outcome !== "skipped" || !r.lastResult.message.startsWith(TRIGGER_SKIP)) return r;
-    const old = previous?.find((p) => p.index === r.index && p.type === r.type);
-    return old?.lastResult ? { ...r, lastResult: old.lastResult } : r;
-  });
-}
-
 /** Seconds between retries when a task asks for retries without a delay. */
 const DEFAULT_RETRY_DELAY_SECONDS = 5;
 const MESSAGE_LIMIT = 2000;
 const OUTPUT_LIMIT = 4000;
+const TRIGGER_SKIP = "not run: trigger ";
 
 /**
  * Which tasks an outcome runs: success → "success" and "always"; failure → "failure" and
@@ -77,6 +62,20 @@ export async function runDeployments(tasks: DeploymentTask[], cert: DeployableCe
     if (result.lastResult.outcome === "failed" && !task.continueOnError) stoppedBy = `task ${index + 1} (${label(task)}) failed`;
   }
   return results;
+}
+
+/**
+ * The per-task "last result" to store after a run: a task this run skipped only because its
+ * trigger did not match keeps its previous result (a failure-only webhook keeps showing when it
+ * last fired, not "skipped" after every successful renewal). Results are matched by index and
+ * type; a changed task list simply takes the new results.
+ */
+export function mergeTaskResults(previous: TaskResult[] | null | undefined, current: TaskResult[]): TaskResult[] {
+  return current.map((r) => {
+    if (r.lastResult.outcome !== "skipped" || !r.lastResult.message.startsWith(TRIGGER_SKIP)) return r;
+    const old = previous?.find((p) => p.index === r.index && p.type === r.type);
+    return old?.lastResult ? { ...r, lastResult: old.lastResult } : r;
+  });
 }
 
 async function runWithRetries(task: DeploymentTask, run: TaskRun, base: Omit<TaskResult, "lastResult">): Promise<TaskResult> {
