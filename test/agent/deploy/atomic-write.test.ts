@@ -166,6 +166,32 @@ describe("pem task", () => {
     await runDeployments([{ type: "pem", directory: dir2, owner: "65534", group: "65534", trigger: "success" }], cert, "success", context());
     expect(statSync(join(dir2, "fullchain.pem")).uid).toBe(65534);
   });
+  test.skipIf(!isRoot)("as an unprivileged user (nobody): permission errors fail the task with a clear message, nothing half-written", async () => {
+    const rootOwned = tempDir("certhub-pem-perm-");
+    const own = tempDir("certhub-pem-perm-");
+    Bun.spawnSync(["chmod", "755", rootOwned]);
+    Bun.spawnSync(["chown", "nobody:nogroup", own]);
+    const runner = join(tempDir("certhub-pem-perm-"), "run.ts");
+    writeFileSync(
+      runner,
+      `import { runDeployments } from ${JSON.stringify(join(ROOT, "src/agent/deploy/index.ts"))};
+const cert = ${JSON.stringify(cert)};
+const ctx = { credentials: new Map(), allowScripts: false, log: () => {} };
+const a = await runDeployments([{ type: "pem", directory: ${JSON.stringify(rootOwned)}, trigger: "success" }], cert, "success", ctx);
+const b = await runDeployments([{ type: "pem", directory: ${JSON.stringify(own)}, owner: "root", trigger: "success" }], cert, "success", ctx);
+console.log(JSON.stringify([a[0].lastResult, b[0].lastResult]));`,
+    );
+    Bun.spawnSync(["chmod", "-R", "a+rX", join(runner, "..")]);
+    const r = Bun.spawnSync(["runuser", "-u", "nobody", "--", process.execPath, runner], { stdout: "pipe", stderr: "pipe", cwd: "/" });
+    expect(r.stderr.toString()).toBe("");
+    const [denied, chownDenied] = JSON.parse(r.stdout.toString());
+    expect(denied.outcome).toBe("failed");
+    expect(denied.message).toBe(`${join(rootOwned, "privkey.pem")}: cannot create a file in ${rootOwned}: permission denied (EACCES)`);
+    expect(chownDenied.outcome).toBe("failed");
+    expect(chownDenied.message).toBe(`${join(own, "privkey.pem")}: cannot set owner/group root: permission denied (EPERM)`);
+    expect(readdirSync(rootOwned)).toEqual([]);
+    expect(readdirSync(own)).toEqual([]); // the temp file was removed
+  });
   if (!isRoot) test("owner/group test needs root", () => console.warn("NOT RUN: chown to nobody needs root"));
 
   test("replacing an existing deployment swaps the contents (renewal) and keeps the files' modes", async () => {
