@@ -26,6 +26,12 @@ export const TEST_PEERS: Array<{ pkg: string; bin: string }> = [
   { pkg: "openssl", bin: "/usr/bin/openssl" },
   { pkg: "openjdk-17-jre-headless", bin: "/usr/bin/keytool" },
   { pkg: "nginx-light", bin: "/usr/sbin/nginx" },
+  // ACME client tests (test/agent/acme): Pebble 2.4 is the fallback (2.10 is fetched from Debian sid
+  // by test/helpers/acme-peers.ts into node_modules/.cache), BIND + dig for RFC 2136, curl for hooks
+  { pkg: "pebble", bin: "/usr/bin/pebble" },
+  { pkg: "bind9", bin: "/usr/sbin/named" },
+  { pkg: "bind9-dnsutils", bin: "/usr/bin/dig" },
+  { pkg: "curl", bin: "/usr/bin/curl" },
 ];
 
 function installed(bin: string): boolean {
