@@ -10,6 +10,10 @@ if (window.htmx) {
   // Pages answer htmx requests for one element with a fragment (keyed on HX-Target), so a
   // history-restore must get the full page.
   htmx.config.historyRestoreAsHxRequest = false;
+  // No page snapshots in the tab's sessionStorage: they would outlive sign-out (admin data
+  // readable by the next person at this browser). Back/forward re-fetches the page instead
+  // (answered with Cache-Control: no-store).
+  htmx.config.historyCacheSize = 0;
   // 422 = form with validation errors: swap it in so the errors show next to the fields.
   htmx.config.responseHandling = [
     { code: "204", swap: false },
@@ -18,6 +22,21 @@ if (window.htmx) {
     { code: "[45]..", swap: false, error: true },
   ];
 }
+
+// Sign-out: drop anything htmx (or an older app.js) kept in this tab's storage.
+const HTMX_HISTORY_KEY = "htmx-history-cache";
+function clearHtmxHistory() {
+  try {
+    sessionStorage.removeItem(HTMX_HISTORY_KEY);
+    localStorage.removeItem(HTMX_HISTORY_KEY);
+  } catch {
+    // storage disabled: nothing to clear
+  }
+}
+clearHtmxHistory(); // a snapshot left by an earlier version of this file
+document.addEventListener("submit", (event) => {
+  if (event.target.matches && event.target.matches("form[action='/logout']")) clearHtmxHistory();
+});
 
 // Copy buttons: <button data-copy="#id-of-element">Copy</button>
 document.addEventListener("click", async (event) => {
