@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { agentApi } from "./agent-api";
 import { adminApi } from "./api";
 import type { HubDeps, HubEnv } from "./context";
+import { requestGuards } from "./middleware/request-guards";
 import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
 import { staticRoutes } from "./static";
@@ -18,6 +19,7 @@ export function createApp(deps: HubDeps) {
   });
   app.use("*", requestMetrics);
   app.use("*", securityHeaders);
+  app.use("*", requestGuards);
 
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/metrics", async (c) => c.body(await deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));

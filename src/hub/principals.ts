@@ -42,8 +42,15 @@ export async function addPrincipal(db: HubDb, raw: z.input<typeof createPrincipa
   const input = createPrincipalSchema.parse(raw);
   let id: string;
   if (input.type === "user") {
-    if (await findUserByUsername(db, input.username)) throw new PrincipalRuleError(`username "${input.username}" is taken`);
-    id = await createUser(db, { username: input.username, password: input.password, title: input.title || input.username, email: input.email, roles: input.roles });
+    const taken = () => new PrincipalRuleError(`username "${input.username}" is taken`);
+    if (await findUserByUsername(db, input.username)) throw taken();
+    try {
+      id = await createUser(db, { username: input.username, password: input.password, title: input.title || input.username, email: input.email, roles: input.roles });
+    } catch (err) {
+      // Two requests for the same name at once both pass the check above; the unique index decides.
+      if (/UNIQUE constraint failed: users\.|users_username_uq/.test(`${err}${(err as { cause?: unknown }).cause ?? ""}`)) throw taken();
+      throw err;
+    }
   } else {
     id = await createPrincipal(db, { type: "service", title: input.title, description: input.description, roles: input.roles });
   }

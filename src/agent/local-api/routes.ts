@@ -18,6 +18,8 @@ const JoinBody = z.object({
   fingerprint: z.string().trim().max(200).optional().nullable(),
 });
 
+const CommandsQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) });
+
 const json = (status: number, body: unknown) => Response.json(body, { status });
 const error = (status: number, message: string, code?: string) => json(status, code ? { error: message, code } : { error: message });
 
@@ -101,7 +103,10 @@ export async function route(req: Request, agent: Agent): Promise<Response> {
 
   if (pathname === "/api/system/commands") {
     if (method !== "GET") return error(405, "use GET");
-    const limit = Math.min(Number(new URL(req.url).searchParams.get("limit")) || 1000, 10_000);
+    // An integer or a 400: `limit=1.5` reached SQLite as LIMIT 1.5 (datatype mismatch, a 500).
+    const query = CommandsQuery.safeParse({ limit: new URL(req.url).searchParams.get("limit") ?? undefined });
+    if (!query.success) return error(400, "limit must be a whole number from 1 to 10000", "bad-request");
+    const { limit } = query.data;
     const rows = await agent.store.executedCommands(limit);
     return json(200, rows.map((r) => ({ id: r.id, seq: r.seq, type: r.type, startedAt: r.startedAt, completedAt: r.completedAt })));
   }

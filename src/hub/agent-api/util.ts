@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import { parseJsonBounded } from "../../lib/json-bounded";
 import type { ErrorCode } from "../../protocol/schemas";
 import type { HubEnv } from "../context";
 import { clientIp as hubClientIp } from "../middleware/client-ip";
@@ -32,12 +33,16 @@ export type Parsed<T> = { ok: true; raw: Uint8Array; value: T } | { ok: false; r
 /** Reads the raw body (needed for the signature hash), then parses JSON and validates it. */
 export async function readJson<T>(c: Ctx, schema: z.ZodType<T>, raw?: Uint8Array): Promise<Parsed<T>> {
   const bytes = raw ?? new Uint8Array(await c.req.arrayBuffer());
-  let data: unknown;
+  let text: string;
   try {
-    data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return { ok: false, response: fail(c, 400, "request body is not valid JSON", "bad-request") };
+    return { ok: false, response: fail(c, 400, "request body is not valid UTF-8", "bad-request") };
   }
+  // Depth-limited: 150,000 nested arrays parse, then overflow the stack in zod or when stored.
+  const parsed = parseJsonBounded(text);
+  if (!parsed.ok) return { ok: false, response: fail(c, 400, `request body is not valid JSON: ${parsed.error}`, "bad-request") };
+  const data = parsed.value;
   const res = schema.safeParse(data);
   if (!res.success) {
     const issue = res.error.issues[0];

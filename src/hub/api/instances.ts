@@ -22,6 +22,9 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
+// An integer, or a 400: `limit=1.5` reached SQLite as LIMIT 1.5 (datatype mismatch, a 500).
+const commandsQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+
 const commandBody = z
   .object({
     type: z.enum(COMMAND_TYPES),
@@ -82,11 +85,11 @@ export const instancesApi = new Hono<HubEnv>()
     return c.json(await effectiveSettings(c.get("deps"), { id: row.instance.id, groupName: row.instance.groupName }));
   })
   .post("/:id/external-refresh", async (c) => c.json(await refreshExternalScan(c.get("deps"), actorOf(c), c.req.param("id")), 202))
-  .get("/:id/commands", async (c) => {
+  .get("/:id/commands", validate("query", commandsQuery), async (c) => {
     const { db } = c.get("deps");
     const id = c.req.param("id");
     if (!(await getInstanceView(db, id))) return c.json({ error: "instance not found" }, 404);
-    const limit = Math.min(Math.max(Number(c.req.query("limit")) || 100, 1), 1000);
+    const { limit } = c.req.valid("query");
     return c.json((await listCommands(db, id, limit)).map(commandView));
   })
   .post("/:id/commands", validate("json", commandBody), (c) => {

@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { listCertificates } from "../../../db/certificates";
 import { listCommands } from "../../../db/commands";
+import { parseJsonBounded } from "../../../lib/json-bounded";
 import { getInstanceView, INSTANCE_STATUSES, listInstances, type ListInstancesOptions } from "../../../db/instances";
 import { canWrite } from "../../../db/roles";
 import { COMMAND_TYPES, type CommandType } from "../../../protocol/schemas";
@@ -158,8 +159,8 @@ function afterAction(c: Ctx, to: string, outcome: { done?: string; error?: strin
 async function runAction(c: Ctx, fn: (id: string) => Promise<ActionResult>, done: string, redirectToList = false) {
   const id = c.req.param("id") ?? "";
   const res = await fn(id);
-  if (!res.ok) return afterAction(c, res.status === 404 ? "/instances" : `/instances/${id}`, { error: res.error });
-  return afterAction(c, redirectToList ? "/instances" : `/instances/${id}`, { done });
+  if (!res.ok) return afterAction(c, res.status === 404 ? "/instances" : `/instances/${encodeURIComponent(id)}`, { error: res.error });
+  return afterAction(c, redirectToList ? "/instances" : `/instances/${encodeURIComponent(id)}`, { done });
 }
 
 async function queueFromPage(c: Ctx, type: CommandType, payload: unknown) {
@@ -167,9 +168,9 @@ async function queueFromPage(c: Ctx, type: CommandType, payload: unknown) {
   const id = c.req.param("id") ?? "";
   const row = await getInstanceView(db, id);
   if (!row) return afterAction(c, "/instances", { error: "instance not found" });
-  if (row.instance.state === "revoked") return afterAction(c, `/instances/${id}`, { error: "instance is revoked; reinstate it first" });
+  if (row.instance.state === "revoked") return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: "instance is revoked; reinstate it first" });
   const cmd = await fleet.queueCommand(id, type, payload, actorOf(c));
-  return afterAction(c, `/instances/${id}`, { done: `queued ${type} (#${cmd?.seq})` });
+  return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: `queued ${type} (#${cmd?.seq})` });
 }
 
 export const instancePages = new Hono<HubEnv>()
@@ -253,16 +254,15 @@ export const instancePages = new Hono<HubEnv>()
     const id = c.req.param("id");
     const body = await c.req.parseBody();
     const type = String(body.type ?? "");
-    if (!(COMMAND_TYPES as readonly string[]).includes(type)) return afterAction(c, `/instances/${id}`, { error: `unknown command type "${type.slice(0, 40)}"` });
+    if (!(COMMAND_TYPES as readonly string[]).includes(type)) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: `unknown command type "${type.slice(0, 40)}"` });
     let payload: unknown = {};
     const raw = typeof body.payload === "string" ? body.payload.trim() : "";
     if (raw) {
-      try {
-        payload = JSON.parse(raw);
-      } catch {
-        return afterAction(c, `/instances/${id}`, { error: "payload is not valid JSON" });
-      }
-      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return afterAction(c, `/instances/${id}`, { error: "payload must be a JSON object" });
+      // Depth-limited: a deeply nested payload parses but cannot be stored (stack overflow).
+      const parsed = parseJsonBounded(raw);
+      if (!parsed.ok) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: `payload is not valid JSON (${parsed.error})` });
+      payload = parsed.value;
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: "payload must be a JSON object" });
     }
     return queueFromPage(c, type as CommandType, payload);
   });
