@@ -9,6 +9,9 @@ import { certificates, instances, managedCertificates } from "./schema";
 
 export type CertificateRow = typeof certificates.$inferSelect;
 
+/** Id prefix of managed certificate definitions made on the hub. */
+export const MANAGED_ID_PREFIX = "mc_";
+
 /** The stored row for one reported certificate. */
 export function certificateRow(instanceId: string, c: CertificateReport, now: number): typeof certificates.$inferInsert {
   return {
@@ -88,7 +91,9 @@ export async function replaceCertificates(
       .from(managedCertificates)
       .where(eq(managedCertificates.instanceId, instanceId));
     const defined = new Set(defs.map((d) => d.id));
-    const kept = list.filter((c) => c.source !== "managed" || defined.has(c.id));
+    // Hub definitions have "mc_" ids: a report of one that is not defined (any more) is a
+    // deleted definition the agent has not dropped yet. Other managed ids are kept as reported.
+    const kept = list.filter((c) => c.source !== "managed" || defined.has(c.id) || !c.id.startsWith(MANAGED_ID_PREFIX));
     const reported = new Set(kept.filter((c) => c.source === "managed").map((c) => c.id));
     const unreported = defs.filter((d) => !reported.has(d.id)).map((d) => d.id);
     await tx

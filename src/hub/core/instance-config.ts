@@ -33,13 +33,15 @@ export async function instanceConfig(core: Pick<CoreDeps, "db" | "secretKey">, i
       console.error(`certhub: stored credential ${row.id} cannot be opened (${(err as Error).message}); enter its secret again`);
     }
   }
+  const defaultEmail = typeof settings.defaultContactEmail === "string" ? settings.defaultContactEmail : "";
   const caAccounts: CaAccountSpec[] = accounts.map((a) => {
     const eab = a.eabCredentialId && usedAccounts.has(a.id) ? opened.get(a.eabCredentialId) : undefined;
     return {
       id: a.id,
       title: a.title,
       directoryUrl: a.directoryUrl,
-      ...(a.email ? { email: a.email } : {}),
+      // The "default contact email" setting stands in for an account that names none.
+      ...(a.email || defaultEmail ? { email: a.email || defaultEmail } : {}),
       ...(a.trustedRootsPem ? { trustedRootsPem: a.trustedRootsPem } : {}),
       ...(eab ? { eab: { keyId: eab.secret.keyId, hmacKey: eab.secret.hmacKey } } : {}),
     };

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { audit, type Actor } from "../../db/audit";
 import { accountRegistration } from "../../db/agent-reports";
 import { getCaAccount } from "../../db/ca-accounts";
-import { certificateReportsOf, deleteCertificateReport, getCertificateReport, insertPendingCertificate, refreshPendingCertificate, type CertificateRow } from "../../db/certificates";
+import { MANAGED_ID_PREFIX, certificateReportsOf, deleteCertificateReport, getCertificateReport, insertPendingCertificate, refreshPendingCertificate, type CertificateRow } from "../../db/certificates";
 import { getCredentialsMeta } from "../../db/credentials";
 import { getInstanceView } from "../../db/instances";
 import {
@@ -208,7 +208,7 @@ export async function createManagedCertificate(core: CoreDeps, actor: Actor, inp
   };
   const credentialIds = await checkDefinition(core, inst, def);
   const now = Date.now();
-  const row: ManagedCertificateRow = { id: newId("mc_"), instanceId: inst.id, ...def, credentialIds, revision: 1, createdAt: now, updatedAt: now };
+  const row: ManagedCertificateRow = { id: newId(MANAGED_ID_PREFIX), instanceId: inst.id, ...def, credentialIds, revision: 1, createdAt: now, updatedAt: now };
   await insertManagedCertificate(core.db, row);
   await insertPendingCertificate(core.db, inst.id, row);
   await audit(core.db, actor, "certificate.create", { type: "certificate", id: row.id }, { instanceId: inst.id, name: row.name, domains: row.domains });

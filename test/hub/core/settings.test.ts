@@ -79,6 +79,24 @@ describe("scope resolution", () => {
   });
 });
 
+describe("settings used by the rules", () => {
+  test("default key type and default contact email fill in what a certificate or CA account leaves out", async () => {
+    const inst = await addInstance(w, { group: "defaults-g" });
+    const ca = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "no email", directoryUrl: "https://127.0.0.1:14000/dir", scope: "global" });
+    expect(ca.status).toBe(201);
+    expect((await put("defaultKeyType", { scope: "group", scopeId: "defaults-g", value: "ecdsa-p384" })).status).toBe(200);
+    expect((await put("defaultContactEmail", { scope: "instance", scopeId: inst.instanceId, value: "certs@example.com" })).status).toBe(200);
+    const cert = await call(w.admin, "POST", "/api/v1/managed-certificates", { instanceId: inst.instanceId, name: "d", domains: ["d.example.com"], caAccountId: ca.body.id, challenge: { type: "http-01" } });
+    expect(cert.status).toBe(201);
+    expect(cert.body.keyType).toBe("ecdsa-p384");
+    const cfg = (await syncConfig(inst))!;
+    expect(cfg.certificates[0].keyType).toBe("ecdsa-p384");
+    expect(cfg.caAccounts.find((a) => a.id === ca.body.id)!.email).toBe("certs@example.com");
+    await call(w.admin, "DELETE", "/api/v1/managed-certificates/" + cert.body.id);
+    await call(w.admin, "DELETE", "/api/v1/ca-accounts/" + ca.body.id);
+  });
+});
+
 describe("delivery", () => {
   test("a global change reaches all 100 instances at their next sync; group and instance changes exactly theirs", async () => {
     const fleet = [] as Awaited<ReturnType<typeof addInstance>>[];
@@ -109,5 +127,5 @@ describe("delivery", () => {
       if (i === 42) expect(cfg?.settings.renewalDaysBeforeExpiry).toBe(20);
       else expect(cfg).toBeNull();
     });
-  });
+  }, 60_000); // 100 agents × 4 rounds of signed syncs; slow on a loaded machine
 });
