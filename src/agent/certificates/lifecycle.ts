@@ -48,6 +48,8 @@ export class CertificateLifecycle {
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Certificates with an order/test/deploy queued or running. */
   private busy = new Set<string>();
+  /** Definitions edited on the hub while their order ran: order again once it ends. */
+  private changedWhileBusy = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private stopped = false;
@@ -132,7 +134,10 @@ export class CertificateLifecycle {
       const old = before.get(spec.id);
       const oldSpec = old?.spec ? safeSpec(old.spec) : null;
       const changed = !oldSpec || orderKey(oldSpec) !== orderKey(spec);
-      if (this.busy.has(spec.id)) continue; // re-planned when the running order ends
+      if (this.busy.has(spec.id)) {
+        if (changed) this.changedWhileBusy.add(spec.id); // re-planned when the running job ends
+        continue;
+      }
       await this.replan(spec.id, changed);
     }
     this.opts.onChange();
@@ -218,11 +223,25 @@ export class CertificateLifecycle {
       if (this.stopped) throw new Error("the agent is stopping");
       return job();
     });
-    this.queue = run.catch(() => {}).finally(() => {
-      this.busy.delete(id);
-      this.schedule(id);
-    });
+    this.queue = run
+      .catch(() => {})
+      .then(() => this.afterJob(id))
+      .catch((e) => this.opts.log(`certificate ${id}: ${errorText(e)}`))
+      .finally(() => this.busy.delete(id));
     return run;
+  }
+
+  /** After an order/test/deploy: apply what changed meanwhile, then set the next timer. */
+  private async afterJob(id: string) {
+    this.busy.delete(id);
+    if (this.stopped) return;
+    if (!(await getManaged(this.db, id))) {
+      removeCertificateFiles(this.opts.dataDir, id); // deleted on the hub while its order ran
+      return;
+    }
+    const changed = this.changedWhileBusy.delete(id);
+    if (changed) await this.replan(id, true);
+    else this.schedule(id);
   }
 
   /** Re-computes the plan of one certificate from its state and the current settings. */
@@ -251,6 +270,7 @@ export class CertificateLifecycle {
     );
     if (plan.at !== row.nextRenewalAt || plan.reason !== row.renewalReason) {
       await updateManaged(this.db, id, { nextRenewalAt: plan.at, renewalReason: plan.reason });
+      this.opts.onChange(); // the hub shows the plan
     }
     this.schedule(id);
   }

@@ -6,10 +6,11 @@
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createClient } from "@libsql/client";
 import { Agent } from "../../../src/agent/agent";
+import { getRenewalInfo } from "../../../src/agent/acme";
 import { freePort, ROOT, tempDir } from "../../helpers";
 import { startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from "../../helpers/acme-peers";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
@@ -191,6 +192,57 @@ describe("managed certificate lifecycle against Pebble", () => {
     expect(view.attempts[0].steps.map((s: { name: string }) => s.name)).not.toContain("preflight");
   }, 90_000);
 
+  test("editing only the tasks does not re-order; Deploy now writes the PEM files with the current version", async () => {
+    const before = await getCert(certId);
+    const out = path.join(tempDir("certhub-deploy-"), "site");
+    mkdirSync(out);
+    const put = await api(`/api/v1/managed-certificates/${certId}`, "PUT", { deployments: [{ type: "pem", directory: out }] });
+    expect(put.status).toBe(200);
+    await until("new revision on the agent", async () => (await getCert(certId))?.revision > before.revision || (await agent.certificates.reports()).some((r) => r.id === certId && r.revision! > before.revision));
+    const r = await api(`/api/v1/managed-certificates/${certId}/deploy`, "POST", {});
+    expect(r.status).toBe(202);
+    const view = await until("deployment result in the hub", async () => {
+      const c = await getCert(certId);
+      return c?.deployments?.[0]?.lastResult?.outcome === "succeeded" ? c : null;
+    });
+    expect(view.serial).toBe(before.serial); // no new order
+    expect(view.attempts[0]).toMatchObject({ kind: "deploy", outcome: "succeeded", serial: before.serial });
+    expect(serialOf(readFileSync(path.join(out, "cert.pem"), "utf8"))).toBe(normSerial(before.serial));
+    expect(readFileSync(path.join(out, "privkey.pem"), "utf8")).toBe(currentFiles(dataDir, certId, before.serial).key);
+    expect(statSync(path.join(out, "privkey.pem")).mode & 0o777).toBe(0o600);
+  }, 60_000);
+
+  test("Test runs the preflight and records it per domain", async () => {
+    const r = await api(`/api/v1/managed-certificates/${certId}/test`, "POST", {});
+    expect(r.status).toBe(202);
+    const view = await until("preflight attempt", async () => {
+      const c = await getCert(certId);
+      return c?.attempts?.[0]?.kind === "preflight" ? c : null;
+    });
+    expect(view.attempts[0].outcome).toBe("succeeded");
+    expect(view.attempts[0].steps[0]).toMatchObject({ name: "preflight", outcome: "ok", domain: view.domains[0] });
+  }, 60_000);
+
+  test("a changed domain list orders again at once (after a passing preflight) and deploys the new version", async () => {
+    const before = await getCert(certId);
+    const domains = [before.domains[0], uniqueDomain("second")];
+    const put = await api(`/api/v1/managed-certificates/${certId}`, "PUT", { domains });
+    expect(put.status).toBe(200);
+    const view = await until("re-ordered with two domains", async () => {
+      const c = await getCert(certId);
+      return c?.status === "valid" && c.serial !== before.serial && c.attempts[0]?.kind === "renew" && c.deployments?.[0]?.lastResult ? c : null;
+    }, 60_000);
+    const x = new X509Certificate(currentFiles(dataDir, certId, view.serial).cert);
+    for (const d of domains) expect(x.subjectAltName).toContain(`DNS:${d}`);
+    const steps = view.attempts[0].steps.map((s: { name: string }) => s.name);
+    expect(steps).toContain("preflight");
+    expect(steps).toContain("deploy");
+    const out = view.deployments[0].directory as string;
+    expect(serialOf(readFileSync(path.join(out, "cert.pem"), "utf8"))).toBe(normSerial(view.serial));
+    // current and previous only
+    expect(readdirSync(path.join(dataDir, "certificates", certId)).sort()).toEqual([before.serial, view.serial].sort());
+  }, 90_000);
+
   test("a failing challenge (listener on the wrong port) reports failed with the CA's error and backs off", async () => {
     const before = Date.now();
     const id = await defineCertificate(instanceId, { name: "wrong-port", domains: [uniqueDomain("wrong")], challenge: { type: "http-01", port: await freePort() } });
@@ -258,6 +310,41 @@ describe("managed certificate lifecycle against Pebble", () => {
       proc.kill("SIGTERM");
       await proc.exited;
     }
+  }, 120_000);
+
+  test("ARI: the plan lies inside the CA's window, Retry-After is honoured, and a window moved into the past renews", async () => {
+    if (!pebble.features.ari) throw new Error(`ARI NOT TESTED: this Pebble (${pebble.bin.source}) has no renewalInfo; fetch pebble 2.10 (see test/helpers/acme-peers.ts)`);
+    const a = await joinedAgent();
+    const id = await defineCertificate(a.instanceId, { name: "ari", domains: [uniqueDomain("ari")], challenge: { type: "http-01", port: pebble.httpPort } });
+    const first = await until("planned from ARI", async () => {
+      const c = await getCert(id);
+      return c?.status === "valid" && c.renewalReason === "ari" ? c : null;
+    }, 60_000);
+    const certPem = currentFiles(a.dataDir, id, first.serial).cert;
+    const window = await getRenewalInfo({ directoryUrl: pebble.directoryUrl, trustedRootsPem: pebble.caPem, certPem });
+    expect(window).not.toBeNull();
+    expect(first.nextRenewalAt).toBeGreaterThanOrEqual(window!.start);
+    expect(first.nextRenewalAt).toBeLessThanOrEqual(window!.end);
+    const db = createClient({ url: `file:${path.join(a.dataDir, "agent.db")}` });
+    const row = (await db.execute({ sql: "select ari_fetch_at from certificates where id = ?", args: [id] })).rows[0];
+    // Pebble answers Retry-After: 21600: the next question is about 6 h away, not sooner.
+    expect(Number(row.ari_fetch_at)).toBeGreaterThan(Date.now() + 5.9 * 3600_000);
+    expect(Number(row.ari_fetch_at)).toBeLessThan(Date.now() + 6.1 * 3600_000);
+
+    // The CA moves the window into the past (as after a revocation); six hours later (the
+    // agent restarted meanwhile) the agent asks again, and renews.
+    await a.agent.stop();
+    await pebble.setRenewalInfo(certPem, { suggestedWindow: { start: new Date(Date.now() - 2 * 3600_000).toISOString(), end: new Date(Date.now() - 3600_000).toISOString() } });
+    await db.execute({ sql: "update certificates set ari_fetch_at = ? where id = ?", args: [Date.now() - 1000, id] });
+    db.close();
+    const again = await Agent.create({ dataDir: a.dataDir, listen: null, allowScripts: false }, () => {}, { dnsResolver: dns.dnsServer });
+    agents.push(again);
+    await again.start();
+    const renewed = await until("renewed inside the past ARI window", async () => {
+      const c = await getCert(id);
+      return c?.status === "valid" && c.serial !== first.serial ? c : null;
+    }, 60_000);
+    expect(renewed.attempts[0]).toMatchObject({ kind: "renew", outcome: "succeeded" });
   }, 120_000);
 
   test("no private key appears in any body the agents sent", async () => {
