@@ -3,7 +3,7 @@
 // signing fake agent, and helpers that read an instance's config from its sync answer.
 import { expect } from "bun:test";
 import { insertInstance, newInstanceId } from "../../../src/db/instances";
-import type { InstanceConfig } from "../../../src/protocol/certificates";
+import { InstanceConfigSchema, type InstanceConfig } from "../../../src/protocol/certificates";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
 import { FakeAgent } from "../agent-api.fixtures";
 
@@ -45,6 +45,9 @@ export async function syncConfig(agent: FakeAgent, body: Record<string, unknown>
   expect(res.status).toBe(200);
   const json = (await res.json()) as { config?: InstanceConfig };
   if (!json.config) return null;
+  // Exactly what the agent does with it: a config the agent's schema refuses would be lost.
+  const checked = InstanceConfigSchema.safeParse(json.config);
+  if (!checked.success) throw new Error(`the agent would refuse this config: ${checked.error.message}`);
   held.set(agent, json.config.version);
   return json.config;
 }
