@@ -114,7 +114,12 @@ export function loginPages() {
     // Refusals (and guesses from an address over its limit) are audited as one counted row per
     // limiter key and window.
     const auditBurst = (byAddress: boolean) => {
-      bursts ??= new AuditBursts(db);
+      if (!bursts) {
+        bursts = new AuditBursts(db);
+        // Pending counts are written before the database closes.
+        const pending = bursts;
+        c.get("deps").services.push({ name: "sign-in-audit-bursts", stop: () => pending.flushAll() });
+      }
       return byAddress
         ? bursts.record(`address|${ip}`, limits.perAddress.windowEnd(ip), { id: null, label: "(any user)", ip }, "login.rate_limited", { scope: "address" })
         : bursts.record(`user|${username.toLowerCase()}|${ip}`, limits.windowEnd(username, ip), { id: null, label: username, ip }, "login.rate_limited", { scope: "user+address", username });
