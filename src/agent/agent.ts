@@ -62,7 +62,7 @@ export class Agent {
   static async create(
     config: AgentConfig,
     log: (msg: string) => void = (m) => console.log(`[agent] ${m}`),
-    opts: { dnsResolver?: string; scanEnv?: ScanEnvironment } = {},
+    opts: { dnsResolver?: string; scanEnv?: ScanEnvironment; verifyIntervalMs?: number } = {},
   ): Promise<Agent> {
     const store = await AgentStore.open(config.dataDir);
     let engine: SyncEngine | null = null;
@@ -76,6 +76,7 @@ export class Agent {
       onChange: nudge,
       instanceId: () => engine?.current?.instanceId ?? null,
       dnsResolver: opts.dnsResolver,
+      verifyIntervalMs: opts.verifyIntervalMs,
     });
     const external = new ExternalScanner({ store, log, onChange: nudge, env: opts.scanEnv });
     executor.certificates = certificates;

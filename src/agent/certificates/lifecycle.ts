@@ -33,10 +33,14 @@ export interface LifecycleOptions {
   instanceId?: () => string | null;
   /** "host:port" of a DNS server for the preflight's name lookups (split DNS, tests). */
   dnsResolver?: string;
+  /** How often the served certificate is checked again for certificates with `verify`. */
+  verifyIntervalMs?: number;
   now?: () => number;
   random?: () => number;
 }
 
+/** Drift check of the served certificate (someone swapped the file, a service did not reload). */
+export const VERIFY_INTERVAL_MS = 60 * 60_000;
 /** Timers re-check at least this often (setTimeout cannot wait longer than ~24.8 days). */
 const MAX_TIMER_MS = 6 * 3600_000;
 const MESSAGE_LIMIT = 2000;
@@ -53,6 +57,7 @@ export class CertificateLifecycle {
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private stopped = false;
+  private verifyTimer: ReturnType<typeof setInterval> | null = null;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -95,14 +100,31 @@ export class CertificateLifecycle {
       }
     }
     for (const row of await listManaged(this.db)) {
-      if (row.deployPending && row.currentDir) this.enqueue(row.id, () => this.deployCurrent(row.id, "success", true));
+      if (row.deployPending && row.currentDir) void this.enqueue(row.id, () => this.deployCurrent(row.id, "success", true)).catch(() => {});
       else this.schedule(row.id);
+    }
+    this.verifyTimer = setInterval(() => void this.verifyServed().catch((e) => this.opts.log(`served check: ${errorText(e)}`)), this.opts.verifyIntervalMs ?? VERIFY_INTERVAL_MS);
+  }
+
+  /** Checks again what each verified certificate's endpoint serves; a change is reported. */
+  async verifyServed() {
+    for (const row of await listManaged(this.db)) {
+      const spec = row.spec ? safeSpec(row.spec) : null;
+      if (this.stopped || !spec?.verify || !row.currentDir || !row.serial || this.busy.has(row.id)) continue;
+      const served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0], expectedSerial: row.serial });
+      const now = (await getManaged(this.db, row.id))!;
+      if (now && now.serial === row.serial && now.served !== served) {
+        await updateManaged(this.db, row.id, { served });
+        this.opts.log(`certificate ${row.id}: ${spec.verify.host}:${spec.verify.port ?? 443} now ${served}`);
+        this.opts.onChange();
+      }
     }
   }
 
   async stop() {
     this.stopped = true;
     this.abort.abort();
+    if (this.verifyTimer) clearInterval(this.verifyTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.race([this.queue.catch(() => {}), Bun.sleep(5000)]);
@@ -483,7 +505,7 @@ export class CertificateLifecycle {
     let served: string | null = null;
     if (spec.verify) {
       const t0 = performance.now();
-      served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0].replace(/^\*\./, ""), expectedSerial: cert.serial });
+      served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0], expectedSerial: cert.serial });
       steps.push({ name: "verify", outcome: served === "served" ? "ok" : "failed", ms: ms(t0), message: `${spec.verify.host}:${spec.verify.port ?? 443}: ${served}` });
     }
     return { results, steps, served };

@@ -347,6 +347,40 @@ describe("managed certificate lifecycle against Pebble", () => {
     expect(renewed.attempts[0]).toMatchObject({ kind: "renew", outcome: "succeeded" });
   }, 120_000);
 
+  test("served check: unreachable before the service runs, served once it does, stale after a renewal it did not pick up", async () => {
+    const dataDir = tempDir("certhub-agent-");
+    agentDirs.push(dataDir);
+    const a = await Agent.create({ dataDir, listen: null, allowScripts: false }, () => {}, { dnsResolver: dns.dnsServer, verifyIntervalMs: 200 });
+    await a.start();
+    agents.push(a);
+    const key = await newKey();
+    const { instanceId: inst } = await a.join({ url: proxyUrl, clientId: key.clientId, secret: key.secret, fingerprint: null });
+    const port = await freePort();
+    const id = await defineCertificate(inst, { name: "verified", domains: [uniqueDomain("verify")], challenge: { type: "http-01", port: pebble.httpPort }, verify: { host: "127.0.0.1", port } });
+    const first = await until("issued, nothing served yet", async () => {
+      const c = await getCert(id);
+      return c?.status === "valid" && c.served === "unreachable" ? c : null;
+    }, 60_000);
+    const serve = (serial: string) => {
+      const f = currentFiles(dataDir, id, serial);
+      return Bun.serve({ hostname: "127.0.0.1", port, tls: { cert: readFileSync(path.join(f.dir, "fullchain.pem"), "utf8"), key: f.key }, fetch: () => new Response("ok") });
+    };
+    let server = serve(first.serial);
+    try {
+      await until("served", async () => (await getCert(id))?.served === "served");
+      expect((await api(`/api/v1/managed-certificates/${id}/renew`, "POST", {})).status).toBe(202);
+      const renewed = await until("renewed, old one still served", async () => {
+        const c = await getCert(id);
+        return c?.serial !== first.serial && c?.status === "valid" && c.served === "stale" ? c : null;
+      }, 60_000);
+      server.stop(true);
+      server = serve(renewed.serial); // the service reloads
+      await until("served again", async () => (await getCert(id))?.served === "served");
+    } finally {
+      server.stop(true);
+    }
+  }, 120_000);
+
   test("no private key appears in any body the agents sent", async () => {
     expect(sent.length).toBeGreaterThan(5);
     const syncs = sent.filter((s) => s.path.endsWith("/sync"));
