@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, inArray, like, or, sql, type SQL } from "drizzle-orm";
 import { newId } from "../lib/ids";
 import type { HubDb } from "./client";
-import { apiTokens, instances } from "./schema";
+import { apiTokens, caAccounts, credentials, instances, settings } from "./schema";
 
 export type Instance = typeof instances.$inferSelect;
 export type InstanceStatus = "online" | "offline" | "revoked" | "conflict";
@@ -207,9 +207,18 @@ export async function takeRetiredKey(db: HubDb, id: string, retiredPublicKey: st
   return res.length > 0;
 }
 
+/**
+ * Removes an instance. Its reports and certificate definitions go by cascade; what was defined
+ * at its own scope (settings, stored credentials with their sealed secrets, CA accounts) only
+ * it could use, so it goes too rather than linger unreachable.
+ */
 export async function deleteInstance(db: HubDb, id: string) {
-  const res = await db.delete(instances).where(eq(instances.id, id)).returning({ id: instances.id });
-  return res.length > 0;
+  return db.transaction(async (tx) => {
+    const res = await tx.delete(instances).where(eq(instances.id, id)).returning({ id: instances.id });
+    if (!res.length) return false;
+    for (const t of [settings, credentials, caAccounts]) await tx.delete(t).where(and(eq(t.scope, "instance"), eq(t.scopeId, id)));
+    return true;
+  });
 }
 
 /** One row of the batched heartbeat flush. */

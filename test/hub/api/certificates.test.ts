@@ -190,6 +190,9 @@ describe("managed certificates", () => {
       ["deploy-certificate", { certificateId: cert.body.id }],
       ["refresh-external-scan", {}],
     ]);
+    // Every one of them is in the audit log under the admin's name.
+    const audit = (await call(w.admin, "GET", "/api/v1/audit?q=instance.command&limit=200")).body;
+    for (const commandId of queued) expect(audit.some((e: any) => e.actorLabel === "admin" && e.detail?.commandId === commandId)).toBe(true);
     expect((await call(w.admin, "POST", "/api/v1/managed-certificates/mc_nope/renew")).status).toBe(404);
     expect((await call(w.admin, "POST", "/api/v1/instances/inst_nope/external-refresh")).status).toBe(404);
   });
@@ -251,6 +254,23 @@ describe("managed certificates", () => {
     const r = await call(w.admin, "POST", "/api/v1/managed-certificates", { ...good, instanceId: cutOff.instanceId });
     expect(r.status).toBe(409);
     expect(r.body.error).toContain(`is cut off: its joining key ${key.body.clientId} was revoked`);
+  });
+});
+
+describe("external managers", () => {
+  test("before any report each client shows its configured state; the setting travels to the agent", async () => {
+    const agent = await addInstance(w);
+    const setting = { "win-acme": { enabled: false }, certbot: { enabled: true, configPath: "/srv/letsencrypt", logPath: "/srv/log/letsencrypt" } };
+    const put = await call(w.admin, "PUT", "/api/v1/settings/externalManagers", { scope: "instance", scopeId: agent.instanceId, value: setting });
+    expect(put.status).toBe(200);
+    const view = (await call(w.admin, "GET", `/api/v1/instances/${agent.instanceId}`)).body.externalManagers;
+    expect(view.find((m: any) => m.name === "win-acme")).toMatchObject({ status: "disabled", scannedAt: null });
+    expect(view.find((m: any) => m.name === "certbot")).toMatchObject({ status: "not-found", configPath: "/srv/letsencrypt", scannedAt: null, problems: [] });
+    expect((await syncConfig(agent))!.settings.externalManagers).toEqual(setting);
+    const eff = (await call(w.admin, "GET", `/api/v1/instances/${agent.instanceId}/settings`)).body.find((e: any) => e.key === "externalManagers");
+    expect(eff).toMatchObject({ scope: "instance", scopeId: agent.instanceId, value: setting });
+    const audit = (await call(w.admin, "GET", "/api/v1/audit?q=setting.set&limit=200")).body;
+    expect(audit.some((e: any) => e.targetId === "externalManagers" && e.actorLabel === "admin")).toBe(true);
   });
 });
 

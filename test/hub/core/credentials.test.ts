@@ -166,6 +166,24 @@ describe("stored credentials", () => {
     expect((await call(w.admin, "GET", `/api/v1/credentials/${eabCa.body.eab.credentialId}`)).status).toBe(404);
   });
 
+  test("removing an instance removes what was defined at its scope (secrets included), nothing wider", async () => {
+    const inst = await addInstance(w);
+    const own = await call(w.admin, "POST", "/api/v1/credentials", { title: "own", type: "password", scope: "instance", scopeId: inst.instanceId, secret: { password: "p" } });
+    const ownCa = await createCaAccount(w.admin, { scope: "instance", scopeId: inst.instanceId });
+    const global = await call(w.admin, "POST", "/api/v1/credentials", { title: "shared", type: "password", scope: "global", secret: { password: "p" } });
+    expect((await call(w.admin, "PUT", "/api/v1/settings/renewalDaysBeforeExpiry", { scope: "instance", scopeId: inst.instanceId, value: 10 })).status).toBe(200);
+    const cert = await call(w.admin, "POST", "/api/v1/managed-certificates", { instanceId: inst.instanceId, name: "gone", domains: ["gone.example.com"], caAccountId: ownCa.id, challenge: { type: "http-01" } });
+    expect(cert.status).toBe(201);
+
+    expect((await call(w.admin, "DELETE", `/api/v1/instances/${inst.instanceId}`)).status).toBe(200);
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${own.body.id}`)).status).toBe(404);
+    expect((await call(w.admin, "GET", `/api/v1/ca-accounts/${ownCa.id}`)).status).toBe(404);
+    expect((await call(w.admin, "GET", `/api/v1/managed-certificates/${cert.body.id}`)).status).toBe(404);
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${global.body.id}`)).status).toBe(200);
+    const left = await w.hub.deps.db.$client.execute({ sql: "select count(*) as n from settings where scope_id = ?", args: [inst.instanceId] });
+    expect(Number(left.rows[0].n)).toBe(0);
+  });
+
   test("secrets are checked per type; a wrong shape is 400 and stores nothing", async () => {
     const before = (await call(w.admin, "GET", "/api/v1/credentials")).body.length;
     const bad = [
