@@ -10,7 +10,7 @@
 // Every request except join is signed with the instance key (see signing.ts); join is signed
 // with the key being registered, which proves the agent holds the private half.
 import { z } from "zod";
-import { AccountReportSchema, CertificateReportSchema, ExternalManagerReportSchema, type InstanceConfig } from "./certificates";
+import { AccountReportSchema, CertificateReportSchema, epochMs, ExternalManagerReportSchema, type InstanceConfig } from "./certificates";
 
 export const AGENT_API_PREFIX = "/api/agent/v1";
 export const PROTOCOL_VERSION = 1;
@@ -23,6 +23,31 @@ export const BODY_LIMITS = {
 } as const;
 
 const shortText = (max = 255) => z.string().trim().min(1).max(max);
+
+// Bounds on every number an agent reports (security review #3): a value the hub stores is one
+// it can render and compare. Counters (sequences, cursors, versions) stay far below 2^53;
+// times use epochMs (2000 … 2200) from certificates.ts.
+/** Largest sequence / cursor / version accepted on the wire (about 1.1e12). */
+export const MAX_COUNTER = 2 ** 40;
+const counter = z.number().int().nonnegative().max(MAX_COUNTER);
+/**
+ * Serialized size limit of a command result's `data` (the message has its own 4000). Generous:
+ * a refused result would stay in the agent's outbox, so this must exceed what agents send
+ * (deploy results ≤ ~200 KB, an external scan's problems ≤ ~500 KB).
+ */
+export const MAX_RESULT_DATA_BYTES = 1024 * 1024;
+const resultData = z.unknown().refine((v) => v === undefined || jsonSize(v) <= MAX_RESULT_DATA_BYTES, {
+  message: `result data must serialize to at most ${MAX_RESULT_DATA_BYTES} bytes of JSON`,
+});
+
+/** UTF-8 bytes of JSON.stringify(v); Infinity when it cannot be serialized. */
+function jsonSize(v: unknown): number {
+  try {
+    return new TextEncoder().encode(JSON.stringify(v) ?? "").length;
+  } catch {
+    return Infinity;
+  }
+}
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "invalid id");
 
 /** Raw 32-byte Ed25519 public key, base64url without padding. */
@@ -62,7 +87,7 @@ export const CommandTypeSchema = z.enum(COMMAND_TYPES);
 /** A command as the hub delivers it. `id` is the idempotency key the agent dedupes on. */
 export const CommandSchema = z.object({
   id,
-  seq: z.number().int().positive(),
+  seq: counter.positive(),
   type: z.string().min(1).max(64), // unknown types are answered "rejected", not dropped
   payload: z.unknown(),
   createdAt: z.number().int(),
@@ -72,20 +97,20 @@ export type Command = z.infer<typeof CommandSchema>;
 export const RESULT_STATUSES = ["succeeded", "failed", "rejected"] as const;
 export const CommandResultSchema = z.object({
   commandId: id,
-  seq: z.number().int().positive(),
+  seq: counter.positive(),
   status: z.enum(RESULT_STATUSES),
   /** Human-readable outcome; details in `data`. */
   message: z.string().max(4000),
-  data: z.unknown().optional(),
-  completedAt: z.number().int(),
+  data: resultData.optional(),
+  completedAt: epochMs,
 });
 export type CommandResult = z.infer<typeof CommandResultSchema>;
 
 export const SyncRequestSchema = z.object({
   /** Settings version the agent holds; the hub sends settings only when it differs. */
-  settingsVersion: z.number().int().nonnegative(),
+  settingsVersion: counter,
   /** Highest command seq the agent has stored; the hub sends commands after it. */
-  cursor: z.number().int().nonnegative(),
+  cursor: counter,
   results: z.array(CommandResultSchema).max(200).optional(),
   /** Hash of the agent's certificate list; the full list is sent only when it changed. */
   certificatesHash: z.string().max(128).optional(),
@@ -120,8 +145,8 @@ export interface SyncResponse {
 }
 
 export const WaitRequestSchema = z.object({
-  cursor: z.number().int().nonnegative(),
-  settingsVersion: z.number().int().nonnegative(),
+  cursor: counter,
+  settingsVersion: counter,
   timeoutSeconds: z.number().int().min(1).max(60).optional(),
 });
 export type WaitRequest = z.infer<typeof WaitRequestSchema>;

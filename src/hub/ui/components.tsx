@@ -9,7 +9,7 @@ import type { z } from "zod";
 import type { HubConfig } from "../config";
 import type { AuthInfo, HubEnv } from "../context";
 import { certificateFingerprint } from "../tls";
-import { formatTime } from "./format";
+import { formatTime, INVALID, isoDatetime } from "./format";
 import { joinCommands } from "../join-commands";
 
 type Ctx = Context<HubEnv>;
@@ -19,8 +19,10 @@ type Ctx = Context<HubEnv>;
 export function Time(props: { ts: number | null | undefined; never?: string }) {
   if (!props.ts) return <span class="muted">{props.never ?? "never"}</span>;
   const t = formatTime(props.ts);
+  const datetime = isoDatetime(props.ts);
+  if (!datetime) return <span class="invalid" title={t.absolute}>{INVALID}</span>;
   return (
-    <time datetime={new Date(props.ts).toISOString()} title={t.absolute}>
+    <time datetime={datetime} title={t.absolute}>
       {t.relative}
     </time>
   );
