@@ -106,15 +106,26 @@ export async function issueCertificate(o: IssueOptions, client = new AcmeClient(
   }
 
   let orderUrl = "";
+  let orderNote: string | undefined;
   let order = await step(o.onStep, "order", async () => {
     const payload: Record<string, unknown> = { identifiers: domains.map((value) => ({ type: "dns", value })) };
     if (o.replaces && dir.renewalInfo) payload.replaces = o.replaces;
     if (o.profile) payload.profile = o.profile;
-    const { res, body } = await client.postJson(dir.newOrder, payload, signer);
-    orderUrl = res.headers.get("location") ?? "";
+    let answer;
+    try {
+      answer = await client.postJson(dir.newOrder, payload, signer);
+    } catch (err) {
+      // `replaces` only earns ARI's rate-limit exemption. If an earlier attempt (say, one cut short
+      // by a restart) already claimed it, the CA refuses it again; renew anyway, without it.
+      if (!(payload.replaces && err instanceof AcmeProblem && err.is("alreadyReplaced"))) throw err;
+      delete payload.replaces;
+      orderNote = `ordered without "replaces": ${err.message}`;
+      answer = await client.postJson(dir.newOrder, payload, signer);
+    }
+    orderUrl = answer.res.headers.get("location") ?? "";
     if (!orderUrl) throw new Error("ACME server created the order but sent no Location");
-    return parse(OrderSchema, body, "order");
-  });
+    return parse(OrderSchema, answer.body, "order");
+  }, undefined, () => orderNote);
 
   await solveAuthorizations(client, signer, order, o);
 

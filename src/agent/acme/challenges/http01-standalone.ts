@@ -12,10 +12,9 @@ function open(address: string, port: number): Listener {
   const existing = listeners.get(key);
   if (existing) return existing;
   const tokens = new Map<string, string>();
-  let server: Server<undefined>;
-  try {
-    server = Bun.serve({
-      hostname: address,
+  const serve = (hostname: string) =>
+    Bun.serve({
+      hostname,
       port,
       reusePort: false,
       fetch(req) {
@@ -24,6 +23,16 @@ function open(address: string, port: number): Listener {
         return keyAuth ? new Response(keyAuth, { headers: { "content-type": "text/plain" } }) : new Response("not found", { status: 404 });
       },
     });
+  let server: Server<undefined>;
+  try {
+    try {
+      server = serve(address);
+    } catch (err) {
+      // A host with IPv6 disabled cannot bind "::": the default then falls back to IPv4 only.
+      const code = (err as { code?: string }).code ?? "";
+      if (address !== "::" || !/EAFNOSUPPORT|EADDRNOTAVAIL|EINVAL/.test(code)) throw err;
+      server = serve("0.0.0.0");
+    }
   } catch (err) {
     const code = (err as { code?: string }).code ?? "";
     const why = code === "EADDRINUSE" ? "the port is in use by another program (use a webroot, or another port behind a forward)"
