@@ -1,5 +1,8 @@
 #!/usr/bin/env bun
 // certhub: one binary, two modes. Hub (default) or agent (--agent), plus admin CLI commands.
+// @peculiar/x509 (certificates on both sides) needs the Reflect polyfill before it loads.
+import "reflect-metadata";
+import { describeStorageError } from "./db/storageErrors";
 import { VERSION } from "./version";
 
 const HELP = `certhub ${VERSION} — certificate management hub and agent
@@ -86,7 +89,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    console.error(`certhub: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`certhub: ${describeStorageError(err) ?? (err instanceof Error ? err.message : String(err))}`);
     process.exit(1);
   },
 );

@@ -1,4 +1,5 @@
 // The hub's HTTP application: assembled once from its parts.
+import { describeStorageError } from "../db/storageErrors";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { agentApi } from "./agent-api";
@@ -39,6 +40,11 @@ export function createApp(deps: HubDeps) {
     if (err instanceof HTTPException) {
       const status = err.status;
       return c.req.path.startsWith("/api/") ? c.json({ error: err.message || "request rejected" }, status) : c.text(err.message, status);
+    }
+    const storage = describeStorageError(err);
+    if (storage) {
+      console.error(`certhub: ${c.req.method} ${c.req.path} failed: ${storage}`);
+      return c.req.path.startsWith("/api/") ? c.json({ error: storage }, 503) : c.text(storage, 503);
     }
     console.error(`certhub: ${c.req.method} ${c.req.path} failed:`, err);
     return c.req.path.startsWith("/api/") ? c.json({ error: "internal error" }, 500) : c.text("Internal error", 500);

@@ -1,6 +1,7 @@
 // The agent-facing API, mounted by the hub at /api/agent/v1. Agents connect outbound only.
 // Every body is size-limited before it is read and validated with zod; anything the caller
 // got wrong is a JSON 4xx, never a 5xx. Wire types live in src/protocol.
+import { describeStorageError } from "../../db/storageErrors";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { BODY_LIMITS } from "../../protocol/schemas";
@@ -41,6 +42,8 @@ export function agentApi(): Hono<HubEnv> {
   app.notFound((c) => fail(c, 404, `no such agent API endpoint: ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {
     // Malformed input is rejected before it gets here; what remains is a hub fault.
+    const storage = describeStorageError(err);
+    if (storage) return c.json({ error: storage }, 503);
     console.error(`agent API ${c.req.method} ${c.req.path}: ${err instanceof Error ? err.stack : err}`);
     return c.json({ error: "internal error" }, 500);
   });
