@@ -1,7 +1,7 @@
 // certbot reader: one certificate per `renewal/<lineage>.conf` (ConfigObj INI), its files
 // behind the `live/` symlinks into `archive/`. certbot keeps no per-certificate result, so the
 // next renewal is computed with certbot's own rule and failures come from letsencrypt.log*.
-import { access, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { access, readdir, readFile, stat } from "node:fs/promises";
 import { constants as fsc } from "node:fs";
 import path from "node:path";
 import type { CertificateReport } from "../../protocol/certificates";
@@ -114,15 +114,10 @@ async function readLineage(confPath: string, now: number, failures: Map<string, 
       return { problem, denied: isDenied(err) ? abs(files.cert) : undefined };
     }
   }
-  // The symlink target's mtime is when certbot wrote this version: later than any failure
-  // logged before it (notBefore alone is back-dated by some CAs).
-  let issuedAt = facts.notBefore;
-  try {
-    const target = await realpath(certFile);
-    issuedAt = Math.max(issuedAt, (await stat(target)).mtimeMs);
-  } catch {
-    // keep notBefore
-  }
+  // The symlink target's mtime (stat follows the live/ link into archive/) is when certbot
+  // wrote this version: later than any failure logged before it (notBefore alone is
+  // back-dated by some CAs).
+  const issuedAt = Math.max(facts.notBefore, facts.fileMtimeMs ?? 0);
 
   const params = conf.sections.renewalparams?.values ?? {};
   const nextRenewalAt = nextRenewal(conf, facts);
