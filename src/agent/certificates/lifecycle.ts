@@ -44,6 +44,7 @@ export const VERIFY_INTERVAL_MS = 60 * 60_000;
 /** Timers re-check at least this often (setTimeout cannot wait longer than ~24.8 days). */
 const MAX_TIMER_MS = 6 * 3600_000;
 const MESSAGE_LIMIT = 2000;
+const MIN_RESCHEDULE_MS = 1000;
 
 class PreflightFailed extends Error {}
 
@@ -54,6 +55,7 @@ export class CertificateLifecycle {
   private busy = new Set<string>();
   /** Definitions edited on the hub while their order ran: order again once it ends. */
   private changedWhileBusy = new Set<string>();
+  private lastJobEnd = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private stopped = false;
@@ -216,7 +218,10 @@ export class CertificateLifecycle {
       if (!row || this.stopped || this.busy.has(id)) return;
       const due = Math.min(row.nextRenewalAt ?? Infinity, row.currentDir && row.ariFetchAt != null ? row.ariFetchAt : Infinity);
       if (!Number.isFinite(due)) return;
-      const delay = Math.min(MAX_TIMER_MS, Math.max(0, due - this.now()));
+      // A job for this certificate just ended and it is due again (a database error kept the
+      // plan from moving?): wait a little so nothing can spin.
+      const floor = (this.lastJobEnd.get(id) ?? 0) > Date.now() - MIN_RESCHEDULE_MS ? MIN_RESCHEDULE_MS : 0;
+      const delay = Math.min(MAX_TIMER_MS, Math.max(floor, due - this.now()));
       const timer = setTimeout(() => void this.due(id).catch((e) => this.opts.log(`certificate ${id}: ${errorText(e)}`)), delay);
       this.timers.set(id, timer);
     })().catch((e) => this.opts.log(`certificate ${id}: cannot schedule: ${errorText(e)}`));
@@ -256,6 +261,7 @@ export class CertificateLifecycle {
   /** After an order/test/deploy: apply what changed meanwhile, then set the next timer. */
   private async afterJob(id: string) {
     this.busy.delete(id);
+    this.lastJobEnd.set(id, Date.now());
     if (this.stopped) return;
     if (!(await getManaged(this.db, id))) {
       removeCertificateFiles(this.opts.dataDir, id); // deleted on the hub while its order ran
@@ -329,9 +335,13 @@ export class CertificateLifecycle {
 
   private async order(id: string) {
     const row = await getManaged(this.db, id);
-    if (!row?.spec) return;
-    const spec = safeSpec(row.spec);
-    if (!spec) return;
+    if (!row) return;
+    const spec = row.spec ? safeSpec(row.spec) : null;
+    if (!spec) {
+      // Cannot happen with a validated config; never leave a due plan behind (it would spin).
+      await updateManaged(this.db, id, { nextRenewalAt: null, lastError: "the certificate definition is not readable; waiting for the hub to send it again" });
+      return;
+    }
     const startedAt = this.now();
     const kind = row.currentDir ? "renew" : "issue";
     const forced = row.forceOrder;
