@@ -1,7 +1,8 @@
 // Real ACME test peers as children of the test process, on free loopback ports:
 //
 //   await pebbleBinaries()  → { pebble, challtestsrv, version, source } (2.10 from Debian sid, cached
-//                             under node_modules/.cache; else trixie; else bookworm's /usr/bin 2.4)
+//                             under node_modules/.cache; else trixie; else bookworm's /usr/bin 2.4;
+//                             CERTHUB_TEST_PEBBLE=system forces the latter)
 //   await startPebble({ dnsServer, env?, eab?, chainLength?, alternateRoots? })
 //       → { directoryUrl, managementUrl, caPem, httpPort, features: { ari, profiles }, rootPem(i), setRenewalInfo(), stop() }
 //   await startChallTestSrv() → { dnsServer, managementUrl, setTxt(), clearTxt(), stop() }
@@ -60,7 +61,9 @@ let binaries: Promise<PebbleBinaries> | null = null;
 export function pebbleBinaries(): Promise<PebbleBinaries> {
   return (binaries ??= (async () => {
     const cacheDir = process.env.CERTHUB_PEBBLE_CACHE ?? join(ROOT, "node_modules/.cache/certhub-pebble");
-    for (const suite of ["sid", "trixie"]) {
+    // CERTHUB_TEST_PEBBLE=system skips the fetch (to exercise the fallback on purpose).
+    const suites = process.env.CERTHUB_TEST_PEBBLE === "system" ? [] : ["sid", "trixie"];
+    for (const suite of suites) {
       const root = Bun.which("apt-get") && Bun.which("dpkg-deb") ? fetchDebianPebble(suite, cacheDir) : null;
       if (root) {
         const pebble = join(root, "usr/bin/pebble");
@@ -68,7 +71,8 @@ export function pebbleBinaries(): Promise<PebbleBinaries> {
       }
     }
     if (existsSync("/usr/bin/pebble")) {
-      console.warn("\n*** acme-peers: could not fetch pebble from Debian sid/trixie; using /usr/bin/pebble (2.4): ARI and profile tests will NOT run ***\n");
+      const why = suites.length ? "could not fetch pebble from Debian sid/trixie" : "CERTHUB_TEST_PEBBLE=system";
+      console.warn(`\n*** acme-peers: ${why}; using /usr/bin/pebble (2.4): ARI and profile tests will NOT run ***\n`);
       return { pebble: "/usr/bin/pebble", challtestsrv: "/usr/bin/pebble-challtestsrv", version: "2.4", source: "Debian bookworm /usr/bin" };
     }
     throw new Error("pebble is not installed (apt-get install pebble) and could not be fetched from Debian sid/trixie");
@@ -219,18 +223,30 @@ export async function startChallTestSrv(): Promise<ChallTestSrv> {
   };
 }
 
-export interface Bind { server: string; zone: string; dir: string; tsig: { name: string; algorithm: "hmac-sha256"; secret: string }; output(): string; stop(): Promise<void> }
+export interface TsigKeyFixture { name: string; algorithm: string; secret: string }
+export interface Bind { server: string; zone: string; dir: string; tsig: TsigKeyFixture & { algorithm: "hmac-sha256" }; keys: Record<string, TsigKeyFixture>; output(): string; stop(): Promise<void> }
 
-/** BIND (named) authoritative for one zone, updatable for TXT only with a TSIG key made now. */
-export async function startBind(o: { zone: string; records: string[] }): Promise<Bind> {
+/**
+ * BIND (named) authoritative for one zone, updatable for TXT only with TSIG keys made now by
+ * tsig-keygen: `tsig` (hmac-sha256) plus one per algorithm in `algorithms` (in `keys`).
+ */
+export async function startBind(o: { zone: string; records: string[]; algorithms?: string[] }): Promise<Bind> {
   for (const b of ["/usr/sbin/named", "/usr/sbin/tsig-keygen"]) if (!existsSync(b)) throw new Error(`${b} missing: apt-get install bind9 bind9-dnsutils`);
   const dir = tempDir("certhub-named-");
   const port = await freePort();
   const keyName = "certhub-test.";
-  const keygen = sh(["/usr/sbin/tsig-keygen", "-a", "hmac-sha256", keyName]);
-  const secret = keygen.out.match(/secret "([^"]+)"/)?.[1];
-  if (keygen.code !== 0 || !secret) throw new Error(`tsig-keygen failed: ${keygen.out}`);
-  writeFileSync(join(dir, "tsig.key"), keygen.out);
+  const keys: Record<string, TsigKeyFixture> = {};
+  let keyFile = "";
+  for (const [name, algorithm] of [[keyName, "hmac-sha256"], ...(o.algorithms ?? []).map((a) => [`certhub-${a}.`, a])]) {
+    const keygen = sh(["/usr/sbin/tsig-keygen", "-a", algorithm, name]);
+    const secret = keygen.out.match(/secret "([^"]+)"/)?.[1];
+    if (keygen.code !== 0 || !secret) throw new Error(`tsig-keygen -a ${algorithm} failed: ${keygen.out}`);
+    keys[name === keyName ? "default" : algorithm] = { name, algorithm, secret };
+    keyFile += keygen.out;
+  }
+  const secret = keys.default.secret;
+  writeFileSync(join(dir, "tsig.key"), keyFile);
+  const grants = Object.values(keys).map((k) => `grant ${k.name} zonesub TXT;`).join(" ");
   const zone = o.zone.replace(/\.$/, "");
   writeFileSync(join(dir, `${zone}.zone`), [
     "$TTL 60",
@@ -248,7 +264,7 @@ controls { };
 logging { channel f { file "${dir}/named.log"; severity info; print-time yes; };
   category default { f; }; category update { f; }; category security { f; }; };
 zone "${zone}" { type primary; file "${dir}/${zone}.zone";
-  update-policy { grant ${keyName} zonesub TXT; }; };
+  update-policy { ${grants} }; };
 `);
   const d = spawnDaemon(["/usr/sbin/named", "-4", "-f", "-c", join(dir, "named.conf")], { cwd: dir });
   const r = new Resolver({ timeout: 500, tries: 1 });
@@ -256,7 +272,7 @@ zone "${zone}" { type primary; file "${dir}/${zone}.zone";
   await waitFor("named", async () => (await r.resolveSoa(zone)).nsname.length > 0, d);
   return {
     server: `127.0.0.1:${port}`, zone, dir,
-    tsig: { name: keyName, algorithm: "hmac-sha256", secret },
+    tsig: { name: keyName, algorithm: "hmac-sha256", secret }, keys,
     output: () => d.output() + (existsSync(join(dir, "named.log")) ? require("node:fs").readFileSync(join(dir, "named.log"), "utf8") : ""),
     stop: d.stop,
   };

@@ -1,8 +1,6 @@
 // ACME Renewal Information (RFC 9773): the certificate's ARI identifier and the CA's suggested
 // renewal window.
 import "reflect-metadata";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { Certificate } from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import { z } from "zod";
 import { b64url, pemBlocks } from "./b64";
@@ -24,10 +22,36 @@ function firstCertDer(certPem: string): ArrayBuffer {
  */
 export function ariCertId(certPem: string): string {
   const der = firstCertDer(certPem);
-  const serial = new Uint8Array(AsnConvert.parse(der, Certificate).tbsCertificate.serialNumber);
+  const serial = serialContent(new Uint8Array(der));
   const aki = new x509.X509Certificate(der).getExtension(x509.AuthorityKeyIdentifierExtension);
   if (!aki?.keyId) throw new Error("certificate has no Authority Key Identifier: ARI cannot name it");
   return `${b64url(Buffer.from(aki.keyId, "hex"))}.${b64url(serial)}`;
+}
+
+/** Reads one DER TLV header at `off`: tag, content start and content length. */
+function tlv(buf: Uint8Array, off: number): { tag: number; start: number; len: number } {
+  const tag = buf[off];
+  let len = buf[off + 1];
+  let start = off + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n < 1 || n > 4) throw new Error("certificate DER: unsupported length");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[start + i];
+    start += n;
+  }
+  if (tag === undefined || start + len > buf.length) throw new Error("certificate DER: truncated");
+  return { tag, start, len };
+}
+
+/** Certificate ::= SEQ { TBSCertificate ::= SEQ { [0] version OPTIONAL, serialNumber INTEGER, … } } */
+function serialContent(der: Uint8Array): Uint8Array {
+  const cert = tlv(der, 0);
+  const tbs = tlv(der, cert.start);
+  let field = tlv(der, tbs.start);
+  if (field.tag === 0xa0) field = tlv(der, field.start + field.len);
+  if (cert.tag !== 0x30 || tbs.tag !== 0x30 || field.tag !== 0x02) throw new Error("not an X.509 certificate");
+  return der.subarray(field.start, field.start + field.len);
 }
 
 const RenewalInfoSchema = z.object({

@@ -234,6 +234,13 @@ describe("ACME against Pebble + BIND", () => {
     expect(err.message).toContain("shortlived");
   }, 60_000);
 
+  test.skipIf(modern)("without renewalInfo in the directory, getRenewalInfo answers null (and `replaces` is not sent)", async () => {
+    const { cert } = await issue(["noari.h.example.test"]);
+    expect(await getRenewalInfo({ directoryUrl: pebble.directoryUrl, trustedRootsPem: pebble.caPem, certPem: cert.certPem })).toBeNull();
+    const renewed = await issue(["noari.h.example.test"], { replaces: cert.ariCertId! });
+    expect(renewed.cert.serial).not.toBe(cert.serial);
+  }, 60_000);
+
   // Only registered when the fallback Pebble is in use, so the gap shows in the report by name.
   if (!modern) test.skip(`NOT TESTED with Pebble ${bin.version} (${bin.source}): ARI renewalInfo/replaces/override and profiles`, () => {});
 });

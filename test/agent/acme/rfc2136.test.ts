@@ -10,7 +10,7 @@ import { startBind, type Bind } from "../../helpers/acme-peers";
 
 let bind: Bind;
 beforeAll(async () => {
-  bind = await startBind({ zone: "example.test", records: ["*.h IN A 127.0.0.1", "deep.sub IN A 127.0.0.1"] });
+  bind = await startBind({ zone: "example.test", records: ["*.h IN A 127.0.0.1", "deep.sub IN A 127.0.0.1"], algorithms: ["hmac-sha512", "hmac-sha384", "hmac-md5"] });
 });
 afterAll(async () => {
   await bind?.stop();
@@ -40,6 +40,18 @@ describe("RFC 2136 update with TSIG against BIND", () => {
     expect(dig(fqdn)).toEqual(["value-wildcard"]);
     await updateTxt({ server, zone: "example.test", fqdn, value: "value-wildcard", op: "delete", key });
     expect(dig(fqdn)).toEqual([]);
+  });
+
+  test("other TSIG algorithms BIND offers work too: hmac-sha512, hmac-sha384, hmac-md5 (BIND's old default)", async () => {
+    const server = parseServer(bind.server);
+    for (const alg of ["hmac-sha512", "hmac-sha384", "hmac-md5"]) {
+      const key = bind.keys[alg];
+      const fqdn = `_acme-challenge.${alg}.example.test.`;
+      await updateTxt({ server, zone: "example.test", fqdn, value: `by-${alg}`, op: "add", key });
+      expect(dig(fqdn)).toEqual([`by-${alg}`]);
+      await updateTxt({ server, zone: "example.test", fqdn, value: `by-${alg}`, op: "delete", key });
+      expect(dig(fqdn)).toEqual([]);
+    }
   });
 
   test("a wrong secret is refused by BIND and the error names the TSIG problem", async () => {
