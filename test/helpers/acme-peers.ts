@@ -4,9 +4,9 @@
 //                             under node_modules/.cache; else trixie; else bookworm's /usr/bin 2.4;
 //                             CERTHUB_TEST_PEBBLE=system forces the latter)
 //   await startPebble({ dnsServer, env?, eab?, chainLength?, alternateRoots? })
-//       → { directoryUrl, managementUrl, caPem, httpPort, features: { ari, profiles }, rootPem(i), setRenewalInfo(), stop() }
+//       → { directoryUrl, managementUrl, caPem, caFile, httpPort, features: { ari, profiles }, rootPem(i), setRenewalInfo(), stop() }
 //   await startChallTestSrv() → { dnsServer, managementUrl, setTxt(), clearTxt(), stop() }
-//   await startBind({ zone, records }) → { server, tsig: { name, algorithm, secret }, stop() }
+//   await startBind({ zone, records, algorithms? }) → { server, tsig: { name, algorithm, secret }, keys, stop() }
 //
 // TLS for Pebble's own listener is made with openssl at start. Every daemon is stopped by its
 // own handle (and by cleanup() after the run); nothing binds beyond 127.0.0.1.
@@ -139,6 +139,8 @@ export interface Pebble {
   directoryUrl: string;
   managementUrl: string;
   caPem: string;
+  /** The same CA as a file (REQUESTS_CA_BUNDLE for certbot, NODE_EXTRA_CA_CERTS). */
+  caFile: string;
   httpPort: number;
   bin: PebbleBinaries;
   features: { ari: boolean; profiles: boolean };
@@ -184,7 +186,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   }, d);
   const managementUrl = `https://127.0.0.1:${mgmt}`;
   return {
-    directoryUrl, managementUrl, caPem: tls.caPem, httpPort, bin,
+    directoryUrl, managementUrl, caPem: tls.caPem, caFile: join(dir, "ca.pem"), httpPort, bin,
     features: { ari: !!dirJson?.renewalInfo, profiles: !!dirJson?.meta?.profiles },
     async rootPem(i) {
       const r = await fetch(`${managementUrl}/roots/${i}`, tlsOpt);

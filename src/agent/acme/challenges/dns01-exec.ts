@@ -1,6 +1,11 @@
-// DNS-01 through a host-provided hook, lego-compatible: `<command> present <fqdn.> <value>` and
-// `<command> cleanup <fqdn.> <value>`. Only where the host admin allowed scripts. The hook runs
-// in its own process group, killed whole on timeout (a grandchild must not outlive it).
+// DNS-01 through a host-provided hook, compatible with lego's exec provider (default mode):
+//   <command> present _acme-challenge.<domain>. <value>    add the TXT record
+//   <command> cleanup _acme-challenge.<domain>. <value>    remove that value (only that value)
+// <value> is the base64url SHA-256 of the key authorization; a wildcard uses its base domain.
+// Exit 0 means done; anything else fails the attempt with the hook's last output (4000 chars).
+// No shell; the environment is the agent's minus every CERTHUB_* variable; 120 s timeout.
+// Only where the host admin allowed scripts. The hook runs in its own process group, killed
+// whole on timeout (a grandchild must not outlive it).
 import { spawn } from "node:child_process";
 import { sleep } from "../client";
 import { serverAddress, waitForTxt } from "./dns";
