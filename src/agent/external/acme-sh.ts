@@ -176,7 +176,7 @@ async function readDomainDir(dir: string, dirName: string, now: number, outcomes
       ...(v.Le_RealFullChainPath ? { installedFullchain: clip(v.Le_RealFullChainPath, 1024) } : {}),
       ...(v.Le_RealCertPath ? { installedCert: clip(v.Le_RealCertPath, 1024) } : {}),
     },
-    identifier: dir,
+    identifier: confPath,
     settings: acmeShSettings(v, ecc),
   };
   return { report, problems };
