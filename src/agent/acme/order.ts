@@ -1,6 +1,8 @@
 // One issuance (RFC 8555 §7.4): newOrder (with ARI `replaces` and a profile), authorizations and
 // their challenges (already-valid ones reused), finalize with a fresh or reused key, download
 // of the chain (or a preferred alternate). Reports each step with its duration.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
 import { z } from "zod";
 import type { Challenge, KeyType } from "../../protocol/certificates";
 import { DomainSchema } from "../../protocol/certificates";
@@ -11,7 +13,7 @@ import { AcmeClient, problemFromObject, type Signer } from "./client";
 import { alternateLinks, chainMatches, leafInfo } from "./chains";
 import { isWildcard, solverFor, type Presented, type SolverContext } from "./challenges/index";
 import { importAccountKey, thumbprint } from "./jws";
-import { createCsr, generateCertKey, importCertKey } from "./keys";
+import { createCsr, generateCertKey, importCertKey, type CertKey } from "./keys";
 import { AcmeProblem } from "./problem";
 
 export interface StepReport {
@@ -129,12 +131,12 @@ export async function issueCertificate(o: IssueOptions, client = new AcmeClient(
 
   await solveAuthorizations(client, signer, order, o);
 
-  let keyPem = "";
+  let certKey: CertKey | null = null;
   order = await step(o.onStep, "finalize", async () => {
     const ready = parse(OrderSchema, await client.poll<Order>(orderUrl, signer, (b) => b.status !== "pending", "the order to become ready", 60_000), "order");
     if (ready.status === "invalid") throw problemFromObject(ready.error, "the order became invalid");
     const key = o.keyPem ? await importCertKey(o.keyPem, o.keyType) : await generateCertKey(o.keyType);
-    keyPem = key.keyPem;
+    certKey = key;
     let done = ready;
     if (ready.status === "ready") done = parse(OrderSchema, (await client.postJson(ready.finalize, { csr: b64url(await createCsr(domains, key)) }, signer)).body, "order");
     if (done.status !== "valid" && done.status !== "invalid")
@@ -146,11 +148,17 @@ export async function issueCertificate(o: IssueOptions, client = new AcmeClient(
   const fullchainPem = await step(o.onStep, "download", () => downloadChain(client, signer, order.certificate!, o.preferredChain), undefined, () => undefined);
   const certs = pemBlocks(fullchainPem);
   if (certs.length === 0) throw new Error("ACME server sent no certificate");
+  // A CA may hand back an order an interrupted attempt already finalized with another key:
+  // never return a certificate whose key we do not hold.
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", certKey!.publicKey));
+  const leafSpki = new Uint8Array(new x509.X509Certificate(certs[0]).publicKey.rawData);
+  if (Buffer.compare(Buffer.from(spki), Buffer.from(leafSpki)) !== 0)
+    throw new Error("the CA returned a certificate for a different key (an order finalized by an earlier, interrupted attempt); order again");
   const info = leafInfo(certs[0]);
   let certId: string | null = null;
   try { certId = ariCertId(certs[0]); } catch { certId = null; }
   return {
-    keyPem, certPem: certs[0], chainPem: certs.slice(1).join(""), fullchainPem: certs.join(""),
+    keyPem: certKey!.keyPem, certPem: certs[0], chainPem: certs.slice(1).join(""), fullchainPem: certs.join(""),
     serial: info.serial, notBefore: info.notBefore, notAfter: info.notAfter, issuer: info.issuer, ariCertId: certId,
   };
 }
