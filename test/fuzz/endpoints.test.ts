@@ -27,6 +27,8 @@ import { deepArray, mutatedForms, mutatedJson, PARAM_VALUES, prng, QUERY_STRINGS
 const SEED = Number(process.env.FUZZ_SEED ?? 7_000_011);
 const rand = prng(SEED);
 const CONCURRENCY = 8;
+/** Routes whose valid bodies hash or verify a password (argon2id, ~100 ms): fewer bodies. */
+const SLOW = /password|principals|users|login/;
 
 let hub: TestHub;
 let adminId: string;
@@ -307,7 +309,7 @@ test(
         continue;
       }
       if (isApi) {
-        const bodies = [...wholeBodies(), ...mutatedJson(API_TEMPLATES[`${route.method} ${route.path}`] ?? GENERIC, 40, rand)];
+        const bodies = [...wholeBodies(), ...mutatedJson(API_TEMPLATES[`${route.method} ${route.path}`] ?? GENERIC, SLOW.test(route.path) ? 15 : 30, rand)];
         for (const b of bodies) {
           jobs.push(() => send(key, b.name, url, { method: route.method, headers: headersFor(b, sessionHeaders()), body: b.body }));
           jobs.push(() => send(key, `${b.name} (Basic)`, url, { method: route.method, headers: headersFor(b, basic), body: b.body }));
@@ -315,7 +317,7 @@ test(
         continue;
       }
       // Pages: forms with the CSRF token in the form (as a browser posts them) or the header (htmx).
-      const forms = mutatedForms(FORM_FIELDS, route.path === "/login" || route.path === "/account/password" ? 15 : 40, rand, session.csrf);
+      const forms = mutatedForms(FORM_FIELDS, SLOW.test(route.path) ? 12 : 25, rand, session.csrf);
       for (const b of forms) {
         jobs.push(() => send(key, b.name, url, { method: route.method, headers: { cookie: session.cookie, "content-type": b.contentType }, body: String(b.body).replace(/_csrf=[^&]*/, `_csrf=${session.csrf}`) }));
       }
