@@ -1,21 +1,43 @@
-// Page shell shared by every admin page: navigation, CSRF header for htmx, assets.
+// Page shell shared by every admin page: navigation (top level, and the Settings sub-navigation
+// on every settings page), CSRF header for htmx, assets.
 import type { Child } from "hono/jsx";
 import type { AuthInfo } from "../context";
 
+/** Top-level navigation, as the product is organised. */
 export const NAV = [
   { href: "/", label: "Dashboard", key: "dashboard" },
-  { href: "/instances", label: "Instances", key: "instances" },
   { href: "/certificates", label: "Certificates", key: "certificates" },
+  { href: "/instances", label: "Instances", key: "instances" },
   { href: "/settings", label: "Settings", key: "settings" },
-  { href: "/settings/users", label: "Security › Users", key: "users" },
-  { href: "/settings/api-access", label: "Security › API Access", key: "api-access" },
-  { href: "/audit", label: "Audit Log", key: "audit" },
 ] as const;
 
-export type NavKey = (typeof NAV)[number]["key"];
+/**
+ * Settings sub-navigation. `scoped` pages keep the chosen scope (All instances / group /
+ * instance) in their query string, so moving between them keeps it.
+ */
+export const SETTINGS_NAV = [
+  { href: "/settings", label: "General", key: "settings", scoped: true },
+  { href: "/settings/ca-accounts", label: "Certificate Authorities", key: "ca-accounts", scoped: true },
+  { href: "/settings/credentials", label: "Stored Credentials", key: "credentials", scoped: true },
+  { href: "/settings/external-managers", label: "External Certificate Managers", key: "external-managers", scoped: true },
+  { href: "/settings/users", label: "Security › Users", key: "users", scoped: false },
+  { href: "/settings/api-access", label: "Security › API Access", key: "api-access", scoped: false },
+  { href: "/audit", label: "Audit Log", key: "audit", scoped: false },
+] as const;
 
-export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; children?: Child }) {
+export type NavKey = (typeof NAV)[number]["key"] | (typeof SETTINGS_NAV)[number]["key"];
+
+const SETTINGS_KEYS = new Set<string>(SETTINGS_NAV.map((n) => n.key));
+
+/** Which top-level entry a page belongs to. */
+function topOf(active: NavKey | undefined): string | undefined {
+  return active && SETTINGS_KEYS.has(active) ? "settings" : active;
+}
+
+export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; children?: Child; scopeQuery?: string }) {
   const { auth } = props;
+  const top = topOf(props.active);
+  const inSettings = props.active !== undefined && SETTINGS_KEYS.has(props.active);
   return (
     <html lang="en">
       <head>
@@ -32,7 +54,7 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
           <a class="brand" href="/">certhub</a>
           <nav>
             {NAV.map((n) => (
-              <a href={n.href} class={props.active === n.key ? "active" : ""}>
+              <a href={n.href} class={top === n.key ? "active" : ""} aria-current={top === n.key ? "page" : undefined}>
                 {n.label}
               </a>
             ))}
@@ -45,6 +67,19 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
             <button type="submit" class="link">Sign out</button>
           </form>
         </header>
+        {inSettings ? (
+          <nav class="subnav" aria-label="Settings">
+            {SETTINGS_NAV.map((n) => (
+              <a
+                href={n.scoped && props.scopeQuery ? `${n.href}${props.scopeQuery}` : n.href}
+                class={props.active === n.key ? "active" : ""}
+                aria-current={props.active === n.key ? "page" : undefined}
+              >
+                {n.label}
+              </a>
+            ))}
+          </nav>
+        ) : null}
         <main>
           <h1>{props.title}</h1>
           {props.children}

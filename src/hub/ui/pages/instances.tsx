@@ -3,7 +3,6 @@
 // Mounted at "/" behind the session middleware (which also checks CSRF on POSTs).
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { listCertificates } from "../../../db/certificates";
 import { listCommands } from "../../../db/commands";
 import { parseJsonBounded } from "../../../lib/json-bounded";
 import { getInstanceView, INSTANCE_STATUSES, listInstances, type ListInstancesOptions } from "../../../db/instances";
@@ -15,7 +14,10 @@ import { instanceView, type InstanceView } from "../../fleet/view";
 import { actorOf } from "../../middleware/auth";
 import { Layout } from "../layout";
 import { qs } from "../format";
-import { CommandsTable, InstanceCertificates, InstanceFacts, InstancesTable, type ListFilter } from "./instancePartials";
+import { externalManagersView } from "../../core/external-managers";
+import { effectiveSettings } from "../../core/settings";
+import { CommandsTable, InstanceFacts, InstancesTable, type ListFilter } from "./instancePartials";
+import { EffectiveSettings, ExternalManagersStatus, InstanceCertificatesSection, instanceCertificates } from "./instance-certificates";
 
 type Ctx = Context<HubEnv>;
 const PAGE_SIZE = 50;
@@ -97,12 +99,20 @@ async function detailParts(c: Ctx, id: string) {
   const { db, fleet } = c.get("deps");
   const row = await getInstanceView(db, id);
   if (!row) return null;
-  const [commands, certs] = await Promise.all([listCommands(db, id, 25), listCertificates(db, { instanceId: id, limit: 500 })]);
-  return { i: instanceView(row, fleet), commands, certs: certs.rows.map((r) => r.cert) };
+  const facts = { id, groupName: row.instance.groupName };
+  const [commands, certs, settings, managers] = await Promise.all([
+    listCommands(db, id, 25),
+    instanceCertificates(db, id),
+    effectiveSettings(c.get("deps"), facts),
+    externalManagersView(c.get("deps"), facts),
+  ]);
+  return { i: instanceView(row, fleet), commands, certs, settings, managers };
 }
 
-function Live(props: { parts: NonNullable<Awaited<ReturnType<typeof detailParts>>>; auth: AuthInfo }) {
-  const { i, commands, certs } = props.parts;
+function Live(props: { c: Ctx; parts: NonNullable<Awaited<ReturnType<typeof detailParts>>>; auth: AuthInfo }) {
+  const { c } = props;
+  const { i, commands, certs, settings, managers } = props.parts;
+  const usable = i.state !== "revoked" && i.joiningKey?.state !== "revoked";
   return (
     <>
       <div class="card">
@@ -111,8 +121,9 @@ function Live(props: { parts: NonNullable<Awaited<ReturnType<typeof detailParts>
       <Actions i={i} auth={props.auth} />
       <h2>Recent commands</h2>
       <CommandsTable commands={commands} />
-      <h2>Certificates</h2>
-      <InstanceCertificates rows={certs} />
+      <InstanceCertificatesSection c={c} instanceId={i.id} list={certs} usable={usable} />
+      <ExternalManagersStatus c={c} instanceId={i.id} managers={managers} usable={usable} />
+      <EffectiveSettings settings={settings} instanceId={i.id} />
     </>
   );
 }
@@ -229,7 +240,7 @@ export const instancePages = new Hono<HubEnv>()
         </p>
         <Flash c={c} />
         <div id="instance-live" hx-get={`/instances/${id}/live`} hx-trigger="every 5s" hx-swap="innerHTML">
-          <Live parts={parts} auth={auth} />
+          <Live c={c} parts={parts} auth={auth} />
         </div>
         <QueueCommandForm id={id} auth={auth} />
       </Layout>,
@@ -241,7 +252,7 @@ export const instancePages = new Hono<HubEnv>()
       c.header("HX-Redirect", "/instances");
       return c.body(null, 204);
     }
-    return c.html(<Live parts={parts} auth={c.get("auth")} />);
+    return c.html(<Live c={c} parts={parts} auth={c.get("auth")} />);
   })
   .post("/instances/:id/renew-now", (c) => queueFromPage(c, "renew-now", {}))
   .post("/instances/:id/revoke", (c) => runAction(c, (id) => c.get("deps").fleet.revokeInstance(id, actorOf(c)), "Instance revoked: its next request is refused."))
