@@ -29,9 +29,13 @@ function sh(cmd: string[], opts: { cwd?: string; stdin?: string } = {}): { code:
 function fetchDebianPebble(suite: string, cacheDir: string): string | null {
   const root = join(cacheDir, suite, "root");
   if (existsSync(join(root, "usr/bin/pebble"))) return root;
-  const sources = "/etc/apt/sources.list.d/debian.sources";
-  let mirror = "http://deb.debian.org/debian";
-  if (existsSync(sources)) mirror = (Bun.spawnSync(["awk", "/^URIs:/{print $2; exit}", sources]).stdout.toString().trim() || mirror);
+  // The mirror apt already uses (deb822 or one-line format), else Debian's CDN.
+  let mirror = "";
+  const deb822 = "/etc/apt/sources.list.d/debian.sources";
+  if (existsSync(deb822)) mirror = Bun.spawnSync(["awk", "/^URIs:/ && $2 !~ /security/ {print $2; exit}", deb822]).stdout.toString().trim();
+  if (!mirror && existsSync("/etc/apt/sources.list"))
+    mirror = Bun.spawnSync(["awk", "/^deb / && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }", "/etc/apt/sources.list"]).stdout.toString().trim();
+  mirror ||= "http://deb.debian.org/debian";
   const work = join(cacheDir, `${suite}.tmp-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, "lists/partial"), { recursive: true });
@@ -48,7 +52,11 @@ function fetchDebianPebble(suite: string, cacheDir: string): string | null {
     const deb = readdirSync(work).find((f) => f.startsWith("pebble_") && f.endsWith(".deb"));
     if (!deb || sh(["dpkg-deb", "-x", join(work, deb), join(work, "root")]).code !== 0) return null;
     mkdirSync(join(cacheDir, suite), { recursive: true });
-    renameSync(join(work, "root"), root);
+    try {
+      renameSync(join(work, "root"), root);
+    } catch (err) {
+      if (!existsSync(join(root, "usr/bin/pebble"))) throw err; // another run got there first
+    }
     return root;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -65,7 +73,9 @@ export function pebbleBinaries(): Promise<PebbleBinaries> {
     const suites = process.env.CERTHUB_TEST_PEBBLE === "system" ? [] : ["sid", "trixie"];
     for (const suite of suites) {
       const root = Bun.which("apt-get") && Bun.which("dpkg-deb") ? fetchDebianPebble(suite, cacheDir) : null;
-      if (root) {
+      // A newer suite's binary may need a newer libc one day: only use it if it runs here.
+      if (root && sh([join(root, "usr/bin/pebble"), "-version"]).code !== 0) console.warn(`acme-peers: pebble from Debian ${suite} does not run here`);
+      else if (root) {
         const pebble = join(root, "usr/bin/pebble");
         return { pebble, challtestsrv: join(root, "usr/bin/pebble-challtestsrv"), version: suite === "sid" ? "2.10" : "2.6", source: `Debian ${suite} (${root})` };
       }
