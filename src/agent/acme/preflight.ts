@@ -24,13 +24,22 @@ export interface PreflightOptions {
 
 const CHECK_TIMEOUT_MS = 5_000;
 
+/**
+ * What this host cannot check: the name does not resolve here. Split-horizon DNS (an internal
+ * resolver without the public zone) and test CAs with their own DNS are common, and the CA
+ * resolves through its own servers, so this is reported as "skipped", not a failure that would
+ * hold back the first order.
+ */
+class NotCheckable extends Error {}
+
 async function timed(domain: string, fn: () => Promise<string | undefined>): Promise<StepReport> {
   const t0 = performance.now();
   try {
     const message = await fn();
     return { name: "preflight", outcome: "ok", ms: Math.round(performance.now() - t0), domain, ...(message ? { message } : {}) };
   } catch (err) {
-    return { name: "preflight", outcome: "failed", ms: Math.round(performance.now() - t0), domain, message: String((err as Error).message ?? err).slice(0, 2000) };
+    const outcome = err instanceof NotCheckable ? "skipped" : "failed";
+    return { name: "preflight", outcome, ms: Math.round(performance.now() - t0), domain, message: String((err as Error).message ?? err).slice(0, 2000) };
   }
 }
 
@@ -44,7 +53,7 @@ export async function addressesOf(domain: string, ctx: SolverContext): Promise<s
 
 async function checkHttp(domain: string, port: number, token: string, expected: string, ctx: SolverContext, signal?: AbortSignal): Promise<string> {
   const addrs = await addressesOf(domain, ctx);
-  if (addrs.length === 0) throw new Error(`${domain} does not resolve to any address`);
+  if (addrs.length === 0) throw new NotCheckable(`not checked: ${domain} does not resolve to any address from this host (the CA resolves it through its own DNS)`);
   const problems: string[] = [];
   for (const addr of addrs) {
     const host = isIP(addr) === 6 ? `[${addr}]` : addr;
