@@ -128,6 +128,11 @@ export function ScopePicker(props: { s: ScopeState; path: string }) {
           Show
         </button>
       </fieldset>
+      {s.choices.length === 0 && !s.find ? (
+        <p class="muted small-print">
+          No instances have joined yet: the Target Instance choice appears once one joins (<a href="/">the Dashboard</a> shows how).
+        </p>
+      ) : null}
       {s.more ? <p class="muted small-print">Showing the first {s.choices.length} instances; type part of a hostname to narrow the list.</p> : null}
       {s.find && s.choices.length === 0 ? <p class="alert warning">No instance matches “{s.find}”.</p> : null}
       {s.problem ? <p class="alert warning">{s.problem}</p> : null}

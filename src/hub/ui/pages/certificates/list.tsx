@@ -171,7 +171,8 @@ function Row(props: { r: CertListRow; now: number }) {
       </td>
       <td>
         <StatusBadge status={r.status} />
-        {r.health === "warning" && r.status !== "expiring" ? <StatusBadge status="warn" label={r.served === "stale" || r.served === "unreachable" ? `served: ${r.served}` : "deploy warning"} /> : null}
+        {r.served === "stale" || r.served === "unreachable" ? <StatusBadge status="warn" label={`served: ${r.served}`} /> : null}
+        {r.deployFailed ? <StatusBadge status="warn" label="deploy warning" /> : null}
       </td>
       <td title={isoTime(r.notAfter)} class="nowrap">
         {r.notAfter ? isoTime(r.notAfter).slice(0, 10) : "—"} <span class="muted">{daysLeft(r.notAfter, now)}</span>
@@ -255,7 +256,8 @@ async function FirstRun(props: { c: Ctx }) {
 export async function ListPage(props: { c: Ctx; f: CertFilter; data: ListData; flash?: { kind: "success" | "error"; text: string } | null }) {
   const { c, f, data } = props;
   const auth = c.get("auth");
-  const none = data.total === 0 && !(await anyCertificate(c.get("deps").db));
+  const filtered = !!(f.q || f.instanceId || f.group || f.status || f.health || f.source);
+  const none = data.total === 0 && !filtered && !(await anyCertificate(c.get("deps").db));
   return (
     <Layout title="Certificates" auth={auth} active="certificates">
       <Flash message={props.flash} />

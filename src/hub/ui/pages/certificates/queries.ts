@@ -85,6 +85,7 @@ export async function listCertificatePage(db: HubDb, f: CertFilter, limit: numbe
       served: certificates.served,
       nextRenewalAt: certificates.nextRenewalAt,
       health: healthSql,
+      deployFailed: sql<number>`${deployFailed}`,
       hostname: instances.hostname,
     })
     .from(certificates)
