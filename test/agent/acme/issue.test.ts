@@ -180,6 +180,31 @@ describe("ACME against Pebble + BIND", () => {
     expect(await portOpen(pebble.httpPort)).toBe(false);
   }, 60_000);
 
+  test("an aborted issuance stops at once and still removes its TXT record", async () => {
+    const challenge: Challenge = { type: "dns-01", provider: "rfc2136", server: bind.server, credentialId: "tsig", propagationSeconds: 30 };
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error("agent stopping")), 300);
+    const t0 = performance.now();
+    const err = await issue(["abort.example.test"], { challenge, signal: ac.signal }).catch((e) => e);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(err.message).toBe("agent stopping");
+    const dig = Bun.spawnSync(["dig", "@127.0.0.1", "-p", bind.server.split(":")[1], "+short", "TXT", "_acme-challenge.abort.example.test"], { stdout: "pipe" });
+    expect(dig.stdout.toString().trim()).toBe("");
+  }, 30_000);
+
+  test("HTTP-01 standalone on a port another program holds: a clear error, in preflight and in the order", async () => {
+    const squatter = Bun.serve({ hostname: "::", port: pebble.httpPort, fetch: () => new Response("someone else") });
+    try {
+      const [pre] = await preflight({ domains: ["a.h.example.test"], challenge: standalone(), ctx });
+      expect(pre.outcome).toBe("failed");
+      expect(pre.message).toContain(`:${pebble.httpPort} could not start: the port is in use`);
+      const err = await issue(["busy.h.example.test"]).catch((e) => e);
+      expect(err.message).toContain("the port is in use");
+    } finally {
+      await squatter.stop(true);
+    }
+  }, 30_000);
+
   test("bad input fails before anything is ordered: wildcard with HTTP-01, invalid name", async () => {
     const wild = await issue(["*.h.example.test"]).catch((e) => e);
     expect(wild.message).toMatch(/wildcard.*DNS-01/);
