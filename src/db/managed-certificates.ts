@@ -2,7 +2,7 @@
 // The agent's reports about them live in certificates.ts (source "managed", same id).
 import { and, asc, eq } from "drizzle-orm";
 import type { HubDb } from "./client";
-import { managedCertificates } from "./schema";
+import { certificates, managedCertificates } from "./schema";
 
 export type ManagedCertificateRow = typeof managedCertificates.$inferSelect;
 
@@ -25,10 +25,12 @@ export async function getManagedCertificate(db: HubDb, id: string): Promise<Mana
   return row;
 }
 
+/** Definitions with the agent's last report of each (null before the first), one query. */
 export function listManagedCertificates(db: HubDb, o: { instanceId?: string; limit?: number; offset?: number } = {}) {
   return db
-    .select()
+    .select({ def: managedCertificates, report: certificates })
     .from(managedCertificates)
+    .leftJoin(certificates, and(eq(certificates.instanceId, managedCertificates.instanceId), eq(certificates.id, managedCertificates.id)))
     .where(o.instanceId ? eq(managedCertificates.instanceId, o.instanceId) : undefined)
     .orderBy(asc(managedCertificates.name), asc(managedCertificates.id))
     .limit(Math.min(Math.max(o.limit ?? 1000, 1), 5000))

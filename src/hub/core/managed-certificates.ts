@@ -7,7 +7,7 @@ import { z } from "zod";
 import { audit, type Actor } from "../../db/audit";
 import { accountRegistration } from "../../db/agent-reports";
 import { getCaAccount } from "../../db/ca-accounts";
-import { MANAGED_ID_PREFIX, certificateReportsOf, deleteCertificateReport, getCertificateReport, insertPendingCertificate, refreshPendingCertificate, type CertificateRow } from "../../db/certificates";
+import { MANAGED_ID_PREFIX, deleteCertificateReport, getCertificateReport, insertPendingCertificate, refreshPendingCertificate, type CertificateRow } from "../../db/certificates";
 import { getCredentialsMeta } from "../../db/credentials";
 import { getInstanceView } from "../../db/instances";
 import {
@@ -264,14 +264,7 @@ export async function getManagedCertificateDetail(core: Pick<CoreDeps, "db">, id
 }
 
 export async function listManagedCertificateViews(core: Pick<CoreDeps, "db">, o: { instanceId?: string; limit?: number; offset?: number } = {}) {
-  const rows = await listManagedCertificates(core.db, o);
-  const byInstance = new Map<string, ManagedCertificateRow[]>();
-  for (const r of rows) byInstance.set(r.instanceId, [...(byInstance.get(r.instanceId) ?? []), r]);
-  const reports = new Map<string, CertificateRow>();
-  for (const [instanceId, list] of byInstance) {
-    for (const rep of await certificateReportsOf(core.db, instanceId, list.map((r) => r.id))) reports.set(`${instanceId}/${rep.id}`, rep);
-  }
-  return rows.map((r) => managedCertificateView(r, reports.get(`${r.instanceId}/${r.id}`)));
+  return (await listManagedCertificates(core.db, o)).map((r) => managedCertificateView(r.def, r.report ?? undefined));
 }
 
 const ACTIONS = { renew: "renew-certificate", test: "test-certificate", deploy: "deploy-certificate" } as const satisfies Record<string, CommandType>;

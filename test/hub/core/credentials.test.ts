@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { eq } from "drizzle-orm";
+import { settings } from "../../../src/db/schema";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "./fixtures";
 
 let w: World;
@@ -180,8 +182,8 @@ describe("stored credentials", () => {
     expect((await call(w.admin, "GET", `/api/v1/ca-accounts/${ownCa.id}`)).status).toBe(404);
     expect((await call(w.admin, "GET", `/api/v1/managed-certificates/${cert.body.id}`)).status).toBe(404);
     expect((await call(w.admin, "GET", `/api/v1/credentials/${global.body.id}`)).status).toBe(200);
-    const left = await w.hub.deps.db.$client.execute({ sql: "select count(*) as n from settings where scope_id = ?", args: [inst.instanceId] });
-    expect(Number(left.rows[0].n)).toBe(0);
+    const left = await w.hub.deps.db.select().from(settings).where(eq(settings.scopeId, inst.instanceId));
+    expect(left).toEqual([]);
   });
 
   test("secrets are checked per type; a wrong shape is 400 and stores nothing", async () => {
