@@ -191,6 +191,13 @@ describe("managed certificate lifecycle against Pebble", () => {
     for (const name of ["preflight", "account", "order", "challenge", "finalize", "store"]) expect(stepNames).toContain(name);
     for (const s of attempt.steps) expect(typeof s.ms).toBe("number");
     firstSerial = view.serial;
+    // The agent registered the CA account with its own key and told the hub (not the key).
+    const reg = await until("registration in the hub", async () => {
+      const acc = (await api(`/api/v1/ca-accounts/${caAccountId}`)).json;
+      return acc?.registrations?.find((r: { instanceId: string }) => r.instanceId === instanceId);
+    });
+    expect(reg.status).toBe("registered");
+    expect(reg.accountUrl).toContain(new URL(pebble.directoryUrl).host);
   }, 90_000);
 
   test("the instance-level renew-now yields a new serial and keeps the previous version", async () => {
