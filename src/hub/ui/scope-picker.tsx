@@ -14,7 +14,7 @@ import { qs } from "./format";
 type Ctx = Context<HubEnv>;
 
 export interface ScopeState {
-  scope: Scope;
+  scope: { scope: Scope["scope"]; scopeId: string };
   /** "All instances", "group “web”", "instance web-01 (inst_…)". */
   label: string;
   /** The selected instance (instance scope), for inherited values. */
@@ -56,6 +56,13 @@ export async function knownGroups(c: Ctx, limit = 500): Promise<string[]> {
   return rows.map((r) => r.g);
 }
 
+async function postedScopeExists(c: Ctx, posted: { scope: string; scopeId: string }): Promise<boolean> {
+  if (posted.scope === "global") return posted.scopeId === "";
+  if (posted.scope === "group") return posted.scopeId !== "";
+  if (posted.scope === "instance") return posted.scopeId !== "" && !!(await getInstance(c.get("deps").db, posted.scopeId));
+  return false;
+}
+
 /** Reads the scope from the query string (or a posted form's scope/scopeId). */
 export async function readScope(c: Ctx, posted?: { scope: string; scopeId: string }): Promise<ScopeState> {
   const { db } = c.get("deps");
@@ -66,6 +73,11 @@ export async function readScope(c: Ctx, posted?: { scope: string; scopeId: strin
   if (!kind) kind = wantedInstance ? "instance" : wantedGroup ? "group" : "global";
   const [groups, { rows: choices, more }] = await Promise.all([knownGroups(c), listInstanceChoices(db, { q: find, limit: 100 })]);
   const base = { groups, choices, more, find };
+  // A posted scope is taken as posted (the rules refuse an unknown instance or an empty group):
+  // a write must never land on a wider scope than the one the form showed.
+  if (posted && !(await postedScopeExists(c, posted))) {
+    return { ...base, scope: { scope: "instance", scopeId: posted.scopeId }, label: `${posted.scope} “${posted.scopeId}”`, problem: `There is no ${posted.scope || "scope"} “${posted.scopeId}” any more: reload the page and pick the scope again.` };
+  }
   if (kind === "group") {
     const group = (wantedGroup ?? "").slice(0, 128) || groups[0];
     if (!group) return { ...base, scope: { scope: "global", scopeId: "" }, label: "All instances", problem: "No groups exist yet: a group is given to a joining key under Security › API Access." };

@@ -233,6 +233,7 @@ export const caAccountPages = new Hono<HubEnv>()
   .post(PATH, async (c) => {
     const f = await readForm(c);
     const s = await readScope(c, postedScope(f));
+    if (s.problem) return c.text(s.problem, 422);
     const form: FormState = { values: { ...f.values, "eab.hmacKey": undefined }, errors: {} };
     const preset = f.one("preset");
     const keyId = f.one("eab.keyId").trim();

@@ -265,6 +265,7 @@ export const credentialPages = new Hono<HubEnv>()
   .post(PATH, async (c) => {
     const f = await readForm(c);
     const s = await readScope(c, postedScope(f));
+    if (s.problem) return c.text(s.problem, 422);
     const form: FormState = { values: withoutSecrets(f.values), errors: {} };
     const type = f.one("type");
     if (!(ADDABLE_TYPES as readonly string[]).includes(type)) form.errors.type = "Pick a type.";

@@ -154,6 +154,7 @@ export const externalManagerPages = new Hono<HubEnv>()
   .post(PATH, async (c) => {
     const f = await readForm(c);
     const s = await readScope(c, postedScope(f));
+    if (s.problem) return c.text(s.problem, 422);
     const core = c.get("deps");
     const form: FormState = { values: f.values, errors: {} };
     try {

@@ -191,6 +191,7 @@ export const generalSettingsPages = new Hono<HubEnv>()
     const k = rawKey;
     const f = await readForm(c);
     const s = await readScope(c, postedScope(f));
+    if (s.problem) return c.text(s.problem, 422);
     const core = c.get("deps");
     const form: FormState = { values: { value: f.one("value") }, errors: {} };
     try {
