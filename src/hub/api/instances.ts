@@ -11,6 +11,7 @@ import type { ActionResult } from "../fleet";
 import { actorOf } from "../middleware/auth";
 import { instanceView } from "../fleet/view";
 import { externalManagersView, refreshExternalScan } from "../core/external-managers";
+import { checkCommandPayload } from "../core/managed-certificates";
 import { effectiveSettings } from "../core/settings";
 import { validate } from "./validate";
 
@@ -46,6 +47,7 @@ async function queue(c: Ctx, type: (typeof COMMAND_TYPES)[number], payload: unkn
   const row = await getInstanceView(db, id);
   if (!row) return c.json({ error: "instance not found" }, 404);
   if (row.instance.state === "revoked") return c.json({ error: "instance is revoked; reinstate it before queueing commands" }, 409);
+  await checkCommandPayload(c.get("deps"), id, type, payload);
   const cmd = await fleet.queueCommand(id, type, payload ?? {}, actorOf(c));
   if (!cmd) return c.json({ error: "instance not found" }, 404);
   return c.json({ commandId: cmd.id, seq: cmd.seq, type, status: "queued" }, 202);

@@ -15,16 +15,19 @@ import {
   getManagedCertificate,
   insertManagedCertificate,
   listManagedCertificates,
+  managedCertificateByInstance,
   updateManagedCertificateRow,
   type ManagedCertificateRow,
 } from "../../db/managed-certificates";
 import { newId } from "../../lib/ids";
 import {
+  CertificateCommandPayloadSchema,
   ChallengeSchema,
   DeploymentTaskSchema,
   DomainSchema,
   KeyTypeSchema,
   RenewalPolicySchema,
+  RenewNowPayloadSchema,
   VerifySchema,
   type Challenge,
   type DeploymentTask,
@@ -32,7 +35,7 @@ import {
 } from "../../protocol/certificates";
 import type { CommandType } from "../../protocol/schemas";
 import type { CoreDeps } from "./deps";
-import { badRequest, conflict, notFound } from "./errors";
+import { badRequest, conflict, notFound, parseOr400 } from "./errors";
 import { appliesTo, describeScope } from "./scope";
 import { effectiveValues } from "./settings";
 
@@ -265,6 +268,23 @@ export async function getManagedCertificateDetail(core: Pick<CoreDeps, "db">, id
 
 export async function listManagedCertificateViews(core: Pick<CoreDeps, "db">, o: { instanceId?: string; limit?: number; offset?: number } = {}) {
   return (await listManagedCertificates(core.db, o)).map((r) => managedCertificateView(r.def, r.report ?? undefined));
+}
+
+const CERTIFICATE_COMMANDS: ReadonlySet<string> = new Set(["renew-certificate", "test-certificate", "deploy-certificate"]);
+
+/**
+ * Payload rule for commands queued by type (the generic commands endpoint): a per-certificate
+ * command must name a certificate defined on that instance; renew-now may name one.
+ */
+export async function checkCommandPayload(core: Pick<CoreDeps, "db">, instanceId: string, type: CommandType, payload: unknown) {
+  const named = CERTIFICATE_COMMANDS.has(type)
+    ? parseOr400(CertificateCommandPayloadSchema.strict(), payload ?? {}, `payload for ${type}`).certificateId
+    : type === "renew-now"
+      ? parseOr400(RenewNowPayloadSchema, payload ?? {}, "payload for renew-now").certificateId
+      : undefined;
+  if (named && !(await managedCertificateByInstance(core.db, instanceId, named))) {
+    throw badRequest(`payload.certificateId: no managed certificate ${named} on instance ${instanceId}`, "payload.certificateId");
+  }
 }
 
 const ACTIONS = { renew: "renew-certificate", test: "test-certificate", deploy: "deploy-certificate" } as const satisfies Record<string, CommandType>;

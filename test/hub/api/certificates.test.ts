@@ -193,6 +193,21 @@ describe("managed certificates", () => {
     // Every one of them is in the audit log under the admin's name.
     const audit = (await call(w.admin, "GET", "/api/v1/audit?q=instance.command&limit=200")).body;
     for (const commandId of queued) expect(audit.some((e: any) => e.actorLabel === "admin" && e.detail?.commandId === commandId)).toBe(true);
+    // Through the generic commands endpoint the payload must name a certificate of this instance.
+    const generic = await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/commands`, { type: "renew-certificate", payload: { certificateId: cert.body.id } });
+    expect(generic.status).toBe(202);
+    for (const payload of [{}, { certificateId: "mc_elsewhere" }, { certificateId: cert.body.id, extra: true }]) {
+      const r = await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/commands`, { type: "deploy-certificate", payload });
+      expect(r.status).toBe(400);
+    }
+    expect((await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/commands`, { type: "renew-now", payload: { certificateId: "mc_elsewhere" } })).status).toBe(400);
+    expect((await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/renew-now`)).status).toBe(202);
+
+    // A report with a status word outside the contract is refused whole; the stored list stays.
+    const bogus = await agent.sync({ settingsVersion: 0, certificatesHash: "bogus", certificates: [{ id: cert.body.id, name: "c", domains: ["c.example.com"], source: "managed", status: "fine" }] });
+    expect(bogus.status).toBe(400);
+    expect((await call(w.admin, "GET", `/api/v1/certificates?instanceId=${agent.instanceId}`)).body.map((x: any) => x.status)).toEqual(["pending"]);
+
     expect((await call(w.admin, "POST", "/api/v1/managed-certificates/mc_nope/renew")).status).toBe(404);
     expect((await call(w.admin, "POST", "/api/v1/instances/inst_nope/external-refresh")).status).toBe(404);
   });
