@@ -7,6 +7,7 @@ import { ensurePrivateDir, restrictSecretFiles } from "../lib/private-files";
 import { apiTokens } from "../db/schema";
 import { purgeExpiredSessions } from "../db/sessions";
 import { createApp } from "./app";
+import { agentsAllowed, IDLE_TIMEOUT_SECONDS, readOpenFileLimit, startDescriptorGuard, type DescriptorGuard, type Pressure } from "./descriptors";
 import { startAuditRetention } from "./security/auditRetention";
 import { bootstrapHub, type BootstrapResult } from "./bootstrap";
 import type { HubConfig } from "./config";
@@ -48,20 +49,48 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
   deps.services.push(startAuditRetention(db, config.auditRetention));
 
   let server: ReturnType<typeof Bun.serve> | undefined;
+  let guard: DescriptorGuard | undefined;
   let fingerprint: string | undefined;
   let url = "http://in-process";
   if (listen) {
     fingerprint = tls?.fingerprint;
+    guard = startDescriptorGuard({ limit: readOpenFileLimit(), onTick: (pressure, inUse) => shed(pressure, inUse) });
     server = Bun.serve({
       hostname: config.listen.hostname,
       port: config.listen.port,
-      fetch: app.fetch,
+      // While shedding, every answer closes its connection so descriptors come back at once.
+      fetch: (req, srv) => (guard!.pressure === "normal" ? app.fetch(req, srv) : Promise.resolve(app.fetch(req, srv)).then(withConnectionClose)),
       tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
-      idleTimeout: 60, // long-polling agents wait up to ~30 s
+      // Short for everyone: an idle keep-alive (or a request that never finishes) holds a
+      // descriptor. An authenticated agent wait extends its own connection (agent-api/wait.ts).
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
       maxRequestBodySize: 4 * 1024 * 1024,
     });
     const host = ["0.0.0.0", "::"].includes(config.listen.hostname) ? "localhost" : config.listen.hostname;
     url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+    if (guard.budget) {
+      const allowed = agentsAllowed(guard.budget, guard.inUse ?? 0);
+      console.log(
+        `open-file limit ${guard.budget.limit}: room for about ${allowed} agents holding their push connection` +
+          (allowed < 10_000 ? " (raise it with LimitNOFILE= in the systemd unit or ulimit -n; see README)" : ""),
+      );
+    }
+  }
+  metrics.gauge("certhub_descriptor_pressure", "1 while the hub sheds connections because descriptors run short, 2 when critical", () => [
+    { labels: {}, value: guard ? ["normal", "shedding", "critical"].indexOf(guard.pressure) : 0 },
+  ]);
+  let lastPressure: Pressure = "normal";
+  // Called every 100 ms by the guard. Bun's accept loop spins on EMFILE, so the hub must never
+  // get there: idle keep-alives go first, then (critical) the longest-held agent waits.
+  function shed(pressure: Pressure, inUse: number) {
+    fleet.push.shedding = pressure !== "normal";
+    if (pressure !== lastPressure) {
+      console.error(`certhub: descriptors ${inUse}/${guard?.budget?.limit}: ${pressure === "normal" ? "back to normal" : `${pressure}: closing idle connections, new agent waits get 503`}`);
+      lastPressure = pressure;
+    }
+    if (pressure === "normal" || !server) return;
+    server.closeIdleConnections();
+    if (pressure === "critical" && guard?.budget) fleet.push.releaseOldest(Math.max(16, inUse - guard.budget.shedAt));
   }
 
   return {
@@ -71,12 +100,25 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
     deps,
     app,
     async stop() {
+      guard?.stop();
       server?.stop(true);
       for (const s of deps.services) await s.stop();
       await fleet.stop();
       database.close();
     },
   };
+}
+
+/** The same response with `Connection: close` (headers of some responses are immutable). */
+function withConnectionClose(res: Response): Response {
+  try {
+    res.headers.set("Connection", "close");
+    return res;
+  } catch {
+    const headers = new Headers(res.headers);
+    headers.set("Connection", "close");
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  }
 }
 
 function registerGauges(deps: HubDeps) {

@@ -3,8 +3,12 @@
 // reset, a revocation), and {nudge:false} after the timeout, when the agent simply re-polls.
 // It carries no data, so it does not take part in the sequence rules: a wait may overlap a
 // sync. Replaying one reveals nothing.
+// Only an authenticated wait may hold its connection past the server's short idle timeout;
+// while descriptors run short (server.ts) new waits are refused with 503 + Retry-After and the
+// agent falls back to its periodic sync until then.
 import { WaitRequestSchema, type WaitResponse } from "../../protocol/schemas";
-import { bunServer, readJson, type Ctx } from "./util";
+import { IDLE_TIMEOUT_SECONDS } from "../descriptors";
+import { bunServer, fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
 
 const DEFAULT_WAIT_SECONDS = 25;
@@ -15,12 +19,19 @@ export async function handleWait(c: Ctx) {
   if (!authed.ok) return authed.response;
   const body = await readJson(c, WaitRequestSchema, authed.auth.raw);
   if (!body.ok) return body.response;
+  if (fleet.push.shedding) {
+    // Spread the retries: a fleet refused together must not come back together.
+    const retryAfter = String(15 + Math.floor(Math.random() * 45));
+    return fail(c, 503, "the hub is short of connections; keep syncing and retry the wait later", "rate-limited", { "Retry-After": retryAfter, Connection: "close" });
+  }
   const { cursor, settingsVersion } = body.value;
   const id = authed.auth.inst.id;
   const seconds = Math.min(body.value.timeoutSeconds ?? DEFAULT_WAIT_SECONDS, 55);
-  // Bun closes connections idle for longer than its idleTimeout (10 s by default).
+  const server = bunServer(c);
+  // The server closes connections idle longer than IDLE_TIMEOUT_SECONDS; this one may idle
+  // for the whole wait. Set back afterwards: the allowance lasts past the response otherwise.
   try {
-    bunServer(c)?.timeout?.(c.req.raw, seconds + 10);
+    server?.timeout?.(c.req.raw, seconds + 10);
   } catch {}
 
   const ready = () => {
@@ -32,5 +43,8 @@ export async function handleWait(c: Ctx) {
     return inst.latestCommandSeq > cursor || inst.settingsVersion !== settingsVersion;
   };
   const nudge = await fleet.waitFor(id, ready, seconds * 1000, c.req.raw.signal);
+  try {
+    server?.timeout?.(c.req.raw, IDLE_TIMEOUT_SECONDS + 5);
+  } catch {}
   return c.json({ nudge } satisfies WaitResponse);
 }

@@ -63,6 +63,8 @@ export interface FleetService {
   lastSeenAt(id: string, fallback: number | null): number | null;
   status(row: { id: string; state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number }, keyState: string | null | undefined, now?: number): InstanceStatus;
 
+  /** The long-poll registry (the server sets its shedding flag and releases waits under descriptor pressure). */
+  readonly push: Notifier;
   /** Wakes the instance's long-poll. */
   notify(instanceId: string): void;
   /** Long-poll: true as soon as `ready()` holds, false on timeout or disconnect. */
@@ -182,6 +184,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
       return deriveStatus({ ...row, lastSeenAt: service.lastSeenAt(row.id, row.lastSeenAt) }, keyState, now);
     },
 
+    push: notifier,
     notify: (id) => notifier.notify(id),
     waitFor: (id, ready, timeoutMs, signal) => notifier.wait(id, ready, timeoutMs, signal),
 

@@ -1,19 +1,24 @@
 // Push nudges: agents hold a long-poll (/wait) open; queueing a command (or revoking, or
 // resetting an identity) wakes the waiters of that instance at once. Long-poll rather than
 // WebSocket/SSE because it passes every proxy and needs nothing but HTTP on the agent side.
-// In memory, per hub process: with several hub processes a nudge only reaches agents waiting
-// on the process that queued the command; the others get it at their next periodic sync.
+// In memory, per hub process; changes made by another hub process on the same database reach
+// this one through the change feed (change-feed.ts), which calls notify() here.
 
-/** A misbehaving agent cannot hold more than this many waits open. */
-const MAX_WAITERS_PER_INSTANCE = 4;
+/**
+ * One instance identity holds at most this many waits: the agent's own plus one overlapping
+ * re-poll. A stolen agent key cannot pin thousands of connections: each new wait releases
+ * the oldest.
+ */
+export const MAX_WAITERS_PER_INSTANCE = 2;
 
 export class Notifier {
   private waiters = new Map<string, Set<(nudged: boolean) => void>>();
+  private count = 0;
+  /** Set by the server while descriptors run short: new waits are refused (503). */
+  shedding = false;
 
   get size(): number {
-    let n = 0;
-    for (const s of this.waiters.values()) n += s.size;
-    return n;
+    return this.count;
   }
 
   notify(instanceId: string) {
@@ -32,12 +37,12 @@ export class Notifier {
     return new Promise((resolve) => {
       let set = this.waiters.get(instanceId);
       if (!set) this.waiters.set(instanceId, (set = new Set()));
-      if (set.size >= MAX_WAITERS_PER_INSTANCE) {
-        const oldest = set.values().next().value!;
-        set.delete(oldest);
-        oldest(false);
-      }
+      if (set.size >= MAX_WAITERS_PER_INSTANCE) set.values().next().value!(false);
+      let settled = false;
       const done = (nudged: boolean) => {
+        if (settled) return;
+        settled = true;
+        this.count--;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         const s = this.waiters.get(instanceId);
@@ -51,13 +56,28 @@ export class Notifier {
       const timer = setTimeout(() => done(false), timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       set.add(done);
+      this.count++;
     });
+  }
+
+  /** Ends up to `n` of the longest-held waits (the agents re-poll later): frees descriptors. */
+  releaseOldest(n: number): number {
+    let released = 0;
+    for (const [, set] of this.waiters) {
+      if (released >= n) break;
+      for (const wake of [...set]) {
+        if (released >= n) break;
+        wake(false);
+        released++;
+      }
+    }
+    return released;
   }
 
   /** Wakes everyone (shutdown), so long-polls end promptly. */
   releaseAll() {
     const all = [...this.waiters.values()];
     this.waiters.clear();
-    for (const set of all) for (const wake of set) wake(false);
+    for (const set of all) for (const wake of [...set]) wake(false);
   }
 }
