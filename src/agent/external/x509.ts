@@ -37,15 +37,17 @@ export function certFactsFromBytes(bytes: Uint8Array): CertFacts {
     if (m[1] === "DNS") dns.push(value.toLowerCase());
     else ips.push(value.toLowerCase());
   }
+  // An empty subject (no CN: Pebble 2.10, Let's Encrypt's newer profiles) reads as undefined.
+  const subject = cert.subject ?? "";
   const domains = [...dns, ...ips];
   if (domains.length === 0) {
-    const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+    const cn = /(?:^|\n)CN=([^\n]+)/.exec(subject)?.[1];
     if (cn) domains.push(cn.trim().toLowerCase());
   }
   return {
     serial: cert.serialNumber.toLowerCase().replace(/[^0-9a-f]/g, ""),
-    issuer: cert.issuer.split("\n").join(", "),
-    subject: cert.subject.split("\n").join(", "),
+    issuer: (cert.issuer ?? "").split("\n").join(", "),
+    subject: subject.split("\n").join(", "),
     notBefore: Date.parse(cert.validFrom),
     notAfter: Date.parse(cert.validTo),
     domains,

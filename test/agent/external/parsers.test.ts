@@ -160,3 +160,15 @@ describe("shared rules", () => {
     expect(dueDate([{ ...ok, OrderResults: [{ ...ok.OrderResults[0]!, Revoked: true }] }])).toBeNull();
   });
 });
+
+describe("certificate facts", () => {
+  test("a certificate with an empty subject (no CN, as Pebble 2.10 and Let's Encrypt's newer profiles issue) reads its SANs", async () => {
+    const { certFactsFromBytes } = await import("../../../src/agent/external/x509");
+    const dir = (await import("../../helpers")).tempDir("x509-nosubject-");
+    const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-days", "2", "-subj", "/", "-addext", "subjectAltName=DNS:a.example.test,DNS:b.example.test"], { stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const facts = certFactsFromBytes(await Bun.file(`${dir}/c.pem`).bytes());
+    expect(facts.subject).toBe("");
+    expect(facts.domains).toEqual(["a.example.test", "b.example.test"]);
+  });
+});
