@@ -72,8 +72,9 @@ describe("rows with absurd values written straight into the database still rende
       ["text", "not a time", 1e20, -1e300],
     ];
     for (const [cid, notAfter, notBefore, next] of rows) {
-      await db.run(sql`insert into certificates (instance_id, id, name, domains, source, status, not_after, not_before, next_renewal_at, updated_at)
-        values (${id}, ${`absurd-${cid}`}, ${`absurd ${cid}`}, '["absurd.example.com"]', 'certbot', 'valid', ${notAfter}, ${notBefore}, ${next}, ${now})`);
+      const detail = JSON.stringify({ attempts: [{ at: 9e15, outcome: "failed", message: "m", steps: [{ name: "order", outcome: "failed", ms: -5 }] }], deployments: [{ index: 0, type: "pem", lastResult: { at: "never", outcome: "failed", message: "m", ms: 1e300 } }], paths: { cert: "/x" } });
+      await db.run(sql`insert into certificates (instance_id, id, name, domains, source, status, not_after, not_before, next_renewal_at, updated_at, detail)
+        values (${id}, ${`absurd-${cid}`}, ${`absurd ${cid}`}, '["absurd.example.com"]', 'certbot', 'valid', ${notAfter}, ${notBefore}, ${next}, ${now}, ${detail})`);
     }
     await db.run(sql`update commands set status = 'succeeded', completed_at = ${9e15}, delivered_at = ${"yesterday"}, created_at = ${1e300}, result = '{"message":"pong"}' where id = ${commandId}`);
     await db.run(sql`update instances set last_seen_at = ${9e15}, joined_at = ${-9e15} where id = ${id}`);
@@ -94,6 +95,8 @@ describe("rows with absurd values written straight into the database still rende
     "/settings/api-access",
     "/settings/users",
     "/audit",
+    `/certificates/external/${agent.instanceId}/absurd-huge`,
+    `/certificates/external/${agent.instanceId}/absurd-text`,
   ];
 
   test("every admin page answers 200 and shows the bad values as invalid", async () => {
