@@ -145,6 +145,7 @@ export class CertificateLifecycle {
 
   /** A new InstanceConfig from the hub (already stored): definitions added, changed, removed. */
   async applyConfig(config: InstanceConfig) {
+    const previous = this.config;
     this.config = config;
     const before = new Map((await listManaged(this.db)).map((r) => [r.id, r]));
     const ids = config.certificates.map((c) => c.id);
@@ -163,6 +164,12 @@ export class CertificateLifecycle {
         continue;
       }
       await this.replan(spec.id, changed);
+      // A failing certificate whose CA account or credential was just edited (EAB added, TSIG
+      // secret fixed) is tried again now rather than at the end of its back-off.
+      if (!changed && old && old.failureCount > 0 && previous && dependencyKey(previous, spec) !== dependencyKey(config, spec)) {
+        await updateManaged(this.db, spec.id, { nextRenewalAt: this.now(), renewalReason: "changed" });
+        this.schedule(spec.id);
+      }
     }
     this.opts.onChange();
   }
@@ -600,6 +607,14 @@ function safeSpec(json: string): ManagedCertificateSpec | null {
   } catch {
     return null;
   }
+}
+
+/** What a certificate's order depends on besides its definition: its CA account and credential. */
+function dependencyKey(config: InstanceConfig, spec: ManagedCertificateSpec): string {
+  const account = config.caAccounts.find((a) => a.id === spec.caAccountId) ?? null;
+  const credentialId = "credentialId" in spec.challenge ? spec.challenge.credentialId : null;
+  const credential = credentialId ? (config.credentials.find((c) => c.id === credentialId) ?? null) : null;
+  return JSON.stringify([account, credential]);
 }
 
 function parseWindow(json: string | null): Window | null {

@@ -12,7 +12,7 @@ import { createClient } from "@libsql/client";
 import { Agent } from "../../../src/agent/agent";
 import { getRenewalInfo } from "../../../src/agent/acme";
 import { freePort, ROOT, tempDir } from "../../helpers";
-import { startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from "../../helpers/acme-peers";
+import { PEBBLE_EAB, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from "../../helpers/acme-peers";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
 
 let pebble: Pebble;
@@ -449,6 +449,45 @@ describe("managed certificate lifecycle against Pebble", () => {
       await until("served again", async () => (await getCert(id))?.served === "served");
     } finally {
       server.stop(true);
+    }
+  }, 120_000);
+
+  test("a CA that requires EAB: registration error in the CA's words reaches the hub; adding the EAB key retries at once", async () => {
+    const eabPebble = await startPebble({ dnsServer: dns.dnsServer, eabRequired: true, env: { PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" } });
+    try {
+      const a = await joinedAgent();
+      const acc = await api("/api/v1/ca-accounts", "POST", { title: "Pebble EAB", directoryUrl: eabPebble.directoryUrl, email: "ops@example.com", scope: "instance", scopeId: a.instanceId, trustedRootsPem: eabPebble.caPem });
+      expect(acc.status).toBe(201);
+      const r = await api("/api/v1/managed-certificates", "POST", { instanceId: a.instanceId, caAccountId: acc.json.id, name: "eab", domains: [uniqueDomain("eab")], challenge: { type: "http-01", port: eabPebble.httpPort } });
+      expect(r.status).toBe(201);
+      const id = r.json.id;
+      const failed = await until("failed for lack of EAB", async () => {
+        const c = await getCert(id);
+        return c?.status === "failed" ? c : null;
+      }, 60_000);
+      console.log(`EAB missing: ${failed.lastError}`);
+      expect(failed.lastError).toMatch(/external ?account/i);
+      expect(failed.nextRenewalAt).toBeGreaterThan(Date.now() + 30_000); // backing off
+      const reg = await until("registration error in the hub", async () => {
+        const c = (await api(`/api/v1/ca-accounts/${acc.json.id}`)).json;
+        return c?.registrations?.find((x: { instanceId: string; status: string }) => x.instanceId === a.instanceId && x.status === "error");
+      });
+      expect(reg.message).toMatch(/external ?account/i);
+
+      // The admin adds the EAB key: the agent does not wait for the end of its back-off.
+      const put = await api(`/api/v1/ca-accounts/${acc.json.id}`, "PUT", { email: "ops@example.com", trustedRootsPem: eabPebble.caPem, eab: PEBBLE_EAB });
+      expect(put.status).toBe(200);
+      const ok = await until("issued after the EAB key was added", async () => {
+        const c = await getCert(id);
+        return c?.status === "valid" ? c : null;
+      }, 30_000);
+      expect(ok.failureCount).toBe(0);
+      await until("registered in the hub", async () => {
+        const c = (await api(`/api/v1/ca-accounts/${acc.json.id}`)).json;
+        return c?.registrations?.find((x: { instanceId: string; status: string }) => x.instanceId === a.instanceId && x.status === "registered");
+      });
+    } finally {
+      await eabPebble.stop();
     }
   }, 120_000);
 
