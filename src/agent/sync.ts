@@ -375,16 +375,27 @@ export class SyncEngine {
       } catch (err) {
         if (!session.active) break;
         if (abort.signal.aborted) continue; // re-keyed: wait again with the new identity
+        if (err instanceof HubClientError && (err.status === 503 || err.status === 429)) {
+          // The hub is short of connections: stay on the periodic sync, retry the push
+          // channel after a fully jittered pause so the fleet does not return in step.
+          await Promise.race([Bun.sleep(Math.random() * 60_000), session.ended]);
+          continue;
+        }
         if (err instanceof HubClientError && err.kind === "hub") {
           // Revoked/removed/rekey: let the sync loop find out and handle it.
           this.syncNow();
           await Promise.race([this.syncCompleted(), Bun.sleep(30_000), session.ended]);
           continue;
         }
-        // A proxy or server idle timeout closing a long-held poll is not a failure.
-        if (Date.now() - started > 5000) continue;
+        // A proxy or server idle timeout closing a long-held poll is not a failure, but a hub
+        // restart drops every poll at once: re-poll after a fully jittered pause (≤ 5 s).
+        if (Date.now() - started > 5000) {
+          await Promise.race([Bun.sleep(Math.random() * 5000), session.ended]);
+          continue;
+        }
         failures++;
-        await Promise.race([Bun.sleep(backoff(failures)), session.ended]);
+        // Full jitter: a fleet failing together spreads over the whole backoff window.
+        await Promise.race([Bun.sleep(Math.random() * backoff(failures) * 2), session.ended]);
       } finally {
         if (session.waitAbort === abort) session.waitAbort = null;
       }

@@ -4,15 +4,16 @@
 // - push nudges for long-polling agents (notifier.ts)
 // - status derivation (status.ts) and admin actions (queue command, revoke, remove, reset
 //   identity), each audited, used by both the JSON API and the pages.
-import { and, eq, gte } from "drizzle-orm";
+import { and, eq, gte, inArray } from "drizzle-orm";
 import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { insertCommand } from "../../db/commands";
-import { apiTokens } from "../../db/schema";
+import { apiTokens, instances as instancesTable } from "../../db/schema";
 import { countInstancesByStatus, deleteInstance, getInstance, updateInstance, type InstanceStatus } from "../../db/instances";
 import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
 import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
+import { ChangeFeed, type Change } from "./change-feed";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./lastSeen";
 import { Notifier } from "./notifier";
@@ -144,8 +145,71 @@ export function createFleetService(deps: FleetDeps): FleetService {
     }
     if (before?.lastSeenAt && (fresh.lastSeenAt ?? 0) < before.lastSeenAt) fresh.lastSeenAt = before.lastSeenAt;
     instances.set(fresh);
+    void feed.publish({ ids: [id] });
     return fresh;
   };
+
+  // Changes made by other hub processes on the same database (change-feed.ts): refresh what
+  // this process has cached, then wake the long-polls, whose ready() reads the cache.
+  const applyRemote = async (changes: Change[]) => {
+    const ids = new Set<string>();
+    for (const ch of changes) {
+      for (const id of ch.ids ?? []) ids.add(id);
+      if (ch.all || ch.group !== undefined) for (const inst of instances.values()) if (ch.all || inst.groupName === ch.group) ids.add(inst.id);
+      if (ch.keyId) {
+        keys.invalidate(ch.keyId);
+        const info = await keys.get(ch.keyId).catch(() => null);
+        if (info?.state === "revoked") {
+          notifiedRevoked.add(ch.keyId);
+          notifyKeyHolders(ch.keyId);
+        }
+      }
+    }
+    const list = [...ids].filter((id) => instances.peek(id) || notifier.has(id));
+    for (let i = 0; i < list.length; i += 500) {
+      const part = list.slice(i, i + 500);
+      const rows = await db
+        .select({
+          id: instancesTable.id,
+          publicKey: instancesTable.publicKey,
+          state: instancesTable.state,
+          identityConflict: instancesTable.identityConflict,
+          identityResetPending: instancesTable.identityResetPending,
+          settingsVersion: instancesTable.settingsVersion,
+          nextCommandSeq: instancesTable.nextCommandSeq,
+          groupName: instancesTable.groupName,
+          joiningKeyId: instancesTable.joiningKeyId,
+        })
+        .from(instancesTable)
+        .where(inArray(instancesTable.id, part));
+      const found = new Map(rows.map((r) => [r.id, r]));
+      for (const id of part) {
+        const row = found.get(id);
+        const cached = instances.peek(id);
+        if (!row) {
+          instances.invalidate(id); // removed (or left) through another process
+          seen.forget(id);
+        } else if (cached && cached.publicKeyRaw !== row.publicKey) {
+          // Re-keyed through another process: its row holds the new sequence state.
+          seen.forget(id);
+          instances.invalidate(id);
+          await instances.get(id).catch(() => null);
+        } else if (cached) {
+          // In place: unflushed heartbeats (lastSeq, lastSeenAt) stay as they are.
+          cached.state = row.state;
+          cached.identityConflict = row.identityConflict;
+          cached.identityResetPending = row.identityResetPending;
+          cached.settingsVersion = row.settingsVersion;
+          cached.latestCommandSeq = row.nextCommandSeq - 1;
+          cached.groupName = row.groupName;
+          cached.joiningKeyId = row.joiningKeyId;
+        }
+        notifier.notify(id);
+      }
+    }
+  };
+  const feed = new ChangeFeed(db, applyRemote);
+  feed.start();
 
   const exists = async (id: string) => (await getInstance(db, id)) !== undefined;
   const notFound: ActionResult = { ok: false, status: 404, error: "instance not found" };
@@ -162,6 +226,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     invalidateKey(keyId) {
       keys.invalidate(keyId);
       if (!keyId) return;
+      void feed.publish({ keyId });
       void keys
         .get(keyId)
         .then((info) => {
@@ -196,6 +261,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
       if (cached) cached.latestCommandSeq = Math.max(cached.latestCommandSeq, res.seq);
       commandsQueued.inc({ type });
       notifier.notify(instanceId);
+      void feed.publish({ ids: [instanceId] });
       await audit(db, actor, "instance.command", { type: "instance", id: instanceId }, { type, commandId: res.id, seq: res.seq });
       return res;
     },
@@ -208,6 +274,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
         if (cached) cached.settingsVersion++;
         notifier.notify(id);
       }
+      if (ids.length) void feed.publish(scope === "all" ? { all: true } : "group" in scope ? { group: scope.group } : { ids });
       return ids.length;
     },
 
@@ -249,12 +316,14 @@ export function createFleetService(deps: FleetDeps): FleetService {
       instances.invalidate(id);
       seen.forget(id);
       notifier.notify(id);
+      void feed.publish({ ids: [id] });
     },
 
     flushSeen: () => seen.flush(),
 
     async stop() {
       clearInterval(keyWatcher);
+      await feed.stop();
       notifier.releaseAll();
       await warming; // its queries must finish before the database closes
       await seen.stop();

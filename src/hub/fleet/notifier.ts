@@ -21,6 +21,11 @@ export class Notifier {
     return this.count;
   }
 
+  /** Whether the instance has a wait open here. */
+  has(instanceId: string): boolean {
+    return this.waiters.has(instanceId);
+  }
+
   notify(instanceId: string) {
     const set = this.waiters.get(instanceId);
     if (!set) return;
