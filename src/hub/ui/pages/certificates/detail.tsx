@@ -9,7 +9,7 @@ import { getInstance } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
 import type { getManagedCertificateDetail } from "../../../core/managed-certificates";
 import { Csrf, Flash, StatusBadge, Time } from "../../components";
-import { isoTime } from "../../format";
+import { INVALID, isoTime } from "../../format";
 import { Layout } from "../../layout";
 import { BASE, type Ctx } from "./common";
 import { TASK_LABEL, TRIGGER_LABEL, type TaskType } from "./tasks";
@@ -27,7 +27,8 @@ export const RENEWAL_REASON: Record<string, string> = {
 };
 
 export function durationText(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return "—";
+  if (ms === null || ms === undefined) return "—";
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return INVALID; // stored by an old agent or a hand edit
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.round(ms / 60_000)} min`;
