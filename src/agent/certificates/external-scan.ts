@@ -13,6 +13,8 @@ export class ExternalScanner {
   private cache: ExternalScanCache | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<ExternalScanCache> | null = null;
+  private next: Promise<ExternalScanCache> | null = null;
+  private nextFresh = false;
   private stopped = false;
 
   constructor(
@@ -44,7 +46,18 @@ export class ExternalScanner {
    * 15 minutes); an explicit refresh (`fresh`) always reports, so the hub sees the new time.
    */
   scanNow(fresh = false): Promise<ExternalScanCache> {
-    if (this.running) return this.running;
+    if (this.running) {
+      // A scan already under way may have read older settings (or predate what the caller just
+      // changed on disk): run one more right after it, shared by every caller meanwhile.
+      this.nextFresh ||= fresh;
+      this.next ??= this.running.catch(() => {}).then(() => {
+        const f = this.nextFresh;
+        this.next = null;
+        this.nextFresh = false;
+        return this.scanNow(f);
+      });
+      return this.next;
+    }
     this.running = this.scan(fresh).finally(() => {
       this.running = null;
       if (this.timer) clearTimeout(this.timer);

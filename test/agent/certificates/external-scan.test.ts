@@ -106,7 +106,7 @@ describe("external certificate managers on a joined agent", () => {
     expect(certbot.configPath).toContain(root);
     expect(inst.externalManagers.find((m: { name: string }) => m.name === "acme.sh").status).toBe("disabled");
     expect((await agent.status()).certificateCount).toBe(1);
-  });
+  }, 20_000);
 
   test("refresh now from the hub rescans: a certbot renewal shows its new serial", async () => {
     const serial2 = issueVersion(tree, name, 2);
@@ -118,5 +118,5 @@ describe("external certificate managers on a joined agent", () => {
       const rows = (Array.isArray(list) ? list : list.items ?? list.certificates ?? []) as any[];
       return rows.find((c) => c.source === "certbot" && c.serial.replace(/^0+/, "") === serial2);
     });
-  });
+  }, 20_000);
 });
