@@ -16,6 +16,8 @@ export interface WaitAgent {
   key: KeyObject;
   publicKey: string;
   bootId: string;
+  /** Highest command seq the agent holds (the bench bumps it after each nudge). */
+  cursor?: number;
 }
 
 /** N instances joined with the joining key `clientId`, written into the hub database. */
@@ -167,7 +169,7 @@ export function holdWaits(opts: {
       if (!(await conn.connected)) return;
       while (!stopped && !conn.closed) {
         holding++;
-        const r = await conn.send(waitRequest(a, { timeoutSeconds: opts.timeoutSeconds ?? 50, host }));
+        const r = await conn.send(waitRequest(a, { timeoutSeconds: opts.timeoutSeconds ?? 50, cursor: a.cursor, host }));
         holding--;
         if (!r) return;
         opts.onAnswer?.(a, r);

@@ -8,6 +8,9 @@
 //   npm run bench -- --duration 10 --connections 64 --bin dist/certhub --no-wrk
 //   npm run bench -- --only agent-sync --agents 100000      the roadmap's fleet size
 //   npm run bench -- --only agent-sync --profile /tmp/prof  hub from source under bun --cpu-prof
+//   npm run bench -- --only held-connections --held 1000,10000,19000   push channel at scale
+//   npm run bench -- --only reconnect-storm --storm 2000               hub restart under load
+// Every run also writes its rows and notes to bench/results.json.
 //
 // Load comes from `wrk` (Debian package; installed when running as root) or, without it, an
 // in-process fetch loop (slower: ratios stay meaningful, absolute numbers don't). Signed agent
@@ -25,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
 import { FLEET_SCENARIOS } from "./fleet";
+import { SCALE_SCENARIOS } from "./scale";
 import { summarize } from "./stats";
 
 export interface LoadRequest {
@@ -54,6 +58,8 @@ export interface LoadResult {
   baseline?: { name: string; rps: number; hubCpuUs?: number };
   /** Lines printed under the table. */
   notes?: string[];
+  /** Structured figures for bench/results.json. */
+  extra?: Record<string, unknown>;
 }
 
 export interface BenchContext {
@@ -86,6 +92,7 @@ export const SCENARIOS: Scenario[] = [
   { name: "metrics", run: (ctx) => ctx.load({ path: "/metrics" }) },
   { name: "login-page", run: (ctx) => ctx.load({ path: "/login" }) },
   ...FLEET_SCENARIOS, // agent-sync, sync-with-results, sync-with-certs, instances-page, instances-api
+  ...SCALE_SCENARIOS, // held-connections, reconnect-storm (each on its own hub)
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -101,10 +108,14 @@ export interface Options {
   agents: number;
   /** Directory for a CPU profile of the hub (runs it from source under bun --cpu-prof). */
   profileDir?: string;
+  /** Fleet sizes for held-connections. */
+  held: number[];
+  /** Agents in the reconnect storm. */
+  storm: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000 };
+  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000, held: [1000], storm: 2000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -120,6 +131,8 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--no-wrk") o.useWrk = false;
     else if (a === "--agents") o.agents = Number(next());
     else if (a === "--profile") o.profileDir = resolve(next());
+    else if (a === "--held") o.held = next().split(",").map(Number);
+    else if (a === "--storm") o.storm = Number(next());
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -281,6 +294,7 @@ async function main(argv: string[]): Promise<number> {
     const header = ["scenario", "req/s", "× baseline", "p50 ms", "p99 ms", "hub µs/req", "errors"];
     const rows: string[][] = [];
     const notes: string[] = [];
+    const results: Record<string, unknown>[] = [{ name: BASELINE.name, ...base }];
     const cells = (name: string, r: LoadResult, b: { rps: number } = base) =>
       [name, fmt(r.rps, 0), fmt(r.rps / b.rps, 3), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.hubCpuUs, 0), String(r.errors ?? 0)];
     rows.push(cells(`${BASELINE.name} (baseline${base.tool === "fetch" ? ", fetch loop" : ""})`, base));
@@ -288,6 +302,7 @@ async function main(argv: string[]): Promise<number> {
       if (o.only && !o.only.has(s.name)) continue;
       try {
         const r = await s.run(ctx);
+        results.push({ name: s.name, ...r });
         rows.push(cells(r.baseline ? `${s.name} (vs ${r.baseline.name})` : s.name, r, r.baseline));
         for (const n of r.notes ?? []) notes.push(`${s.name}: ${n}`);
       } catch (err) {
@@ -304,6 +319,9 @@ async function main(argv: string[]): Promise<number> {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "));
     if (notes.length) console.log("\n" + notes.join("\n"));
+    const out = join(import.meta.dir, "results.json");
+    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), bin: o.bin, options: { ...o, only: o.only ? [...o.only] : undefined }, results }, null, 2) + "\n");
+    console.log(`\nresults written to ${out}`);
   } finally {
     await hub.stop();
   }

@@ -1,0 +1,209 @@
+// Push-channel scenarios for `npm run bench` (issue 13), with agents from bench/held.ts:
+//   held-connections   N agents (--held 1000,10000,…) each hold their signed /wait long-poll:
+//                      hub RSS per held agent, hub CPU per agent-minute while held (re-polls
+//                      included), push latency (command queued → the agent's wait answers),
+//                      /healthz latency while held.
+//   reconnect-storm    --storm N agents (default 2000) hold their waits; the hub is restarted
+//                      on the same port and data dir; every agent reconnects after a fully
+//                      jittered pause (0–5 s, as src/agent/sync.ts does): time until all hold
+//                      again, /healthz worst case meanwhile.
+// Each runs its own hub (same binary as the rest of the bench), so its memory and descriptors
+// are the scenario's alone. The figures also go to bench/results.json (run.ts).
+import { join } from "node:path";
+import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
+import { signIn } from "../test/helpers/session";
+import { holdWaits, processCpuSeconds, processFdCount, processRssBytes, seedWaitAgents, type HeldFleet, type WaitAgent } from "./held";
+import type { BenchContext, LoadResult, Scenario } from "./run";
+import { summarize } from "./stats";
+
+/** Re-poll timeout the real agent uses (src/agent/sync.ts WAIT_SECONDS). */
+const WAIT_SECONDS = 50;
+
+async function freshHub(ctx: BenchContext, port?: number, dataDir = tempDir("certhub-bench-scale-")): Promise<{ hub: Hub; dataDir: string }> {
+  const hub = await startHub({ bin: ctx.options.bin, dataDir, port, timeoutMs: 60_000 });
+  return { hub, dataDir };
+}
+
+async function seed(ctx: BenchContext, dataDir: string, n: number): Promise<WaitAgent[]> {
+  const created = await runCli(["keys", "create", "--title", "bench-held", "--json"], { bin: ctx.options.bin, dataDir });
+  if (created.code !== 0) throw new Error(`keys create failed: ${created.stderr}`);
+  const { clientId } = JSON.parse(created.stdout) as { clientId: string };
+  return seedWaitAgents(join(dataDir, "hub.db"), clientId, n);
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (performance.now() < end) {
+    if (cond()) return true;
+    await Bun.sleep(100);
+  }
+  return cond();
+}
+
+async function healthzLatencies(url: string, count: number, gapMs: number): Promise<{ p50: number; p99: number; max: number; failed: number }> {
+  const lat: number[] = [];
+  let failed = 0;
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    try {
+      const res = await fetch(`${url}/healthz`, { keepalive: false, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      if (res.status !== 200) failed++;
+    } catch {
+      failed++;
+    }
+    lat.push(performance.now() - t);
+    await Bun.sleep(gapMs);
+  }
+  const s = summarize(lat, 1);
+  return { p50: s.p50Ms ?? NaN, p99: s.p99Ms ?? NaN, max: s.maxMs ?? NaN, failed };
+}
+
+interface HeldFigures {
+  agents: number;
+  held: number;
+  rssPerAgentKiB: number | null;
+  cpuMsPerAgentMinute: number | null;
+  hubCpuPct: number | null;
+  pushP50Ms?: number;
+  pushP99Ms?: number;
+  healthzP99Ms: number;
+  descriptors: number | null;
+}
+
+async function heldOnce(ctx: BenchContext, n: number): Promise<HeldFigures> {
+  const { hub, dataDir } = await freshHub(ctx);
+  let fleet: HeldFleet | undefined;
+  try {
+    const agents = await seed(ctx, dataDir, n);
+    const pid = hub.proc.pid;
+    await Bun.sleep(1000);
+    const rss0 = processRssBytes(pid);
+    const pushStarted = new Map<string, number>();
+    const pushMs: number[] = [];
+    fleet = holdWaits({
+      port: hub.port,
+      agents,
+      timeoutSeconds: WAIT_SECONDS,
+      onAnswer: (a, r) => {
+        if (r.status === 200 && r.body.includes('"nudge":true')) {
+          a.cursor = (a.cursor ?? 0) + 1; // as if it had synced and stored the command
+          const t = pushStarted.get(a.id);
+          if (t !== undefined) pushMs.push(performance.now() - t);
+          pushStarted.delete(a.id);
+        }
+      },
+    });
+    // Opened gradually by the kernel backlog; settle until (almost) everyone holds a wait.
+    await until(() => fleet!.holding >= n * 0.99, 120_000);
+    await Bun.sleep(2000);
+    const rss1 = processRssBytes(pid);
+    const held = fleet.holding;
+
+    // CPU while held and otherwise idle: a window long enough to include re-polls (every
+    // WAIT_SECONDS per agent, spread out because the waits were opened over time).
+    const windowS = Math.max(20, ctx.options.durationS * 4);
+    const cpu0 = processCpuSeconds(pid);
+    const t0 = performance.now();
+    await Bun.sleep(windowS * 1000);
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu1 = processCpuSeconds(pid);
+    const cpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+
+    // Push latency (commands queued for 50 agents through the admin API) and /healthz meanwhile.
+    const health = healthzLatencies(hub.url, 20, 250);
+    const admin = await signIn(hub.url);
+    for (const a of agents.slice(0, Math.min(50, agents.length))) {
+      pushStarted.set(a.id, performance.now());
+      const res = await admin.json(`/api/v1/instances/${a.id}/commands`, "POST", { type: "ping" });
+      if (res.status >= 300) throw new Error(`queueing a command failed: ${res.status} ${await res.text()}`);
+      await Bun.sleep(50);
+    }
+    const h = await health;
+    await Bun.sleep(500);
+    const push = pushMs.length ? summarize(pushMs, 1) : undefined;
+    return {
+      agents: n,
+      held,
+      rssPerAgentKiB: rss0 !== null && rss1 !== null && held ? (rss1 - rss0) / 1024 / held : null,
+      cpuMsPerAgentMinute: cpuS !== null && held ? (cpuS * 1000) / (held * (wallS / 60)) : null,
+      hubCpuPct: cpuS !== null ? (cpuS / wallS) * 100 : null,
+      pushP50Ms: push?.p50Ms,
+      pushP99Ms: push?.p99Ms,
+      healthzP99Ms: h.p99,
+      descriptors: processFdCount(pid),
+    };
+  } finally {
+    fleet?.stop();
+    await hub.stop();
+  }
+}
+
+const f1 = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "?" : v.toFixed(d));
+
+const heldConnections: Scenario = {
+  name: "held-connections",
+  async run(ctx) {
+    const figures: HeldFigures[] = [];
+    for (const n of ctx.options.held) figures.push(await heldOnce(ctx, n));
+    const last = figures[figures.length - 1];
+    return {
+      rps: 0,
+      p50Ms: last.pushP50Ms,
+      p99Ms: last.pushP99Ms,
+      tool: "fetch",
+      requests: 0,
+      notes: figures.map(
+        (f) =>
+          `${f.agents} agents: ${f.held} waits held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent, ` +
+          `${f1(f.cpuMsPerAgentMinute, 3)} ms hub CPU per agent-minute (${f1(f.hubCpuPct)} % of a core), ` +
+          `push p50 ${f1(f.pushP50Ms)} ms / p99 ${f1(f.pushP99Ms)} ms, /healthz p99 ${f1(f.healthzP99Ms)} ms while held`,
+      ),
+      extra: { held: figures },
+    };
+  },
+};
+
+const reconnectStorm: Scenario = {
+  name: "reconnect-storm",
+  async run(ctx) {
+    const n = ctx.options.storm;
+    let { hub, dataDir } = await freshHub(ctx);
+    let fleet: HeldFleet | undefined;
+    try {
+      const agents = await seed(ctx, dataDir, n);
+      // The agent's rule after a long-held poll drops: re-poll after 0–5 s (full jitter).
+      fleet = holdWaits({ port: hub.port, agents, timeoutSeconds: WAIT_SECONDS, reconnectDelayMs: () => Math.random() * 5000 });
+      if (!(await until(() => fleet!.holding >= n, 120_000))) throw new Error(`only ${fleet.holding} of ${n} agents hold a wait before the restart`);
+      const port = hub.port;
+      const restartT0 = performance.now();
+      await hub.stop();
+      ({ hub } = await freshHub(ctx, port, dataDir));
+      const upMs = performance.now() - restartT0;
+      const health = healthzLatencies(hub.url, 40, 200);
+      const back = await until(() => fleet!.holding >= n, 120_000);
+      const allBackMs = performance.now() - restartT0;
+      const h = await health;
+      if (!back) throw new Error(`only ${fleet.holding} of ${n} agents back after 120 s`);
+      return {
+        rps: 0,
+        tool: "fetch",
+        requests: 0,
+        p50Ms: h.p50,
+        p99Ms: h.p99,
+        notes: [
+          `${n} agents holding waits, hub restarted (back up in ${upMs.toFixed(0)} ms): all ${n} waiting again ${(allBackMs / 1000).toFixed(1)} s after the restart began; ` +
+            `/healthz meanwhile p50 ${f1(h.p50)} ms, p99 ${f1(h.p99)} ms, max ${f1(h.max)} ms, ${h.failed} failed (p50/p99 columns are these)`,
+        ],
+        extra: { storm: { agents: n, hubUpMs: upMs, allBackMs, healthz: h } },
+      };
+    } finally {
+      fleet?.stop();
+      await hub.stop();
+    }
+  },
+};
+
+export const SCALE_SCENARIOS: Scenario[] = [heldConnections, reconnectStorm];
+
+export type ScaleResult = LoadResult;
