@@ -63,6 +63,13 @@ export const SETTINGS = {
     label: "External certificate managers",
     help: "certbot, acme.sh, Posh-ACME, simple-acme and win-acme: enable each and override its paths. A client left out keeps its default (enabled, default paths).",
   }),
+  externalScanIntervalMinutes: def({
+    schema: z.number().int().min(1).max(1440),
+    default: 15,
+    scopes: SCOPES,
+    label: "External scan interval (minutes)",
+    help: "How often the agent rescans the external certificate managers; \"Refresh now\" scans at once.",
+  }),
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingKey = keyof typeof SETTINGS;

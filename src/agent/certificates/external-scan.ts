@@ -1,6 +1,6 @@
-// The external ACME client scan loop: scans at start, every 15 minutes and on the hub's
-// "refresh now"; the result is cached in agent.db (reported between scans and after a restart)
-// and a change nudges a sync. The readers themselves live in src/agent/external/.
+// The external ACME client scan loop: scans at start, periodically (setting
+// externalScanIntervalMinutes, default 15) and on the hub's "refresh now"; the result is cached
+// in agent.db (reported between scans and after a restart) and a change nudges a sync. The readers themselves live in src/agent/external/.
 import type { CertificateReport, ExternalManagerReport } from "../../protocol/certificates";
 import { loadExternalScan, saveExternalScan, type ExternalScanCache } from "../db/external";
 import type { AgentStore } from "../db/store";
@@ -15,6 +15,7 @@ export class ExternalScanner {
   private running: Promise<ExternalScanCache> | null = null;
   private next: Promise<ExternalScanCache> | null = null;
   private nextFresh = false;
+  private intervalFromSettings = EXTERNAL_SCAN_INTERVAL_MS;
   private stopped = false;
 
   constructor(
@@ -61,13 +62,14 @@ export class ExternalScanner {
     this.running = this.scan(fresh).finally(() => {
       this.running = null;
       if (this.timer) clearTimeout(this.timer);
-      if (!this.stopped) this.timer = setTimeout(() => void this.scanNow().catch(() => {}), this.opts.intervalMs ?? EXTERNAL_SCAN_INTERVAL_MS);
+      if (!this.stopped) this.timer = setTimeout(() => void this.scanNow().catch(() => {}), this.opts.intervalMs ?? this.intervalFromSettings);
     });
     return this.running;
   }
 
   private async scan(fresh: boolean): Promise<ExternalScanCache> {
     const settings = await agentSettings(this.opts.store);
+    this.intervalFromSettings = settings.externalScanIntervalMinutes * 60_000;
     try {
       const result = await scanExternalManagers(settings.externalManagers, this.opts.env);
       const next: ExternalScanCache = { certificates: result.certificates, managers: result.managers, scannedAt: Date.now() };
