@@ -102,6 +102,11 @@ export const instances = sqliteTable("instances", {
   settingsVersion: integer("settings_version").notNull().default(1),
   joinedAt: integer("joined_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+  // Admin's name and labels, so two hosts both called "vm" can be told apart (hostname stays the agent's).
+  displayName: text("display_name"),
+  labels: text("labels").notNull().default("[]"), // JSON array of short strings
+  // Set by "reinstate": the instance is not online again until the agent has synced after it.
+  reinstatedAt: integer("reinstated_at"),
 }, (t) => [
   index("instances_joining_key_idx").on(t.joiningKeyId),
   index("instances_public_key_idx").on(t.publicKey), // idempotent join retries
