@@ -5,6 +5,7 @@ import m0001 from "../../drizzle/hub/0001_instances_public_key.sql" with { type:
 import m0002 from "../../drizzle/hub/0002_instances_hostname.sql" with { type: "text" };
 import m0003 from "../../drizzle/hub/0003_certificates.sql" with { type: "text" };
 import m0004 from "../../drizzle/hub/0004_instance-display-name.sql" with { type: "text" };
+import m0005 from "../../drizzle/hub/0005_instance-allow-scripts.sql" with { type: "text" };
 import type { Migration } from "./migrate";
 
 export const hubMigrations: Migration[] = [
@@ -13,4 +14,5 @@ export const hubMigrations: Migration[] = [
   { tag: "0002_instances_hostname", sql: m0002 },
   { tag: "0003_certificates", sql: m0003 },
   { tag: "0004_instance-display-name", sql: m0004 },
+  { tag: "0005_instance-allow-scripts", sql: m0005 },
 ];

@@ -107,6 +107,8 @@ export const instances = sqliteTable("instances", {
   labels: text("labels").notNull().default("[]"), // JSON array of short strings
   // Set by "reinstate": the instance is not online again until the agent has synced after it.
   reinstatedAt: integer("reinstated_at"),
+  // As the agent last reported it (null: an agent too old to say); run-script is refused when false.
+  allowScripts: integer("allow_scripts", { mode: "boolean" }),
 }, (t) => [
   index("instances_joining_key_idx").on(t.joiningKeyId),
   index("instances_public_key_idx").on(t.publicKey), // idempotent join retries

@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `allow_scripts` integer;
