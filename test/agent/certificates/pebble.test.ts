@@ -24,6 +24,8 @@ let proxyUrl: string;
 let caAccountId: string;
 const sent: { path: string; body: string }[] = [];
 const agents: Agent[] = [];
+/** Every log line the agents wrote (in-process and subprocess). */
+const logs: string[] = [];
 /** Data dirs of every agent that sent through the proxy (in-process and subprocess). */
 const agentDirs: string[] = [];
 
@@ -78,7 +80,7 @@ async function newKey() {
 
 async function joinedAgent() {
   const dataDir = tempDir("certhub-agent-");
-  const agent = await Agent.create({ dataDir, listen: null, allowScripts: false }, () => {}, { dnsResolver: dns.dnsServer });
+  const agent = await Agent.create({ dataDir, listen: null, allowScripts: false }, (m) => logs.push(m), { dnsResolver: dns.dnsServer });
   await agent.start();
   agents.push(agent);
   agentDirs.push(dataDir);
@@ -96,14 +98,26 @@ async function agentProcess() {
   const secretFile = path.join(tempDir("certhub-secret-"), "secret");
   writeFileSync(secretFile, key.secret);
   const script = path.join(ROOT, "test/agent/certificates/fixtures/agent-process.ts");
-  const spawn = (join = false) =>
-    Bun.spawn([process.execPath, script, dataDir, dns.dnsServer, ...(join ? [proxyUrl, key.clientId, secretFile] : [])], { stdout: "pipe", stderr: "pipe", cwd: ROOT });
+  const spawn = (join = false) => {
+    const proc = Bun.spawn([process.execPath, script, dataDir, dns.dnsServer, ...(join ? [proxyUrl, key.clientId, secretFile] : [])], { stdout: "pipe", stderr: "pipe", cwd: ROOT });
+    const buf = { text: "" };
+    for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[]) {
+      let mine = "";
+      void (async () => {
+        for await (const chunk of stream) {
+          const t = new TextDecoder().decode(chunk);
+          mine += t;
+          buf.text += t;
+        }
+      })()
+        .catch(() => {})
+        .finally(() => logs.push(mine));
+    }
+    return Object.assign(proc, { output: () => buf.text });
+  };
   const proc = spawn(true);
-  let out = "";
-  void (async () => {
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += new TextDecoder().decode(chunk);
-  })().catch(() => {});
-  await until("agent process joined", () => /joined (\S+)/.test(out), 20_000);
+  await until("agent process joined", () => /joined (\S+)/.test(proc.output()), 20_000);
+  const out = proc.output();
   return { dataDir, proc, instanceId: /joined (\S+)/.exec(out)![1], spawn };
 }
 
@@ -491,7 +505,7 @@ describe("managed certificate lifecycle against Pebble", () => {
     }
   }, 120_000);
 
-  test("no private key appears in any body the agents sent", async () => {
+  test("no private key appears in any body the agents sent, nor in their logs", async () => {
     expect(sent.length).toBeGreaterThan(5);
     const syncs = sent.filter((s) => s.path.endsWith("/sync"));
     expect(syncs.some((s) => s.body.includes('"certificates"') && s.body.includes('"serial"'))).toBe(true);
@@ -510,7 +524,8 @@ describe("managed certificate lifecycle against Pebble", () => {
       for (const r of rows) accountKeys.push(JSON.parse(String(r.key_jwk)).d);
     }
     expect(accountKeys.length).toBeGreaterThanOrEqual(1);
-    for (const s of sent) {
+    expect(logs.join("\n")).toContain("issued serial"); // the logs were captured
+    for (const s of [...sent, ...logs.map((l) => ({ path: "log", body: l }))]) {
       expect(s.body).not.toContain("PRIVATE KEY");
       for (const k of keyBodies) {
         const b64 = k.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
