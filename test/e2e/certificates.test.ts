@@ -36,6 +36,7 @@ let instanceA: string;
 let agentS: RunningAgent;
 let instanceS: string;
 const timings: Record<string, number> = {};
+let webrootCertId: string;
 
 async function api(p: string, method = "GET", body?: unknown): Promise<{ status: number; json: any; text: string }> {
   const res = await fetch(`${hub.url}/api/v1${p}`, {
@@ -64,8 +65,12 @@ function recordingProxy(target: string) {
       if (body !== undefined) sent.push({ path: url.pathname, body });
       const headers = new Headers(req.headers);
       headers.delete("host");
-      const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
-      return new Response(res.body, { status: res.status, headers: res.headers });
+      try {
+        const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
+        return new Response(res.body, { status: res.status, headers: res.headers });
+      } catch {
+        return new Response("hub unreachable", { status: 502 }); // the hub restarting
+      }
     },
   });
 }
@@ -141,6 +146,9 @@ afterAll(async () => {
   console.log(`certificates e2e timings (ms): ${JSON.stringify(timings)}`);
 });
 
+let mainCertId: string;
+const certId = () => mainCertId;
+
 describe("certificates through the API with the compiled binary", () => {
   let certId: string;
   let pemDir: string;
@@ -161,6 +169,9 @@ describe("certificates through the API with the compiled binary", () => {
     const name = domain("web");
     const t0 = performance.now();
     certId = await defineCert({ name: "web", domains: [name, domain("www")], challenge: { type: "http-01", port: pebble.httpPort }, deployments: [{ type: "pem", directory: pemDir, mode: "0640" }] });
+    // listed at once, before the agent reported anything
+    const early = (await api(`/managed-certificates?instanceId=${instanceA}`)).json as any[];
+    expect(early.find((c) => c.id === certId)?.status).toMatch(/^(pending|renewing|valid)$/);
     const view = await waitValid(certId, "standalone certificate valid");
     timings.standalonePostToValid = Math.round(performance.now() - t0);
     const files = await until("PEM files deployed", async () => (existsSync(path.join(pemDir, "privkey.pem")) ? readdirSync(pemDir) : null));
@@ -191,6 +202,7 @@ describe("certificates through the API with the compiled binary", () => {
     expect(listed).toMatchObject({ source: "managed", instanceId: instanceA, status: "valid", notAfter: view.notAfter });
     expect(listed.domains).toContain(name);
     firstSerial = view.serial;
+    mainCertId = certId;
   }, 60_000);
 
   test("renew → 202, a new serial; a reader never sees a half-written file; attempts newest first", async () => {
@@ -243,7 +255,7 @@ describe("certificates through the API with the compiled binary", () => {
     try {
       const out = tempDir("certhub-e2e-pem2-");
       const t0 = performance.now();
-      const id = await defineCert({ name: "webroot", domains: [domain("static")], challenge: { type: "http-01", webroot }, deployments: [{ type: "pem", directory: out }] });
+      const id = (webrootCertId = await defineCert({ name: "webroot", domains: [domain("static")], challenge: { type: "http-01", webroot }, deployments: [{ type: "pem", directory: out }] }));
       const view = await waitValid(id, "webroot certificate valid");
       timings.webrootPostToValid = Math.round(performance.now() - t0);
       expect(served.some((p) => p.startsWith("/.well-known/acme-challenge/"))).toBe(true);
@@ -345,6 +357,87 @@ printf 'server ${host} ${port}\\nzone ${ZONE}\\n%s\\nsend\\n' "$op" | nsupdate -
   }, 60_000);
 });
 
+describe("scopes, restarts and deletion", () => {
+  test("group scope: a group's CA account and default key type reach only that group's instance; the instance override wins", async () => {
+    const key = await runCli(["keys", "create", "--title", "edge hosts", "--group", "edge", "--json"], { dataDir: hubDir });
+    expect(key.code).toBe(0);
+    const edgeKey = JSON.parse(key.stdout);
+    const dataDir = tempDir("certhub-e2e-cert-edge-");
+    const edge = await startAgent({ dataDir });
+    agents.push(edge);
+    const joined = await edge.api("/api/system/hub/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...edgeKey, url: proxyUrl }) });
+    expect(joined.status).toBe(200);
+    const edgeId = (await joined.json()).instanceId as string;
+    await until("edge connected", async () => (await edge.status()).status === "connected", 15_000);
+
+    expect((await api("/settings/defaultKeyType", "PUT", { scope: "global", value: "rsa-2048" })).status).toBe(200);
+    expect((await api("/settings/defaultKeyType", "PUT", { scope: "group", scopeId: "edge", value: "ecdsa-p384" })).status).toBe(200);
+    const effective = async (id: string) => ((await api(`/instances/${id}/settings`)).json as any[]).find((e) => e.key === "defaultKeyType");
+    expect(await effective(edgeId)).toMatchObject({ value: "ecdsa-p384", scope: "group", scopeId: "edge" });
+    expect(await effective(instanceA)).toMatchObject({ value: "rsa-2048", scope: "global" });
+
+    const ca = await api("/ca-accounts", "POST", { title: "Pebble for edge", directoryUrl: pebble.directoryUrl, email: "edge@example.com", scope: "group", scopeId: "edge", trustedRootsPem: pebble.caPem });
+    expect(ca.status).toBe(201);
+    const outside = await api("/managed-certificates", "POST", { instanceId: instanceA, caAccountId: ca.json.id, name: "not mine", domains: [domain("outside")], challenge: { type: "http-01", port: pebble.httpPort } });
+    expect(outside.status).toBeGreaterThanOrEqual(400);
+    expect(outside.status).toBeLessThan(500);
+    expect(outside.json.error).toBeString();
+
+    // no keyType: the group's default applies on the agent
+    const id = await defineCert({ name: "edge", domains: [domain("edge")], caAccountId: ca.json.id, challenge: { type: "http-01", port: pebble.httpPort } }, edgeId);
+    const view = await waitValid(id, "edge certificate valid");
+    const x = new X509Certificate(readFileSync(path.join(dataDir, "certificates", id, view.serial, "cert.pem"), "utf8"));
+    expect(x.publicKey.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
+
+    expect((await api("/settings/defaultKeyType", "PUT", { scope: "instance", scopeId: edgeId, value: "rsa-3072" })).status).toBe(200);
+    expect(await effective(edgeId)).toMatchObject({ value: "rsa-3072", scope: "instance", scopeId: edgeId });
+    const own = await api(`/settings?scope=group&scopeId=edge`);
+    expect(JSON.stringify(own.json)).toContain("ecdsa-p384");
+    for (const q of [`scope=instance&scopeId=${edgeId}`, "scope=group&scopeId=edge", "scope=global"]) expect((await api(`/settings/defaultKeyType?${q}`, "DELETE")).status).toBeLessThan(300);
+    expect(await effective(edgeId)).toMatchObject({ value: "ecdsa-p256", scope: "default" });
+  }, 60_000);
+
+  test("agent restart: the plan resumes, nothing is ordered again", async () => {
+    const before = await getCert(certId());
+    const port = Number(agentA.listen.split(":").at(-1));
+    expect(await agentA.stop()).toBe(0);
+    const logBefore = pebble.output();
+    agentA = await startAgent({ dataDir: agentA.dataDir, port });
+    agents.push(agentA);
+    await until("reconnected", async () => (await agentA.status()).status === "connected", 15_000);
+    await Bun.sleep(2000);
+    const after = await getCert(certId());
+    expect(after).toMatchObject({ status: "valid", serial: before.serial, nextRenewalAt: before.nextRenewalAt });
+    const logAfter = pebble.output();
+    const mark = logAfter.lastIndexOf(logBefore.slice(-300));
+    expect(mark).toBeGreaterThanOrEqual(0);
+    expect(logAfter.slice(mark + 300)).not.toContain("/order-plz");
+  }, 30_000);
+
+  test("hub restart: definitions and the agents' reports are still there; a renew after it still works", async () => {
+    const before = await getCert(certId());
+    expect(await hub.stop()).toBe(0);
+    hub = await startHub({ dataDir: hubDir, port: hub.port, env: { CERTHUB_SYNC_INTERVAL_SECONDS: "5" } });
+    const after = await getCert(certId());
+    expect(after).toMatchObject({ status: "valid", serial: before.serial, notAfter: before.notAfter });
+    await until("agent reconnected", async () => (await api(`/instances/${instanceA}`)).json.status === "online", 20_000, 200);
+    expect((await api(`/managed-certificates/${certId()}/renew`, "POST", {})).status).toBe(202);
+    await waitValid(certId(), "renewed after the hub restart", before.serial);
+  }, 60_000);
+
+  test("DELETE a managed certificate: gone from the API and /certificates; the agent drops its stored versions", async () => {
+    const id = webrootCertId;
+    expect(id).toBeTruthy();
+    expect(existsSync(path.join(agentA.dataDir, "certificates", id))).toBe(true);
+    const del = await api(`/managed-certificates/${id}`, "DELETE");
+    expect(del.status).toBeLessThan(300);
+    expect((await api(`/managed-certificates/${id}`)).status).toBe(404);
+    const all = (await api("/certificates")).json;
+    expect((Array.isArray(all) ? all : all.items ?? all.certificates).some((c: any) => c.id === id)).toBe(false);
+    await until("stored versions removed on the agent", async () => !existsSync(path.join(agentA.dataDir, "certificates", id)), 15_000, 100);
+  }, 30_000);
+});
+
 describe("secrets, bad input and settings", () => {
   const apiToken = `cf-token-${crypto.randomUUID()}`;
 
@@ -425,7 +518,10 @@ describe("secrets, bad input and settings", () => {
     expect(view.lastError).toMatch(/127\.0\.0\.1|connect|refused|unable/i);
     expect(view.accountRegistration.message).toBeTruthy();
     const acct = await api(`/ca-accounts/${unreachable.json.id}`);
-    expect(JSON.stringify(acct.json)).toMatch(/error/);
+    expect(acct.json.registrations).toEqual([expect.objectContaining({ instanceId: instanceA, status: "error", message: view.accountRegistration.message })]);
+    // the Pebble account is registered on the same instance
+    const good = await api(`/ca-accounts/${caAccountId}`);
+    expect(good.json.registrations).toEqual(expect.arrayContaining([expect.objectContaining({ instanceId: instanceA, status: "registered" })]));
     expect((await api(`/managed-certificates/${r.json.id}`, "DELETE")).status).toBeLessThan(300);
     expect((await api(`/ca-accounts/${unreachable.json.id}`, "DELETE")).status).toBeLessThan(300);
     expect((await api("/managed-certificates")).json.length).toBe(countBefore);
