@@ -1,0 +1,94 @@
+// Pieces of the push channel at scale (issue 13): waits per identity, releasing waits under
+// descriptor pressure, the descriptor budget, and the change feed between two connections to
+// one database file (as two hub processes have).
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { openHubDatabase } from "../../../src/db/client";
+import { hubMeta } from "../../../src/db/schema";
+import { countOpenDescriptors, descriptorBudget, readOpenFileLimit } from "../../../src/hub/descriptors";
+import { ChangeFeed, type Change } from "../../../src/hub/fleet/change-feed";
+import { MAX_WAITERS_PER_INSTANCE, Notifier } from "../../../src/hub/fleet/notifier";
+import { tempDir } from "../../helpers";
+
+describe("notifier", () => {
+  test("an identity holds at most two waits: a third releases the oldest with no nudge", async () => {
+    const n = new Notifier();
+    const settled: string[] = [];
+    const w = (name: string) => n.wait("inst_a", () => false, 60_000).then((v) => settled.push(`${name}:${v}`));
+    const all = [w("first"), w("second"), w("third")];
+    await Bun.sleep(10);
+    expect(MAX_WAITERS_PER_INSTANCE).toBe(2);
+    expect(settled).toEqual(["first:false"]);
+    expect(n.size).toBe(2);
+    n.releaseAll();
+    await Promise.all(all);
+    expect(n.size).toBe(0);
+  });
+
+  test("releaseOldest ends the longest-held waits first and counts them", async () => {
+    const n = new Notifier();
+    const order: string[] = [];
+    const ps = ["a", "b", "c", "d"].map((id) => n.wait(`inst_${id}`, () => false, 60_000).then(() => order.push(id)));
+    expect(n.releaseOldest(2)).toBe(2);
+    await Bun.sleep(10);
+    expect(order).toEqual(["a", "b"]);
+    expect(n.size).toBe(2);
+    n.releaseAll();
+    await Promise.all(ps);
+  });
+});
+
+describe("descriptor budget", () => {
+  test("this process's limit and count are readable, and the budget sheds well before the limit", () => {
+    const limit = readOpenFileLimit();
+    expect(limit).toBeGreaterThan(0);
+    expect(countOpenDescriptors()!.count).toBeGreaterThan(2);
+    const b = descriptorBudget(1024);
+    expect(b.resumeAt).toBeLessThan(b.shedAt);
+    expect(b.shedAt).toBeLessThan(b.criticalAt);
+    expect(b.criticalAt).toBeLessThan(1024);
+    expect(b.shedAt).toBeGreaterThan(700);
+  });
+});
+
+describe("change feed between two connections to one database", () => {
+  const open: { close(): void }[] = [];
+  afterEach(() => {
+    for (const o of open.splice(0)) o.close();
+  });
+
+  test("a change published on one connection is applied on the other, once, and never echoed back", async () => {
+    const file = `file:${join(tempDir("certhub-feed-"), "hub.db")}`;
+    const a = await openHubDatabase(file);
+    const b = await openHubDatabase(file);
+    open.push(a, b);
+    const gotA: Change[] = [];
+    const gotB: Change[] = [];
+    const feedA = new ChangeFeed(a.db, async (c) => void gotA.push(...c));
+    const feedB = new ChangeFeed(b.db, async (c) => void gotB.push(...c));
+    await feedA.poll();
+    await feedB.poll();
+    await feedB.publish({ ids: ["inst_1"] });
+    await feedB.publish({ keyId: "tok_1" });
+    await feedA.poll();
+    await feedB.poll();
+    expect(gotA).toEqual([{ ids: ["inst_1"] }, { keyId: "tok_1" }]);
+    expect(gotB).toEqual([]); // its own changes
+    await feedA.poll(); // nothing new committed: nothing applied again
+    expect(gotA.length).toBe(2);
+  });
+
+  test("rows older than two minutes are pruned", async () => {
+    const file = `file:${join(tempDir("certhub-feed-"), "hub.db")}`;
+    const a = await openHubDatabase(file);
+    const b = await openHubDatabase(file);
+    open.push(a, b);
+    const feedA = new ChangeFeed(a.db, async () => {});
+    await a.db.insert(hubMeta).values({ key: `fleet.change.${String(Date.now() - 600_000).padStart(13, "0")}.old.1`, value: "{}" });
+    await new ChangeFeed(b.db, async () => {}).publish({ all: true });
+    await feedA.poll();
+    const keys = (await a.db.select().from(hubMeta)).map((r) => r.key).filter((k) => k.startsWith("fleet.change."));
+    expect(keys.length).toBe(1);
+    expect(keys[0]).not.toContain(".old.");
+  });
+});
