@@ -12,7 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { freePort, runCli, startHub, tempDir, type Hub } from "../helpers";
-import { startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
+import { PEBBLE_EAB, startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
 
 const ZONE = "certhub.test";
@@ -239,6 +239,34 @@ describe("certificates through the API with the compiled binary", () => {
     expect(view.attempts.at(-1).kind).toBe("issue");
   }, 60_000);
 
+  test("Test → 202: the preflight runs and its per-domain result is the newest attempt", async () => {
+    const r = await api(`/managed-certificates/${certId}/test`, "POST", {});
+    expect(r.status).toBe(202);
+    const view = await until("preflight attempt", async () => {
+      const c = await getCert(certId);
+      return c?.attempts?.[0]?.kind === "preflight" ? c : null;
+    }, 15_000, 100);
+    expect(view.attempts[0].outcome).toBe("succeeded");
+    expect(view.attempts[0].steps.map((s: any) => s.domain).sort()).toEqual([...view.domains].sort());
+    expect(view.status).toBe("valid");
+  }, 30_000);
+
+  test("Deploy now → 202: the PEM files are written again with the current version, no new order", async () => {
+    const before = await getCert(certId);
+    for (const f of readdirSync(pemDir)) (await import("node:fs")).rmSync(path.join(pemDir, f));
+    const r = await api(`/managed-certificates/${certId}/deploy`, "POST", {});
+    expect(r.status).toBe(202);
+    await until("files back", async () => existsSync(path.join(pemDir, "privkey.pem")) && existsSync(path.join(pemDir, "cert.pem")), 15_000, 50);
+    expect(serialOf(readFileSync(path.join(pemDir, "cert.pem"), "utf8"))).toBe(normSerial(before.serial));
+    expect(mode(path.join(pemDir, "privkey.pem"))).toBe(0o640);
+    const after = await until("deploy attempt", async () => {
+      const c = await getCert(certId);
+      return c?.attempts?.[0]?.kind === "deploy" ? c : null;
+    }, 15_000, 100);
+    expect(after.serial).toBe(before.serial);
+    expect(after.attempts[0].outcome).toBe("succeeded");
+  }, 30_000);
+
   test("HTTP-01 webroot (served by a static server on Pebble's port) validates; PEM key 0600 by default", async () => {
     const webroot = tempDir("certhub-e2e-webroot-");
     const served: string[] = [];
@@ -266,7 +294,7 @@ describe("certificates through the API with the compiled binary", () => {
       const wk = path.join(webroot, ".well-known/acme-challenge");
       expect(existsSync(wk) ? readdirSync(wk) : []).toEqual([]);
     } finally {
-      server.stop(true);
+      await server.stop(true); // Pebble's HTTP port is the agents' again from here on
     }
   }, 60_000);
 
@@ -283,6 +311,36 @@ describe("certificates through the API with the compiled binary", () => {
     timings.rfc2136PostToValid = Math.round(performance.now() - t0);
     expect(view.domains.sort()).toEqual([`*.${apex}`, apex].sort());
     expect(bind.output()).toMatch(/updating zone/);
+  }, 60_000);
+
+  test("a CA that requires External Account Binding: the EAB from the CA account reaches the agent, the certificate is issued", async () => {
+    const eabPebble = await startPebble({ dnsServer: bind.server, eabRequired: true, env: { PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" } });
+    try {
+      const ca = await api("/ca-accounts", "POST", { title: "Pebble with EAB", directoryUrl: eabPebble.directoryUrl, email: "ops@example.com", scope: "instance", scopeId: instanceA, trustedRootsPem: eabPebble.caPem, eab: PEBBLE_EAB });
+      expect(ca.status).toBe(201);
+      expect(ca.text).not.toContain(PEBBLE_EAB.hmacKey);
+      const t0 = performance.now();
+      const id = await defineCert({ name: "eab", caAccountId: ca.json.id, domains: [domain("eab")], challenge: { type: "dns-01", provider: "rfc2136", server: bind.server, credentialId: tsigCredentialId } });
+      const view = await waitValid(id, "EAB certificate valid");
+      timings.eabPostToValid = Math.round(performance.now() - t0);
+      expect(view.accountRegistration).toMatchObject({ status: "registered" });
+      expect(eabPebble.output()).toContain("sign-me-up");
+      expect((await api(`/managed-certificates/${id}`, "DELETE")).status).toBeLessThan(300);
+      // without the binding the same CA refuses, in its own words
+      const bare = await api("/ca-accounts", "POST", { title: "Pebble without EAB", directoryUrl: eabPebble.directoryUrl, email: "ops@example.com", scope: "instance", scopeId: instanceA, trustedRootsPem: eabPebble.caPem });
+      const id2 = await defineCert({ name: "no eab", caAccountId: bare.json.id, domains: [domain("noeab")], challenge: { type: "dns-01", provider: "rfc2136", server: bind.server, credentialId: tsigCredentialId } });
+      const failed = await until("refused without EAB", async () => {
+        const c = await getCert(id2);
+        return c?.status === "failed" && c.lastError ? c : null;
+      }, 20_000, 100);
+      console.log(`without EAB: ${failed.lastError}`);
+      expect(failed.lastError).toMatch(/externalAccountBinding|externalAccountRequired/);
+      expect(failed.accountRegistration).toMatchObject({ status: "error" });
+      expect((await api(`/managed-certificates/${id2}`, "DELETE")).status).toBeLessThan(300);
+      for (const a of [ca.json.id, bare.json.id]) expect((await api(`/ca-accounts/${a}`, "DELETE")).status).toBeLessThan(300);
+    } finally {
+      await eabPebble.stop();
+    }
   }, 60_000);
 
   test("DNS-01 through an exec hook on an agent started with --allow-scripts", async () => {
@@ -456,7 +514,12 @@ describe("secrets, bad input and settings", () => {
     await Bun.sleep(200);
     const dbFiles = ["hub.db", "hub.db-wal"].map((f) => path.join(hubDir, f)).filter(existsSync);
     expect(dbFiles.length).toBeGreaterThan(0);
-    const secrets = { tsig: bind.tsig.secret, apiToken };
+    const pw = `pw-${crypto.randomUUID()}`;
+    const up = `up-${crypto.randomUUID()}`;
+    expect((await api("/credentials", "POST", { title: "PFX password", type: "password", scope: "global", secret: { password: pw } })).status).toBe(201);
+    expect((await api("/credentials", "POST", { title: "Login", type: "username-password", scope: "group", scopeId: "edge", secret: { username: "deploy", password: up } })).status).toBe(201);
+    await Bun.sleep(100);
+    const secrets = { tsig: bind.tsig.secret, apiToken, password: pw, usernamePassword: up, eabHmacKey: PEBBLE_EAB.hmacKey };
     for (const f of dbFiles) {
       const bytes = readFileSync(f).toString("latin1");
       for (const [what, s] of Object.entries(secrets)) expect(bytes.includes(s), `${what} in ${path.basename(f)}`).toBe(false);
