@@ -7,7 +7,7 @@
 //                                        certificate is stale / unreachable
 //   healthy                            — valid without any of those
 //   pending                            — pending or renewing (in progress)
-import { and, asc, desc, eq, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, isNotNull, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { HubDb } from "../../../../db/client";
 import { certificates, instances } from "../../../../db/schema";
 import { CERT_STATUSES, EXTERNAL_MANAGERS } from "../../../../protocol/certificates";
@@ -54,55 +54,115 @@ function conditions(f: CertFilter, withHealth: boolean): { where: SQL | undefine
   else if (f.source) conds.push(eq(certificates.source, f.source));
   if (f.q) {
     const p = `%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-    conds.push(or(sql`${certificates.name} like ${p} escape '\\'`, sql`${certificates.domains} like ${p} escape '\\'`, sql`${instances.hostname} like ${p} escape '\\'`)!);
-    join = true;
+    conds.push(
+      or(
+        sql`${certificates.name} like ${p} escape '\\'`,
+        sql`${certificates.domains} like ${p} escape '\\'`,
+        sql`${certificates.instanceId} in (select ${instances.id} from ${instances} where ${instances.hostname} like ${p} escape '\\')`,
+      )!,
+    );
   }
   if (withHealth && f.health) conds.push(sql`${healthSql} = ${f.health}`);
   return { where: conds.length ? and(...conds) : undefined, join };
 }
 
+const rowFields = {
+  instanceId: certificates.instanceId,
+  id: certificates.id,
+  name: certificates.name,
+  domains: certificates.domains,
+  source: certificates.source,
+  status: certificates.status,
+  notAfter: certificates.notAfter,
+  lastError: certificates.lastError,
+  served: certificates.served,
+  nextRenewalAt: certificates.nextRenewalAt,
+  health: healthSql,
+  deployFailed: sql<number>`${deployFailed}`,
+  hostname: instances.hostname,
+};
+
+/** The table's rowid: a stable tie-break that keeps "order by not_after" on its index. */
+const rowid = sql`${certificates}.rowid`;
+
+/**
+ * One page. Sorted by expiry it walks the not_after index (no sort of the whole table):
+ * dated certificates first, then those without a date (pending), as a second query only when
+ * the page reaches past the dated ones.
+ */
 export async function listCertificatePage(db: HubDb, f: CertFilter, limit: number) {
-  const { where, join } = conditions(f, true);
-  // Unknown expiry sorts last either way; ties broken by the primary key for stable pages.
-  const order =
-    f.sort === "-expiry"
-      ? [sql`${certificates.notAfter} is null`, desc(certificates.notAfter)]
-      : f.sort === "name"
-        ? [asc(certificates.name)]
-        : f.sort === "instance"
-          ? [asc(instances.hostname), asc(certificates.name)]
-          : [sql`${certificates.notAfter} is null`, asc(certificates.notAfter)];
-  const rows = await db
-    .select({
-      instanceId: certificates.instanceId,
-      id: certificates.id,
-      name: certificates.name,
-      domains: certificates.domains,
-      source: certificates.source,
-      status: certificates.status,
-      notAfter: certificates.notAfter,
-      lastError: certificates.lastError,
-      served: certificates.served,
-      nextRenewalAt: certificates.nextRenewalAt,
-      health: healthSql,
-      deployFailed: sql<number>`${deployFailed}`,
-      hostname: instances.hostname,
-    })
-    .from(certificates)
-    .innerJoin(instances, eq(instances.id, certificates.instanceId))
-    .where(where)
-    .orderBy(...order, asc(certificates.instanceId), asc(certificates.id))
-    .limit(limit)
-    .offset(f.offset);
-  const countQ = db.select({ n: sql<number>`count(*)` }).from(certificates);
-  const [{ n }] = await (join ? countQ.innerJoin(instances, eq(instances.id, certificates.instanceId)).where(where) : countQ.where(where));
-  return { rows, total: Number(n) };
+  const { where } = conditions(f, true);
+  const base = () => db.select(rowFields).from(certificates).innerJoin(instances, eq(instances.id, certificates.instanceId));
+  let rows;
+  // A text search matches few rows anywhere in the table: scanning the table and sorting the
+  // matches beats walking the whole index (one random row read per certificate), so the unary
+  // + keeps SQLite off the index then.
+  const notAfter = f.q ? sql`+${certificates.notAfter}` : certificates.notAfter;
+  if (f.sort === "expiry") {
+    const dated = await base()
+      .where(and(where, isNotNull(certificates.notAfter)))
+      .orderBy(asc(notAfter), rowid)
+      .limit(limit)
+      .offset(f.offset);
+    rows = dated;
+    if (dated.length < limit) {
+      let datedTotal = f.offset + dated.length;
+      if (dated.length === 0 && f.offset > 0) {
+        const [{ n }] = await db.select({ n: sql<number>`count(*)` }).from(certificates).innerJoin(instances, eq(instances.id, certificates.instanceId)).where(and(where, isNotNull(certificates.notAfter)));
+        datedTotal = Number(n);
+      }
+      const undated = await base()
+        .where(and(where, isNull(certificates.notAfter)))
+        .orderBy(rowid)
+        .limit(limit - dated.length)
+        .offset(Math.max(0, f.offset - datedTotal));
+      rows = [...dated, ...undated];
+    }
+  } else {
+    // Latest expiry first: descending puts the undated last by itself.
+    const order = f.sort === "-expiry" ? [desc(notAfter), sql`${rowid} desc`] : f.sort === "name" ? [asc(certificates.name), rowid] : [asc(instances.hostname), asc(certificates.name), rowid];
+    rows = await base().where(where).orderBy(...order).limit(limit).offset(f.offset);
+  }
+  return { rows, total: await countCertificates(db, f) };
+}
+
+// Counts scan the table; a fleet's certificate list changes only when an agent reports (rows
+// replaced: max(rowid) grows) or a definition or instance goes (count(*) drops). Both are O(1)
+// to read, so the counts are cached per filter until either moves (and at most 30 s).
+const countCache = new Map<string, { at: number; value: unknown }>();
+async function cached<T>(db: HubDb, key: string, compute: () => Promise<T>): Promise<T> {
+  // Two statements: SQLite answers a lone count(*) and a lone max(rowid) without a scan.
+  const [[n], [m]] = await Promise.all([
+    db.all<{ n: number }>(sql`select count(*) as n from ${certificates}`),
+    db.all<{ m: number | null }>(sql`select max(rowid) as m from ${certificates}`),
+  ]);
+  const fullKey = `${n.n}/${m.m}/${key}`;
+  const hit = countCache.get(fullKey);
+  if (hit && Date.now() - hit.at < 30_000) return hit.value as T;
+  const value = await compute();
+  if (countCache.size > 500) countCache.clear();
+  countCache.set(fullKey, { at: Date.now(), value });
+  return value;
+}
+const filterKey = (f: CertFilter, health: boolean) => JSON.stringify([f.q, f.instanceId, f.group, f.status, f.source, health ? f.health : null]);
+
+export async function countCertificates(db: HubDb, f: CertFilter): Promise<number> {
+  return cached(db, `count:${filterKey(f, true)}`, async () => {
+    const { where, join } = conditions(f, true);
+    const countQ = db.select({ n: sql<number>`count(*)` }).from(certificates);
+    const [{ n }] = await (join ? countQ.innerJoin(instances, eq(instances.id, certificates.instanceId)).where(where) : countQ.where(where));
+    return Number(n);
+  });
 }
 
 export type CertListRow = Awaited<ReturnType<typeof listCertificatePage>>["rows"][number];
 
 /** Counts per health for the current filter (ignoring the health filter itself). */
-export async function healthSummary(db: HubDb, f: CertFilter): Promise<Record<Health, number>> {
+export function healthSummary(db: HubDb, f: CertFilter): Promise<Record<Health, number>> {
+  return cached(db, `summary:${filterKey(f, false)}`, () => computeSummary(db, f));
+}
+
+async function computeSummary(db: HubDb, f: CertFilter): Promise<Record<Health, number>> {
   const { where, join } = conditions({ ...f, health: undefined }, false);
   const q = db.select({ health: healthSql, n: sql<number>`count(*)` }).from(certificates);
   const rows = await (join ? q.innerJoin(instances, eq(instances.id, certificates.instanceId)).where(where) : q.where(where)).groupBy(healthSql);
