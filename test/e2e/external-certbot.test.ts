@@ -188,8 +188,22 @@ describe("certbot monitored by the agent binary", () => {
     }, 15_000, 100);
     expect(cb.certificateCount).toBe(0);
     await until("certbot certificates gone", async () => (await certbotCerts(instanceId)).length === 0, 10_000, 100);
-    await pointAt(instanceId);
-    await until("back again", async () => (await certbotCerts(instanceId)).length === 2, 15_000, 100);
+
+    // a path that does not exist: "not-found", naming it
+    const missing = path.join(base, "no-such-certbot");
+    expect((await api("/settings/externalManagers", "PUT", { scope: "instance", scopeId: instanceId, value: { certbot: { configPath: missing } } })).status).toBe(200);
+    const nf = await until("certbot not-found", async () => {
+      const m = (await api(`/instances/${instanceId}`)).json.externalManagers?.find((x: any) => x.name === "certbot");
+      return m?.status === "not-found" && m.configPath === missing ? m : null;
+    }, 15_000, 100);
+    expect(nf.certificateCount).toBe(0);
+
+    // the same through the global scope, "enabled" left to its default
+    expect((await api(`/settings/externalManagers?scope=instance&scopeId=${instanceId}`, "DELETE")).status).toBeLessThan(300);
+    expect((await api("/settings/externalManagers", "PUT", { scope: "global", value: { certbot: { configPath: configDir, logPath: logsDir } } })).status).toBe(200);
+    const eff = ((await api(`/instances/${instanceId}/settings`)).json as any[]).find((e) => e.key === "externalManagers");
+    expect(eff).toMatchObject({ scope: "global" });
+    await until("back again through the global setting", async () => (await certbotCerts(instanceId)).length === 2, 15_000, 100);
   }, 45_000);
 
   test("an agent running as nobody names the directory it cannot read (certbot's archive/ and live/ are 0700)", async () => {
