@@ -129,8 +129,10 @@ export async function listCertificatePage(db: HubDb, f: CertFilter, limit: numbe
 // Counts scan the table; a fleet's certificate list changes only when an agent reports (rows
 // replaced: max(rowid) grows) or a definition or instance goes (count(*) drops). Both are O(1)
 // to read, so the counts are cached per filter until either moves (and at most 30 s).
-const countCache = new Map<string, { at: number; value: unknown }>();
+const countCaches = new WeakMap<HubDb, Map<string, { at: number; value: unknown }>>();
 async function cached<T>(db: HubDb, key: string, compute: () => Promise<T>): Promise<T> {
+  let countCache = countCaches.get(db);
+  if (!countCache) countCaches.set(db, (countCache = new Map()));
   // Two statements: SQLite answers a lone count(*) and a lone max(rowid) without a scan.
   const [[n], [m]] = await Promise.all([
     db.all<{ n: number }>(sql`select count(*) as n from ${certificates}`),
