@@ -530,6 +530,13 @@ describe("secrets, bad input and settings", () => {
       expect(hub.output().includes(s), `${what} in the hub's output`).toBe(false);
       for (const a of agents) expect(a.output().includes(s), `${what} in an agent's output`).toBe(false);
     }
+    // Credentials travel only to the instances whose certificates use them, kept owner-only there.
+    const agentFiles = (a: RunningAgent) => ["agent.db", "agent.db-wal"].map((f) => path.join(a.dataDir, f)).filter(existsSync);
+    const agentBytes = (a: RunningAgent) => agentFiles(a).map((f) => readFileSync(f).toString("latin1")).join("");
+    for (const f of agentFiles(agentA)) expect(mode(f), f).toBe(0o600);
+    expect(agentBytes(agentA).includes(bind.tsig.secret), "the TSIG secret reached the agent whose certificate uses it").toBe(true);
+    expect(agentBytes(agentA).includes(apiToken), "an unused credential was sent to the agent").toBe(false);
+    expect(agentBytes(agentS).includes(bind.tsig.secret), "the TSIG secret was sent to an agent that does not use it").toBe(false);
     // The capture works (it holds the certificate reports) and holds no key.
     const syncs = sent.filter((s) => s.path.endsWith("/sync"));
     expect(syncs.length).toBeGreaterThan(3);
