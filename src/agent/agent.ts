@@ -84,6 +84,7 @@ export class Agent {
     engine = new SyncEngine(store, executor, {
       bootId: randomBytes(12).toString("base64url"),
       log,
+      allowScripts: config.allowScripts,
       reports: async () => ({
         certificates: [...(await certificates.reports()), ...external.certificates],
         accounts: await certificates.accountReports(),

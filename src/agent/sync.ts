@@ -22,6 +22,10 @@ export type Connection = "connecting" | "connected" | "unreachable" | "revoked" 
 // sooner just makes the agent re-poll (see waitLoop).
 const WAIT_SECONDS = 50;
 const REVOKED_RECHECK_MS = 5 * 60_000;
+// Right after a revocation an admin may reinstate (a mistake, a key swap): ask every few
+// seconds for a while so "reinstated" takes effect at once, then fall back to the slow pace.
+const REVOKED_FAST_RECHECK_MS = 5_000;
+const REVOKED_FAST_WINDOW_MS = 15 * 60_000;
 const MAX_BACKOFF_MS = 60_000;
 
 interface Session {
@@ -81,6 +85,8 @@ export class SyncEngine {
   private sendFacts = true;
   private needCertificates = false;
   private failures = 0;
+  /** When this process first saw the revocation (the fast re-check window starts there). */
+  private revokedSeenAt: number | null = null;
   private syncWaiters: (() => void)[] = [];
   connection: Connection = "connecting";
   lastError: string | null = null;
@@ -89,7 +95,7 @@ export class SyncEngine {
   constructor(
     private store: AgentStore,
     private executor: CommandExecutor,
-    private opts: { bootId: string; log: (msg: string) => void } & SyncHooks,
+    private opts: { bootId: string; log: (msg: string) => void; allowScripts?: boolean } & SyncHooks,
   ) {}
 
   get bootId(): string {
@@ -174,7 +180,10 @@ export class SyncEngine {
   private nextDelay(): number {
     const link = this.link;
     if (!link) return 60_000;
-    if (link.state === "revoked") return jitter(REVOKED_RECHECK_MS);
+    if (link.state === "revoked") {
+      const since = Date.now() - (this.revokedSeenAt ?? 0);
+      return since < REVOKED_FAST_WINDOW_MS ? jitter(REVOKED_FAST_RECHECK_MS) : jitter(REVOKED_RECHECK_MS);
+    }
     if (this.failures > 0) return backoff(this.failures);
     return jitter(link.syncIntervalSeconds * 1000);
   }
@@ -219,7 +228,7 @@ export class SyncEngine {
       req.accounts = reports.accounts;
       req.externalManagers = reports.externalManagers;
     }
-    if (this.sendFacts) req.facts = hostFacts();
+    if (this.sendFacts) req.facts = this.opts.allowScripts === undefined ? hostFacts() : { ...hostFacts(), allowScripts: this.opts.allowScripts };
 
     const res = await client.post<unknown>("sync", req);
     if (!session.active) return false;
@@ -228,6 +237,10 @@ export class SyncEngine {
     const now = Date.now();
     const patch: Partial<HubLink> = { lastSyncAt: now, lastError: null };
     if (link.state !== "joined") patch.state = "joined";
+    if (link.state === "revoked") {
+      this.opts.log("access restored: the hub reinstated this instance");
+      this.revokedSeenAt = null;
+    }
     let more = false;
     const body = res.status !== 204 && res.body ? parseHub(SyncResponseSchema, res.body, "sync") : null;
     if (body) {
@@ -287,6 +300,7 @@ export class SyncEngine {
     if (err instanceof HubClientError && err.kind === "hub") {
       if (err.code && CUT_OFF_CODES.has(err.code)) {
         if (link.state !== "revoked") this.opts.log(`access revoked by the hub: ${message}`);
+        this.revokedSeenAt ??= Date.now();
         await this.setState("revoked", message);
         this.failures = 0;
         return;

@@ -81,6 +81,7 @@ export function statusSql(now: number): SQL<string> {
   return sql<string>`case
     when ${instances.state} = 'revoked' or ${apiTokens.state} = 'revoked' then 'revoked'
     when ${instances.identityConflict} = 1 then 'conflict'
+    when ${instances.reinstatedAt} is not null and coalesce(${instances.lastSeenAt}, 0) <= ${instances.reinstatedAt} then 'offline'
     when ${instances.lastSeenAt} > ${now} - 3 * 1000 * ${instances.syncIntervalSeconds} then 'online'
     else 'offline' end`;
 }
@@ -100,7 +101,7 @@ export async function listInstances(db: HubDb, opts: ListInstancesOptions = {}) 
   const conds: SQL[] = [];
   if (opts.q) {
     const p = `%${opts.q}%`;
-    conds.push(or(like(instances.hostname, p), like(instances.id, p), like(instances.groupName, p), like(apiTokens.title, p), like(apiTokens.clientId, p))!);
+    conds.push(or(like(instances.hostname, p), like(instances.displayName, p), like(instances.labels, p), like(instances.id, p), like(instances.groupName, p), like(apiTokens.title, p), like(apiTokens.clientId, p))!);
   }
   if (opts.status) conds.push(sql`${status} = ${opts.status}`);
   if (opts.group) conds.push(eq(instances.groupName, opts.group));

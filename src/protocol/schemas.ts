@@ -60,6 +60,8 @@ export const FactsSchema = z.object({
   version: shortText(64),
   /** SHA-256 of the OS machine id salted with "certhub"; a hint for clone detection only. */
   machineId: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** The host admin's script policy (--allow-scripts): the hub refuses run-script when false. */
+  allowScripts: z.boolean().optional(),
 });
 export type Facts = z.infer<typeof FactsSchema>;
 

@@ -1,6 +1,7 @@
 // The agent runtime against an in-process hub: join, push-delivered commands, scripts policy,
 // at-most-once execution, revocation, removal, leave, TLS pinning and clones.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { cpSync } from "node:fs";
 import { Agent } from "../../src/agent/agent";
 import { AgentStore } from "../../src/agent/db/store";
@@ -105,6 +106,14 @@ describe("joined agent", () => {
 
   test("run-script is refused unless the host allowed scripts", async () => {
     const refused = await joinedAgent();
+    // The agent reported its policy in its first sync: the hub refuses at once, saying why.
+    const inst = await (await admin.fetch(`/api/v1/instances/${refused.instanceId}`)).json();
+    expect(inst.allowScripts).toBe(false);
+    const atHub = await admin.json(`/api/v1/instances/${refused.instanceId}/commands`, "POST", { type: "run-script", payload: { script: "echo should-not-run" } });
+    expect(atHub.status).toBe(409);
+    expect((await atHub.json()).error).toContain("--allow-scripts");
+    // An agent too old to report it: the hub queues, and the agent itself still refuses.
+    await hub.deps.db.run(sql`update instances set allow_scripts = null where id = ${refused.instanceId}`);
     const c = await runCommand(refused.instanceId, "run-script", { script: "echo should-not-run" });
     expect(c.status).toBe("rejected");
     expect(c.result.message).toContain("--allow-scripts");

@@ -46,10 +46,11 @@ export async function handleSync(c: Ctx) {
       await flagConflict(c, inst, "machine id changed", ip);
       return c.json({ ...res, identityConflict: true });
     }
-    if (f.hostname !== inst.hostname || f.os !== inst.os || f.arch !== inst.arch || f.version !== inst.version || (f.machineId ?? null) !== inst.machineId) {
-      await updateInstance(db, inst.id, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId });
+    const allowScripts = f.allowScripts ?? null; // null: an agent too old to report its script policy
+    if (f.hostname !== inst.hostname || f.os !== inst.os || f.arch !== inst.arch || f.version !== inst.version || (f.machineId ?? null) !== inst.machineId || allowScripts !== inst.allowScripts) {
+      await updateInstance(db, inst.id, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId, allowScripts });
       if (f.version !== inst.version) await audit(db, { id: null, label: inst.hostname, ip }, "instance.version", { type: "instance", id: inst.id }, { from: inst.version, to: f.version });
-      Object.assign(inst, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId });
+      Object.assign(inst, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId, allowScripts });
     }
   }
 

@@ -46,7 +46,7 @@ async function queue(c: Ctx, type: (typeof COMMAND_TYPES)[number], payload: unkn
   const id = c.req.param("id") ?? "";
   const row = await getInstanceView(db, id);
   if (!row) return c.json({ error: "instance not found" }, 404);
-  if (row.instance.state === "revoked") return c.json({ error: "instance is revoked; reinstate it before queueing commands" }, 409);
+  // Revoked, cut off with its key, scripts disabled, payload shape: fleet.queueCommand refuses.
   await checkCommandPayload(c.get("deps"), id, type, payload);
   const cmd = await fleet.queueCommand(id, type, payload ?? {}, actorOf(c));
   if (!cmd) return c.json({ error: "instance not found" }, 404);

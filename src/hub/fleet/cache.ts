@@ -34,6 +34,8 @@ export interface CachedInstance {
   arch: string;
   version: string;
   machineId: string | null;
+  /** The agent's script policy as last reported (null: not reported). */
+  allowScripts: boolean | null;
 }
 
 export function toCached(row: Instance): CachedInstance {
@@ -60,6 +62,7 @@ export function toCached(row: Instance): CachedInstance {
     arch: row.arch,
     version: row.version,
     machineId: row.machineId,
+    allowScripts: row.allowScripts,
   };
 }
 

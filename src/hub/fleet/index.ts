@@ -9,11 +9,12 @@ import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { insertCommand } from "../../db/commands";
 import { apiTokens, instances as instancesTable } from "../../db/schema";
-import { countInstancesByStatus, deleteInstance, getInstance, updateInstance, type InstanceStatus } from "../../db/instances";
-import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
+import { countInstancesByStatus, deleteInstance, getInstance, getInstanceView, updateInstance, type InstanceStatus } from "../../db/instances";
+import type { CommandType } from "../../protocol/schemas";
 import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
 import { ChangeFeed, type Change } from "./change-feed";
+import { checkCommand } from "./command-rules";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./lastSeen";
 import { Notifier } from "./notifier";
@@ -62,7 +63,7 @@ export interface FleetService {
   recordSeen(inst: CachedInstance, ip: string | null, now?: number): void;
   /** Last contact including heartbeats not yet flushed. */
   lastSeenAt(id: string, fallback: number | null): number | null;
-  status(row: { id: string; state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number }, keyState: string | null | undefined, now?: number): InstanceStatus;
+  status(row: { id: string; state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number; reinstatedAt?: number | null }, keyState: string | null | undefined, now?: number): InstanceStatus;
 
   /** The long-poll registry (the server sets its shedding flag and releases waits under descriptor pressure). */
   readonly push: Notifier;
@@ -71,12 +72,18 @@ export interface FleetService {
   /** Long-poll: true as soon as `ready()` holds, false on timeout or disconnect. */
   waitFor(instanceId: string, ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 
+  /**
+   * Null when the instance does not exist; throws a RuleError when the command cannot be
+   * delivered or its payload is wrong (command-rules.ts: one rule for API, pages and core).
+   */
   queueCommand(instanceId: string, type: CommandType, payload: unknown, actor: Actor): Promise<{ id: string; seq: number } | null>;
   /** Marks the config changed for an instance, some instances, a group or everyone and nudges them. */
   settingsChanged(scope: SettingsTarget): Promise<number>;
   revokeInstance(id: string, actor: Actor): Promise<ActionResult>;
   reinstateInstance(id: string, actor: Actor): Promise<ActionResult>;
   removeInstance(id: string, actor: Actor): Promise<ActionResult>;
+  /** The admin's display name and labels (the hostname stays what the agent reports). */
+  renameInstance(id: string, names: { displayName: string | null; labels: string[] }, actor: Actor): Promise<ActionResult>;
   resetIdentity(id: string, actor: Actor): Promise<ActionResult>;
   /** Forgets an instance deleted by the agent API (leave). */
   forget(id: string): void;
@@ -254,8 +261,10 @@ export function createFleetService(deps: FleetDeps): FleetService {
     waitFor: (id, ready, timeoutMs, signal) => notifier.wait(id, ready, timeoutMs, signal),
 
     async queueCommand(instanceId, type, payload, actor) {
-      if (!COMMAND_TYPES.includes(type)) throw new Error(`unknown command type ${type}`);
-      const res = await insertCommand(db, instanceId, type, payload, actor.label);
+      const row = await getInstanceView(db, instanceId);
+      if (!row) return null;
+      const checked = checkCommand(row.instance, { state: row.keyState, clientId: row.keyClientId, title: row.keyTitle }, type, payload);
+      const res = await insertCommand(db, instanceId, type, checked, actor.label);
       if (!res) return null;
       const cached = instances.peek(instanceId);
       if (cached) cached.latestCommandSeq = Math.max(cached.latestCommandSeq, res.seq);
@@ -287,7 +296,10 @@ export function createFleetService(deps: FleetDeps): FleetService {
     },
 
     async reinstateInstance(id, actor) {
-      if (!(await updateInstance(db, id, { state: "active" }))) return notFound;
+      const row = await getInstance(db, id);
+      if (!row) return notFound;
+      // Only a revoked instance gets the mark: it is shown as not yet reconnected until its next sync.
+      if (!(await updateInstance(db, id, row.state === "revoked" ? { state: "active", reinstatedAt: Date.now() } : { state: "active" }))) return notFound;
       await refresh(id);
       await audit(db, actor, "instance.reinstate", { type: "instance", id });
       return { ok: true };
@@ -298,6 +310,12 @@ export function createFleetService(deps: FleetDeps): FleetService {
       await deleteInstance(db, id);
       service.forget(id);
       await audit(db, actor, "instance.remove", { type: "instance", id });
+      return { ok: true };
+    },
+
+    async renameInstance(id, names, actor) {
+      if (!(await updateInstance(db, id, { displayName: names.displayName, labels: JSON.stringify(names.labels) }))) return notFound;
+      await audit(db, actor, "instance.rename", { type: "instance", id }, names);
       return { ok: true };
     },
 

@@ -7,14 +7,21 @@ import { VERSION } from "../../version";
 export const OFFLINE_AFTER_INTERVALS = 3;
 
 export function deriveStatus(
-  i: { state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number },
+  i: { state: string; identityConflict: boolean; lastSeenAt: number | null; syncIntervalSeconds: number; reinstatedAt?: number | null },
   keyState: string | null | undefined,
   now = Date.now(),
 ): InstanceStatus {
   if (i.state === "revoked" || keyState === "revoked") return "revoked";
   if (i.identityConflict) return "conflict";
+  // Reinstated but not heard from since: the agent is still cut off until its next contact.
+  if (awaitingReconnect(i)) return "offline";
   if (i.lastSeenAt !== null && i.lastSeenAt > now - OFFLINE_AFTER_INTERVALS * 1000 * i.syncIntervalSeconds) return "online";
   return "offline";
+}
+
+/** Reinstated and the agent has not synced since (it learns within seconds when it runs). */
+export function awaitingReconnect(i: { state: string; lastSeenAt: number | null; reinstatedAt?: number | null }): boolean {
+  return i.state === "active" && i.reinstatedAt != null && (i.lastSeenAt ?? 0) <= i.reinstatedAt;
 }
 
 /** Version skew: the agent runs a different release than the hub. */

@@ -18,6 +18,8 @@ export function instanceView(r: InstanceRowLike, fleet: FleetService, now = Date
   return {
     id: i.id,
     hostname: i.hostname,
+    displayName: i.displayName,
+    labels: parseLabels(i.labels),
     os: i.os,
     arch: i.arch,
     version: i.version,
@@ -39,7 +41,19 @@ export function instanceView(r: InstanceRowLike, fleet: FleetService, now = Date
     certificateCount: Number(r.certificateCount),
     commandCursor: i.commandCursor,
     pendingCommands: Math.max(0, i.nextCommandSeq - 1 - i.commandCursor),
+    /** As the agent reported it; null when it did not (older agents). */
+    allowScripts: i.allowScripts,
+    reinstatedAt: i.reinstatedAt,
   };
+}
+
+function parseLabels(json: string | null): string[] {
+  try {
+    const v = JSON.parse(json ?? "[]");
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").slice(0, 10) : [];
+  } catch {
+    return [];
+  }
 }
 
 export type InstanceView = ReturnType<typeof instanceView>;

@@ -1,5 +1,6 @@
 // Audit log (/audit): every admin action and sign-in, newest first. Pages go "older" by id
 // (?before=<id>), which stays stable while new entries arrive.
+import { auditActionLabel } from "../audit-labels";
 import { Hono, type Context } from "hono";
 import { listAudit } from "../../../db/audit";
 import type { HubEnv } from "../../context";
@@ -80,7 +81,9 @@ function AuditTable(props: { rows: Entry[]; more: boolean; filter: Filter }) {
                   <Time ts={e.at} />
                 </td>
                 <td>{e.actorLabel}</td>
-                <td class="mono">{e.action}</td>
+                <td>
+                  {auditActionLabel(e.action)} <div class="muted mono">{e.action}</div>
+                </td>
                 <td>
                   {e.targetId ? (
                     <>

@@ -14,6 +14,7 @@ import { actorOf } from "../../middleware/auth";
 import { issueToken, TokenRuleError } from "../../tokens";
 import { Csrf, EmptyState, Flash, hubFingerprint, hubUrlOf, isHtmx, JoinCommands, SecretOnce, StatusBadge, Time } from "../components";
 import { Layout } from "../layout";
+import { auditActionLabel } from "../audit-labels";
 
 type Ctx = Context<HubEnv>;
 const EXPIRING_DAYS = 30;
@@ -64,6 +65,9 @@ function Stat(props: { value: number | string; label: string; href?: string; chi
     </div>
   );
 }
+
+/** "1 User", "2 Users" next to the big number. */
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
 const STATUS_ORDER: InstanceStatus[] = ["online", "offline", "conflict", "revoked"];
 
@@ -132,7 +136,7 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
     <Layout title="Dashboard" auth={auth} active="dashboard">
       <Flash />
       <div class="cards">
-        <Stat value={inst.total} label="Instances" href="/instances">
+        <Stat value={inst.total} label={plural(inst.total, "Instance", "Instances")} href="/instances">
           <div class="stat-breakdown">
             {STATUS_ORDER.filter((s) => inst.byStatus[s] > 0).map((s) => (
               <a href={`/instances?status=${s}`}>
@@ -142,7 +146,7 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
           </div>
         </Stat>
         {certs.total > 0 ? (
-          <Stat value={certs.total} label="Certificates" href="/certificates">
+          <Stat value={certs.total} label={plural(certs.total, "Certificate", "Certificates")} href="/certificates">
             <div class="stat-breakdown">
               {certs.expiring ? <StatusBadge status="expiring" label={`${certs.expiring} expire within ${EXPIRING_DAYS} d`} /> : null}
               {certs.expired ? <StatusBadge status="expired" label={`${certs.expired} expired`} /> : null}
@@ -150,8 +154,8 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
             </div>
           </Stat>
         ) : null}
-        <Stat value={counts.activeKeys.length} label="Active joining keys" href="/settings/api-access?role=managed-instance" />
-        <Stat value={users.total} label="Users" href="/settings/users?type=user">
+        <Stat value={counts.activeKeys.length} label={plural(counts.activeKeys.length, "Active joining key", "Active joining keys")} href="/settings/api-access?role=managed-instance" />
+        <Stat value={users.total} label={plural(users.total, "User", "Users")} href="/settings/users?type=user">
           <div class="stat-breakdown muted">
             {users.disabled ? `${users.disabled} disabled · ` : ""}
             {users.services} application/service principal{users.services === 1 ? "" : "s"}
@@ -160,13 +164,13 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
       </div>
 
       {inst.total === 0 ? (
-        <section class="card">
+        <section class="card" id="join">
           <h2>Join your first instance</h2>
           <p>No instance has joined this hub yet. An instance is a host running the certhub agent; once joined, its certificates show up here.</p>
           {props.joinPanel ?? <JoinPanel c={c} counts={counts} auth={auth} />}
         </section>
       ) : (
-        <details class="card" open={props.joinPanel ? true : undefined}>
+        <details class="card" id="join" open={props.joinPanel ? true : undefined}>
           <summary>Join another instance</summary>
           {props.joinPanel ?? <JoinPanel c={c} counts={counts} auth={auth} />}
         </details>
@@ -176,7 +180,16 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
       {counts.recent.length === 0 ? (
         <EmptyState title="Nothing recorded yet." />
       ) : (
-        <table>
+        <div class="table-scroll">
+        <table id="recent-activity">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              <th>What</th>
+              <th>Outcome</th>
+            </tr>
+          </thead>
           <tbody>
             {counts.recent.map((e) => (
               <tr>
@@ -184,7 +197,7 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
                   <Time ts={e.at} />
                 </td>
                 <td>{e.actorLabel}</td>
-                <td class="mono">{e.action}</td>
+                <td title={e.action}>{auditActionLabel(e.action)}</td>
                 <td>
                   <StatusBadge status={e.outcome} />
                 </td>
@@ -192,6 +205,7 @@ function Dashboard(props: { c: Ctx; counts: Counts; joinPanel?: Child }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
       <p>
         <a href="/audit">Full audit log ›</a>

@@ -48,14 +48,24 @@ export function InstancesTable(props: { rows: InstanceView[]; total: number; fil
           {rows.length === 0 ? (
             <tr>
               <td colspan={7} class="empty">
-                {filter.q || filter.status ? "No instances match this filter." : "No instances have joined yet. See README › Joining an agent."}
+                {filter.q || filter.status ? (
+                  "No instances match this filter."
+                ) : (
+                  <>
+                    No instances have joined yet. <a href="/#join">Join your first instance</a> with the commands on the Dashboard.
+                  </>
+                )}
               </td>
             </tr>
           ) : (
             rows.map((i) => (
               <tr data-instance-id={i.id}>
-                <td>
-                  <a href={`/instances/${i.id}`}>{i.hostname}</a>
+                <td class="wrap">
+                  <a href={`/instances/${i.id}`}>{i.displayName ?? i.hostname}</a>
+                  {i.displayName ? <div class="muted">{i.hostname}</div> : null}
+                  {i.labels.map((l) => (
+                    <span class="badge label">{l}</span>
+                  ))}
                   <div class="muted mono">{i.id}</div>
                 </td>
                 <td>
@@ -182,7 +192,7 @@ export function InstanceFacts(props: { i: InstanceView }) {
       <dd>
         <StatusBadge status={i.status} />
         {i.state === "revoked" ? <span class="muted"> (instance revoked)</span> : null}
-        {i.joiningKey?.state === "revoked" ? <span class="muted"> (joining key revoked)</span> : null}
+        {i.joiningKey?.state === "revoked" ? <span class="muted"> (cut off: its joining key was revoked)</span> : null}
       </dd>
       <dt>Identity</dt>
       <dd>

@@ -7,7 +7,14 @@ import { listCommands } from "../../../db/commands";
 import { parseJsonBounded } from "../../../lib/json-bounded";
 import { getInstanceView, INSTANCE_STATUSES, listInstances, type ListInstancesOptions } from "../../../db/instances";
 import { canWrite } from "../../../db/roles";
-import { COMMAND_TYPES, type CommandType } from "../../../protocol/schemas";
+import type { CommandType } from "../../../protocol/schemas";
+import type { Child } from "hono/jsx";
+import { RuleError } from "../../core/errors";
+import type { ExternalManagerView } from "../../core/external-managers";
+import { cutOffReason, PAYLOAD_EXAMPLES } from "../../fleet/command-rules";
+import { awaitingReconnect } from "../../fleet/status";
+import { redirectWithFlash, takeFlash } from "../flash";
+import { sentence } from "../rule-errors";
 import type { AuthInfo, HubEnv } from "../../context";
 import type { ActionResult } from "../../fleet";
 import { instanceView, type InstanceView } from "../../fleet/view";
@@ -56,19 +63,37 @@ function ActionButton(props: { id: string; action: string; label: string; confir
   );
 }
 
+/** Why the instance cannot be reached, and the way back (#4): shown above its actions. */
+function CutOffNotice(props: { i: InstanceView }) {
+  const { i } = props;
+  const reason = cutOffReason(i, i.joiningKey ? { state: i.joiningKey.state, clientId: i.joiningKey.clientId, title: i.joiningKey.title } : null);
+  if (reason) return <p class="alert error" id="cut-off" role="status">This instance is {reason}</p>;
+  if (awaitingReconnect(i)) {
+    return (
+      <p class="alert" id="awaiting-reconnect" role="status">
+        Reinstated — waiting for the agent to sync again (within seconds when it runs). Until then it is shown as offline.
+      </p>
+    );
+  }
+  return null;
+}
+
 function Actions(props: { i: InstanceView; auth: AuthInfo }) {
   const { i, auth } = props;
   if (!canWrite(auth.roles)) return null;
+  if (i.joiningKey?.state === "revoked") {
+    // Nothing else can reach it: revoke/reinstate/reset identity would only pretend to act.
+    return (
+      <div class="actions" id="instance-actions">
+        <ActionButton id={i.id} action="remove" label="Remove instance" confirm="Remove this instance from the hub? Join the agent again with another joining key to bring the host back." auth={auth} danger />
+      </div>
+    );
+  }
   return (
     <div class="actions" id="instance-actions">
-      <ActionButton
-        id={i.id}
-        action="renew-now"
-        label="Renew now"
-        confirm="Renew this instance's certificates now?"
-        auth={auth}
-        disabled={i.certificateCount === 0 ? "This instance has no certificates yet" : i.state === "revoked" ? "Instance is revoked" : undefined}
-      />
+      {i.certificateCount > 0 && i.state !== "revoked" ? (
+        <ActionButton id={i.id} action="renew-now" label="Renew all certificates now" confirm="Renew every certificate of this instance now?" auth={auth} />
+      ) : null}
       {i.state === "revoked" ? (
         <ActionButton id={i.id} action="reinstate" label="Reinstate" confirm="Give this instance hub access again?" auth={auth} />
       ) : (
@@ -87,13 +112,17 @@ function Actions(props: { i: InstanceView; auth: AuthInfo }) {
   );
 }
 
+/**
+ * The outcome of the last action, from the flash cookie (flash.ts). Words in the URL are never
+ * shown as the hub's own; the one ?done= still read is a fixed text another page links with.
+ */
 function Flash(props: { c: Ctx }) {
-  const done = props.c.req.query("done");
-  const error = props.c.req.query("error");
-  if (error) return <p class="alert error" role="alert">{error.slice(0, 300)}</p>;
-  if (done) return <p class="alert success" role="status">{done.slice(0, 300)}</p>;
-  return null;
+  const m = takeFlash(props.c) ?? (KNOWN_DONE.has(props.c.req.query("done") ?? "") ? { kind: "success" as const, text: props.c.req.query("done")! } : null);
+  if (!m) return null;
+  return m.kind === "error" ? <p class="alert error" role="alert">{m.text}</p> : <p class="alert success" role="status">{m.text}</p>;
 }
+// instance-certificates.tsx redirects here with this fixed text after "Refresh now".
+const KNOWN_DONE = new Set(["Refresh queued: the agent rescans its external certificate managers now."]);
 
 async function detailParts(c: Ctx, id: string) {
   const { db, fleet } = c.get("deps");
@@ -128,43 +157,75 @@ function Live(props: { c: Ctx; parts: NonNullable<Awaited<ReturnType<typeof deta
   );
 }
 
-function QueueCommandForm(props: { id: string; auth: AuthInfo }) {
-  if (!canWrite(props.auth.roles)) return null;
-  const url = `/instances/${props.id}/commands`;
+/** What the generic form offers, in words; per-certificate commands live on certificate pages. */
+const COMMAND_LABELS: Partial<Record<CommandType, string>> = {
+  ping: "Check the connection (ping)",
+  "renew-now": "Renew all certificates now",
+  "refresh-external-scan": "Rescan external certificate managers",
+  "update-settings": "Set agent settings (advanced)",
+  "run-script": "Run a script",
+};
+
+/** Only the commands that can do something on this instance now, and why the others are not offered. */
+function offeredCommands(i: InstanceView, managers: ExternalManagerView[]) {
+  const offered: CommandType[] = ["ping"];
+  const notes: string[] = [];
+  if (i.certificateCount > 0) offered.push("renew-now");
+  else notes.push("Renewing is offered once this instance has certificates.");
+  if (managers.some((m) => m.status !== "disabled")) offered.push("refresh-external-scan");
+  else notes.push("Rescanning is offered once an external certificate manager is enabled (Settings › External Certificate Managers).");
+  offered.push("update-settings");
+  if (i.allowScripts === false) notes.push("Run a script: not offered, the agent reported that its host admin did not allow scripts (--allow-scripts).");
+  else offered.push("run-script");
+  return { offered, notes };
+}
+
+function QueueCommandForm(props: { i: InstanceView; managers: ExternalManagerView[]; auth: AuthInfo; values?: { type?: string; payload?: string }; error?: string }) {
+  const { i } = props;
+  if (!canWrite(props.auth.roles) || cutOffReason(i, i.joiningKey ? { state: i.joiningKey.state, clientId: i.joiningKey.clientId } : null)) return null;
+  const url = `/instances/${i.id}/commands`;
+  const { offered, notes } = offeredCommands(i, props.managers);
+  const chosen = props.values?.type ?? "ping";
   return (
-    <details class="card">
-      <summary>Queue a command</summary>
-      <form method="post" action={url} hx-post={url}>
+    <details class="card" id="queue-command" open={props.error ? true : undefined}>
+      <summary>Send a command to the agent</summary>
+      <form method="post" action={url} hx-post={url} hx-target="#queue-command" hx-swap="outerHTML">
         <Csrf auth={props.auth} />
+        {props.error ? (
+          <p class="alert error" role="alert">
+            {props.error}
+          </p>
+        ) : null}
         <div class="form-row">
           <label>
             Command
             <select name="type">
-              {COMMAND_TYPES.map((t) => (
-                <option value={t}>{t}</option>
+              {offered.map((t) => (
+                <option value={t} selected={t === chosen}>
+                  {COMMAND_LABELS[t] ?? t}
+                </option>
               ))}
             </select>
           </label>
           <label>
-            Payload (JSON, optional)
-            <textarea name="payload" rows={3} placeholder='{"values": {"key": "value"}} or {"script": "…"}'></textarea>
+            Details (JSON, only for settings and scripts)
+            <textarea name="payload" rows={3} placeholder={`${PAYLOAD_EXAMPLES["update-settings"]} or ${PAYLOAD_EXAMPLES["run-script"]}`}>
+              {props.values?.payload ?? ""}
+            </textarea>
           </label>
         </div>
-        <p class="muted">run-script is refused by agents whose host admin did not start them with --allow-scripts.</p>
-        <button type="submit" class="primary">Queue</button>
+        {notes.map((n) => (
+          <p class="muted">{n}</p>
+        ))}
+        <button type="submit" class="primary">Send command</button>
       </form>
     </details>
   );
 }
 
-/** After an action: htmx follows HX-Redirect, a plain form post gets a 303. */
+/** After an action: back to the page, the outcome in the flash cookie (never in the URL). */
 function afterAction(c: Ctx, to: string, outcome: { done?: string; error?: string }) {
-  const url = `${to}${qs({ done: outcome.done, error: outcome.error })}`;
-  if (c.req.header("hx-request")) {
-    c.header("HX-Redirect", url);
-    return c.body(null, 204);
-  }
-  return c.redirect(url, 303);
+  return redirectWithFlash(c, to, outcome.error ? { kind: "error", text: sentence(outcome.error) } : outcome.done ? { kind: "success", text: outcome.done } : null);
 }
 
 async function runAction(c: Ctx, fn: (id: string) => Promise<ActionResult>, done: string, redirectToList = false) {
@@ -174,15 +235,93 @@ async function runAction(c: Ctx, fn: (id: string) => Promise<ActionResult>, done
   return afterAction(c, redirectToList ? "/instances" : `/instances/${encodeURIComponent(id)}`, { done });
 }
 
-async function queueFromPage(c: Ctx, type: CommandType, payload: unknown) {
-  const { db, fleet } = c.get("deps");
+/**
+ * Queues through the fleet's one rule (command-rules.ts). A refusal comes back with the form
+ * as typed (422, htmx swaps it in; a plain post gets the whole page).
+ */
+async function queueFromPage(c: Ctx, type: string, payload: unknown, typed?: { type: string; payload: string }) {
+  const { fleet } = c.get("deps");
   const id = c.req.param("id") ?? "";
-  const row = await getInstanceView(db, id);
-  if (!row) return afterAction(c, "/instances", { error: "instance not found" });
-  if (row.instance.state === "revoked") return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: "instance is revoked; reinstate it first" });
-  const cmd = await fleet.queueCommand(id, type, payload, actorOf(c));
-  return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: `queued ${type} (#${cmd?.seq})` });
+  try {
+    const cmd = await fleet.queueCommand(id, type as CommandType, payload, actorOf(c));
+    if (!cmd) return afterAction(c, "/instances", { error: "instance not found" });
+    return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: `Queued “${COMMAND_LABELS[type as CommandType] ?? type}” (#${cmd.seq}); the agent runs it within seconds.` });
+  } catch (err) {
+    if (!(err instanceof RuleError)) throw err;
+    if (!typed) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: err.message });
+    return commandFormError(c, id, sentence(err.message), typed);
+  }
 }
+
+async function commandFormError(c: Ctx, id: string, error: string, typed: { type: string; payload: string }) {
+  const parts = await detailParts(c, id);
+  if (!parts) return afterAction(c, "/instances", { error: "instance not found" });
+  const auth = c.get("auth");
+  const form = <QueueCommandForm i={parts.i} managers={parts.managers} auth={auth} values={typed} error={error} />;
+  if (c.req.header("hx-request")) return c.html(form, 422);
+  return c.html(<DetailPage c={c} parts={parts} form={form} />, 422);
+}
+
+function DetailPage(props: { c: Ctx; parts: NonNullable<Awaited<ReturnType<typeof detailParts>>>; form?: Child }) {
+  const { c, parts } = props;
+  const auth = c.get("auth");
+  const { i } = parts;
+  return (
+    <Layout title={i.displayName ? `${i.displayName} (${i.hostname})` : i.hostname} auth={auth} active="instances">
+      <p>
+        <a href="/instances">‹ Instances</a>
+        {i.labels.map((l) => (
+          <span class="badge label">{l}</span>
+        ))}
+      </p>
+      <Flash c={c} />
+      <section id="instance-actions-panel" aria-label="Actions">
+        <CutOffNotice i={i} />
+        <Actions i={i} auth={auth} />
+        {props.form ?? <QueueCommandForm i={i} managers={parts.managers} auth={auth} />}
+        <NameForm i={i} auth={auth} />
+      </section>
+      <div id="instance-live" hx-get={`/instances/${i.id}/live`} hx-trigger="every 5s" hx-swap="innerHTML">
+        <Live c={c} parts={parts} auth={auth} />
+      </div>
+    </Layout>
+  );
+}
+
+/** Display name and labels, so two hosts both called "vm" can be told apart. */
+function NameForm(props: { i: InstanceView; auth: AuthInfo }) {
+  const { i } = props;
+  if (!canWrite(props.auth.roles)) return null;
+  const url = `/instances/${i.id}/name`;
+  return (
+    <details class="card" id="instance-name">
+      <summary>Name and labels</summary>
+      <form method="post" action={url}>
+        <Csrf auth={props.auth} />
+        <div class="form-row">
+          <label>
+            Display name <span class="muted">(shown instead of the hostname; the agent keeps reporting its hostname)</span>
+            <input name="displayName" value={i.displayName ?? ""} maxlength={100} placeholder={i.hostname} />
+          </label>
+          <label>
+            Labels <span class="muted">(comma-separated, e.g. production, web)</span>
+            <input name="labels" value={i.labels.join(", ")} maxlength={400} />
+          </label>
+        </div>
+        <button type="submit">Save name and labels</button>
+      </form>
+    </details>
+  );
+}
+
+const nameForm = z.object({
+  displayName: z.string().trim().max(100, "Keep the display name under 100 characters"),
+  labels: z
+    .string()
+    .max(400)
+    .transform((s) => [...new Set(s.split(",").map((l) => l.trim()).filter(Boolean))])
+    .pipe(z.array(z.string().max(40, "Keep each label under 40 characters")).max(10, "At most 10 labels")),
+});
 
 export const instancePages = new Hono<HubEnv>()
   .get("/instances", async (c) => {
@@ -233,18 +372,7 @@ export const instancePages = new Hono<HubEnv>()
         404,
       );
     }
-    return c.html(
-      <Layout title={parts.i.hostname} auth={auth} active="instances">
-        <p>
-          <a href="/instances">‹ Instances</a>
-        </p>
-        <Flash c={c} />
-        <div id="instance-live" hx-get={`/instances/${id}/live`} hx-trigger="every 5s" hx-swap="innerHTML">
-          <Live c={c} parts={parts} auth={auth} />
-        </div>
-        <QueueCommandForm id={id} auth={auth} />
-      </Layout>,
-    );
+    return c.html(<DetailPage c={c} parts={parts} />);
   })
   .get("/instances/:id/live", async (c) => {
     const parts = await detailParts(c, c.req.param("id"));
@@ -264,16 +392,25 @@ export const instancePages = new Hono<HubEnv>()
   .post("/instances/:id/commands", async (c) => {
     const id = c.req.param("id");
     const body = await c.req.parseBody();
-    const type = String(body.type ?? "");
-    if (!(COMMAND_TYPES as readonly string[]).includes(type)) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: `unknown command type "${type.slice(0, 40)}"` });
+    const type = String(body.type ?? "").slice(0, 40);
+    const raw = typeof body.payload === "string" ? body.payload.trim().slice(0, 70_000) : "";
+    const typed = { type, payload: raw };
     let payload: unknown = {};
-    const raw = typeof body.payload === "string" ? body.payload.trim() : "";
     if (raw) {
       // Depth-limited: a deeply nested payload parses but cannot be stored (stack overflow).
       const parsed = parseJsonBounded(raw);
-      if (!parsed.ok) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: `payload is not valid JSON (${parsed.error})` });
+      if (!parsed.ok) return commandFormError(c, id, `The details are not valid JSON (${parsed.error}).`, typed);
       payload = parsed.value;
-      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: "payload must be a JSON object" });
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return commandFormError(c, id, "The details must be a JSON object, like {\"script\": \"…\"}.", typed);
     }
-    return queueFromPage(c, type as CommandType, payload);
+    return queueFromPage(c, type, payload, typed);
+  })
+  .post("/instances/:id/name", async (c) => {
+    const id = c.req.param("id");
+    const body = await c.req.parseBody();
+    const parsed = nameForm.safeParse({ displayName: String(body.displayName ?? ""), labels: String(body.labels ?? "") });
+    if (!parsed.success) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: parsed.error.issues[0]?.message ?? "invalid name" });
+    const res = await c.get("deps").fleet.renameInstance(id, { displayName: parsed.data.displayName || null, labels: parsed.data.labels }, actorOf(c));
+    if (!res.ok) return afterAction(c, "/instances", { error: res.error });
+    return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: "Name and labels saved." });
   });
