@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Session } from "../../../helpers/session";
 import type { FakeAgent } from "../../agent-api.fixtures";
 import { addInstance, call, startWorld, syncConfig, type World } from "../../core/fixtures";
+import { SETTING_KEYS, SETTINGS } from "../../../../src/protocol/settings";
 import { count, page, post, readOnlyViewer, text } from "./helpers";
 
 let w: World;
@@ -51,7 +52,13 @@ describe("scope picker and navigation", () => {
 describe("General", () => {
   test("every registry key has a field; set at All instances, override for one instance, clear back to inherit", async () => {
     const global = await page(w.admin, "/settings");
-    for (const label of ["Default key type", "Renew at % of lifetime", "Renew days before expiry", "Default contact email", "External certificate managers"]) expect(global).toContain(label);
+    for (const key of SETTING_KEYS) {
+      expect(global).toContain(SETTINGS[key].label);
+      // Each key is a field of its own form, except the managers' map, which has its own page.
+      if (key === "externalManagers") expect(global).toContain('href="/settings/external-managers"');
+      else expect(global).toContain(`action="/settings/general/${key}"`);
+    }
+    expect(global).toMatch(/name="value" id="value-renewalLifetimePercent" type="number" min="10" max="95"/);
     expect(text(global)).toContain("Inherited: 67 % from built-in default");
 
     let res = await post(w.admin, "/settings/general/renewalLifetimePercent", { scope: "global", scopeId: "", value: "60", op: "set" });

@@ -6,7 +6,6 @@ import { Hono } from "hono";
 import type { HubEnv } from "../../../context";
 import { settingsAtScope, type SettingRow } from "../../../../db/settings";
 import { canWrite } from "../../../../db/roles";
-import { KEY_TYPES } from "../../../../protocol/certificates";
 import { SETTING_KEYS, SETTINGS, isSettingKey, type SettingKey } from "../../../../protocol/settings";
 import { setSetting, unsetSetting } from "../../../core/settings";
 import { actorOf } from "../../../middleware/auth";
@@ -24,6 +23,7 @@ export function showValue(key: string, v: unknown): string {
   if (v === undefined || v === null || v === "") return key === "defaultContactEmail" ? "(none)" : "—";
   if (key === "renewalLifetimePercent") return `${v} %`;
   if (key === "renewalDaysBeforeExpiry") return v === 0 ? "0 (off: use the lifetime share)" : `${v} days`;
+  if (key === "externalScanIntervalMinutes") return `${v} min`;
   if (key === "externalManagers") {
     const entries = Object.entries(v as Record<string, { enabled?: boolean; configPath?: string }>);
     if (!entries.length) return "all clients enabled, default paths";
@@ -69,13 +69,24 @@ export async function loadScopeValues(c: Ctx, s: ScopeState) {
   return { own: ownMap, inherited, parse };
 }
 
+/** How a registry entry is edited, read from its schema: a new key gets a fitting field by itself. */
+function fieldKind(k: SettingKey): { kind: "number"; min?: number; max?: number } | { kind: "enum"; options: readonly string[] } | { kind: "text" } | { kind: "json" } {
+  const schema = SETTINGS[k].schema as unknown as { def?: { type?: string }; minValue?: number | null; maxValue?: number | null; options?: readonly string[] };
+  const type = schema.def?.type;
+  if (type === "number") return { kind: "number", min: schema.minValue ?? undefined, max: schema.maxValue ?? undefined };
+  if (type === "enum" && schema.options) return { kind: "enum", options: schema.options };
+  if (type === "string") return { kind: "text" };
+  return { kind: "json" };
+}
+
 function ValueInput(props: { k: SettingKey; value: string; invalid: boolean; disabled: boolean }) {
   const { k } = props;
   const common = { name: "value", id: `value-${k}`, "aria-invalid": props.invalid ? "true" : undefined, disabled: props.disabled };
-  if (k === "defaultKeyType") {
+  const f = fieldKind(k);
+  if (f.kind === "enum") {
     return (
       <select {...common}>
-        {KEY_TYPES.map((t) => (
+        {f.options.map((t) => (
           <option value={t} selected={props.value === t}>
             {t}
           </option>
@@ -83,10 +94,9 @@ function ValueInput(props: { k: SettingKey; value: string; invalid: boolean; dis
       </select>
     );
   }
-  if (k === "renewalLifetimePercent") return <input {...common} type="number" min={10} max={95} value={props.value} />;
-  if (k === "renewalDaysBeforeExpiry") return <input {...common} type="number" min={0} max={365} value={props.value} />;
-  if (k === "defaultContactEmail") return <input {...common} type="email" maxlength={254} value={props.value} placeholder="ops@example.com" />;
-  // A key without a dedicated field: its JSON (a new registry entry still gets a form).
+  if (f.kind === "number") return <input {...common} type="number" min={f.min} max={f.max} value={props.value} />;
+  if (f.kind === "text") return <input {...common} type={k.toLowerCase().includes("email") ? "email" : "text"} maxlength={1024} value={props.value} />;
+  // A structured value without a dedicated page: its JSON.
   return (
     <textarea {...common} rows={2}>
       {props.value}
@@ -148,11 +158,12 @@ export function SettingForm(props: { c: Ctx; s: ScopeState; k: SettingKey; own?:
   );
 }
 
-/** A posted value as the registry expects it: numbers for number keys, JSON for others. */
+/** A posted value as the registry expects it: numbers for number keys, JSON for structured ones. */
 function coerce(k: SettingKey, raw: string): unknown {
   const t = raw.trim();
-  if (k === "renewalLifetimePercent" || k === "renewalDaysBeforeExpiry") return /^-?\d+$/.test(t) ? Number(t) : t;
-  if (k === "defaultKeyType" || k === "defaultContactEmail") return t;
+  const f = fieldKind(k);
+  if (f.kind === "number") return /^-?\d+$/.test(t) ? Number(t) : t;
+  if (f.kind === "enum" || f.kind === "text") return t;
   try {
     return JSON.parse(t);
   } catch {
