@@ -122,3 +122,13 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-dismiss]");
   if (button) button.closest("[data-dismissable]")?.remove();
 });
+
+// Narrow screens: the top navigation folds behind a "Menu" button (see .menu-toggle in app.css).
+document.documentElement.classList.add("js");
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-toggle-nav]");
+  if (!toggle) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.closest(".topbar").classList.toggle("nav-open", open);
+});

@@ -11,6 +11,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { staticRoutes } from "./static";
 import { adminPages } from "./ui/pages";
 import { loginPages } from "./ui/pages/login";
+import { notFoundPage } from "./ui/pages/not-found";
 
 export function createApp(deps: HubDeps) {
   const app = new Hono<HubEnv>();
@@ -33,9 +34,7 @@ export function createApp(deps: HubDeps) {
   app.route("/", loginPages());
   app.route("/", adminPages);
 
-  app.notFound((c) =>
-    c.req.path.startsWith("/api/") ? c.json({ error: "not found" }, 404) : c.html("<h1>Not found</h1><p><a href=\"/\">Back to the dashboard</a></p>", 404),
-  );
+  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: "not found" }, 404) : notFoundPage(c)));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
       const status = err.status;

@@ -55,7 +55,7 @@ describe("every page renders", () => {
       expect(res.status, p).toBe(200);
       expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
       const html = await res.text();
-      expect(html).toContain("<nav>");
+      expect(html).toContain(`<nav id="main-nav" aria-label="Main">`);
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/); // no inline scripts
       expect(html).not.toMatch(/\sstyle=/); // no inline styles
     }

@@ -52,7 +52,11 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
       <body hx-headers={JSON.stringify({ "X-CSRF-Token": auth.csrfToken ?? "" })}>
         <header class="topbar">
           <a class="brand" href="/">certhub</a>
-          <nav>
+          {/* Narrow screens: the navigation folds behind this button (public/app.js toggles it). */}
+          <button type="button" class="menu-toggle" aria-controls="main-nav" aria-expanded="false" data-toggle-nav>
+            Menu
+          </button>
+          <nav id="main-nav" aria-label="Main">
             {NAV.map((n) => (
               <a href={n.href} class={top === n.key ? "active" : ""} aria-current={top === n.key ? "page" : undefined}>
                 {n.label}
