@@ -293,6 +293,12 @@ describe("a reported certificate", () => {
     expect(hx.status).toBe(204);
     expect(hx.headers.get("hx-redirect")).toBe(`/certificates/${id}?done=renew`);
     expect(await page(w.admin, `/certificates/${id}?done=renew`)).toContain("Renewal queued");
+    // The page lists what was asked of the agent; its live part refreshes on its own.
+    const live = await w.admin.fetch(`/certificates/${id}`, { headers: { "hx-request": "true", "hx-target": "certificate-live" } });
+    const liveHtml = await live.text();
+    expect(liveHtml).toStartWith('<div id="certificate-live"');
+    expect(text(liveHtml)).toContain("Deploy now queued");
+    expect(liveHtml).not.toContain("<html");
 
     const asViewer = await page(viewer, `/certificates/${id}`);
     expect(asViewer).not.toContain(`action="/certificates/${id}/renew"`);

@@ -3,7 +3,10 @@
 // and its duration, every deployment task with its last result, the served-certificate check,
 // the CA account registration, where the files are; Renew now, Test, Deploy now, Edit and
 // Delete for administrators (POST forms with the CSRF token; a Read-only Viewer sees none).
+import { and, desc, eq, like } from "drizzle-orm";
 import type { Child } from "hono/jsx";
+import type { HubDb } from "../../../../db/client";
+import { commands } from "../../../../db/schema";
 import { getCaAccount } from "../../../../db/ca-accounts";
 import { getInstance } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
@@ -72,6 +75,30 @@ function ActionForm(props: { c: Ctx; id: string; action: string; label: string; 
   );
 }
 
+export const LIVE_ID = "certificate-live";
+
+const ACTION_LABEL: Record<string, string> = { "renew-certificate": "Renew now", "test-certificate": "Test", "deploy-certificate": "Deploy now" };
+
+/** The last commands queued for this certificate (renew, test, deploy), newest first. */
+async function recentActions(db: HubDb, instanceId: string, id: string) {
+  return db
+    .select()
+    .from(commands)
+    .where(and(eq(commands.instanceId, instanceId), like(commands.payload, `%"certificateId":${JSON.stringify(id)}%`)))
+    .orderBy(desc(commands.seq))
+    .limit(10);
+}
+
+function resultMessage(raw: string | null): string {
+  if (!raw) return "";
+  try {
+    const r = JSON.parse(raw) as { message?: string };
+    return (r.message ?? "").slice(0, 500);
+  } catch {
+    return "";
+  }
+}
+
 const SERVED_TEXT: Record<string, string> = {
   served: "served: the host presents this certificate",
   stale: "stale: the host still presents an older certificate (did the service reload?)",
@@ -82,119 +109,123 @@ function Facts(props: { children: Child }) {
   return <dl class="facts">{props.children}</dl>;
 }
 
-export async function DetailPage(props: { c: Ctx; d: Detail; flash?: Parameters<typeof Flash>[0]["message"] }) {
+/** The parts that change as the agent reports: polled every 5 s while the page is open. */
+export async function DetailLive(props: { c: Ctx; d: Detail }) {
   const { c, d } = props;
-  const auth = c.get("auth");
-  const write = canWrite(auth.roles);
+  const write = canWrite(c.get("auth").roles);
   const { db } = c.get("deps");
-  const [inst, ca] = await Promise.all([getInstance(db, d.instanceId), getCaAccount(db, d.caAccountId)]);
+  const [inst, ca, actions] = await Promise.all([getInstance(db, d.instanceId), getCaAccount(db, d.caAccountId), recentActions(db, d.instanceId, d.id)]);
   const outdated = d.reportedRevision !== null && d.reportedRevision < d.revision;
   return (
-    <Layout title={d.name} auth={auth} active="certificates">
-      <p>
-        <a href="/certificates">‹ Certificates</a>
-      </p>
-      <Flash message={props.flash} />
-      <div class="card" id="certificate-status">
-        <Facts>
-          <dt>Status</dt>
-          <dd>
-            <StatusBadge status={d.status} /> {d.status === "pending" ? <span class="muted">waiting for the agent's first report</span> : null}
-            {outdated ? <span class="muted"> — the agent has not applied the latest edit yet</span> : null}
-          </dd>
-          <dt>Instance</dt>
-          <dd>
-            <a href={`/instances/${d.instanceId}`}>{inst?.hostname ?? d.instanceId}</a>
-          </dd>
-          <dt>Domains</dt>
-          <dd class="wrap">{d.domains.join(", ")}</dd>
-          <dt>Serial</dt>
-          <dd class="mono wrap">{d.serial ?? "—"}</dd>
-          <dt>Issuer</dt>
-          <dd>{d.issuer ?? "—"}</dd>
-          <dt>Valid</dt>
-          <dd>
-            {d.notBefore ? `${isoTime(d.notBefore)} → ${isoTime(d.notAfter)}` : "—"} {d.notAfter ? <Time ts={d.notAfter} /> : null}
-          </dd>
-          <dt>Next renewal</dt>
-          <dd>
-            {d.nextRenewalAt ? <Time ts={d.nextRenewalAt} /> : <span class="muted">not planned yet</span>}
-            {d.renewalReason ? <span class="muted"> — {RENEWAL_REASON[d.renewalReason] ?? d.renewalReason}</span> : null}
-          </dd>
-          <dt>Failures</dt>
-          <dd>{d.failureCount ? <span class="badge failure">{d.failureCount} in a row</span> : "none"}</dd>
-          {d.lastError ? (
-            <>
-              <dt>Last error</dt>
-              <dd class="ca-error">{d.lastError}</dd>
-            </>
-          ) : null}
-          <dt>Key type</dt>
-          <dd>{d.keyType}</dd>
-          <dt>Challenge</dt>
-          <dd>{challengeText(d.challenge as Record<string, unknown>)}</dd>
-          <dt>CA account</dt>
-          <dd>
-            {ca ? ca.title : d.caAccountId} <span class="muted mono wrap">{ca?.directoryUrl}</span>
-            <div>
-              {d.accountRegistration ? (
-                <>
-                  <StatusBadge status={d.accountRegistration.status} /> {d.accountRegistration.message ?? ""} <Time ts={d.accountRegistration.at} />
-                </>
-              ) : (
-                <span class="muted">registration not reported yet</span>
-              )}
-            </div>
-          </dd>
-          <dt>Served certificate</dt>
-          <dd>
-            {d.verify ? (
+    <div id={LIVE_ID} hx-get={`${BASE}/${d.id}`} hx-trigger="every 5s" hx-target="this" hx-swap="outerHTML">
+        <div class="card" id="certificate-status">
+          <Facts>
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={d.status} /> {d.status === "pending" ? <span class="muted">waiting for the agent's first report</span> : null}
+              {outdated ? <span class="muted"> — the agent has not applied the latest edit yet</span> : null}
+            </dd>
+            <dt>Instance</dt>
+            <dd>
+              <a href={`/instances/${d.instanceId}`}>{inst?.hostname ?? d.instanceId}</a>
+            </dd>
+            <dt>Domains</dt>
+            <dd class="wrap">{d.domains.join(", ")}</dd>
+            <dt>Serial</dt>
+            <dd class="mono wrap">{d.serial ?? "—"}</dd>
+            <dt>Issuer</dt>
+            <dd>{d.issuer ?? "—"}</dd>
+            <dt>Valid</dt>
+            <dd>
+              {d.notBefore ? `${isoTime(d.notBefore)} → ${isoTime(d.notAfter)}` : "—"} {d.notAfter ? <Time ts={d.notAfter} /> : null}
+            </dd>
+            <dt>Next renewal</dt>
+            <dd>
+              {d.nextRenewalAt ? <Time ts={d.nextRenewalAt} /> : <span class="muted">not planned yet</span>}
+              {d.renewalReason ? <span class="muted"> — {RENEWAL_REASON[d.renewalReason] ?? d.renewalReason}</span> : null}
+            </dd>
+            <dt>Failures</dt>
+            <dd>{d.failureCount ? <span class="badge failure">{d.failureCount} in a row</span> : "none"}</dd>
+            {d.lastError ? (
               <>
-                {d.served ? <StatusBadge status={d.served === "served" ? "ok" : d.served === "stale" ? "warn" : "bad"} label={d.served} /> : <span class="muted">not checked yet</span>}{" "}
-                <span class="muted">
-                  {d.verify.host}:{d.verify.port}
-                  {d.served ? ` — ${SERVED_TEXT[d.served] ?? ""}` : ""}
-                </span>
-              </>
-            ) : (
-              <span class="muted">no check configured (Edit › Check the served certificate)</span>
-            )}
-          </dd>
-          <dt>Files</dt>
-          <dd>
-            On the agent, in its data directory under certificates/{d.id}/ (current and previous version, key 0600).
-            {d.deployments
-              .filter((t) => t.type === "pem" || t.type === "pfx")
-              .map((t) => (
-                <div class="mono wrap">{taskTarget(t as Record<string, unknown>)}</div>
-              ))}
-          </dd>
-          <dt>Definition</dt>
-          <dd>
-            revision {d.revision}, created <Time ts={d.createdAt} />, updated <Time ts={d.updatedAt} />
-            {d.reportedAt ? (
-              <>
-                {" "}
-                · last report <Time ts={d.reportedAt} />
+                <dt>Last error</dt>
+                <dd class="ca-error">{d.lastError}</dd>
               </>
             ) : null}
-          </dd>
-        </Facts>
-      </div>
-      {write ? (
-        <div class="actions" id="certificate-actions">
-          <ActionForm c={c} id={d.id} action="renew" label="Renew now" hint="Order a new certificate now, whatever the plan says" />
-          <ActionForm c={c} id={d.id} action="test" label="Test" hint="Preflight: check the challenge works for every domain, without asking the CA" />
-          <ActionForm c={c} id={d.id} action="deploy" label="Deploy now" hint="Run the deployment tasks again with the current certificate, without renewing" />
-          <a class="button" href={`${BASE}/${d.id}/edit`}>
-            Edit
-          </a>
-          <ActionForm c={c} id={d.id} action="delete" label="Delete" danger confirm={`Delete the certificate “${d.name}”? The agent stops renewing it and removes its copy; files written by deployment tasks stay.`} hint="Stop managing this certificate" />
+            <dt>Key type</dt>
+            <dd>{d.keyType}</dd>
+            <dt>Challenge</dt>
+            <dd>{challengeText(d.challenge as Record<string, unknown>)}</dd>
+            <dt>CA account</dt>
+            <dd>
+              {ca ? ca.title : d.caAccountId} <span class="muted mono wrap">{ca?.directoryUrl}</span>
+              <div>
+                {d.accountRegistration ? (
+                  <>
+                    <StatusBadge status={d.accountRegistration.status} /> {d.accountRegistration.message ?? ""} <Time ts={d.accountRegistration.at} />
+                  </>
+                ) : (
+                  <span class="muted">registration not reported yet</span>
+                )}
+              </div>
+            </dd>
+            <dt>Served certificate</dt>
+            <dd>
+              {d.verify ? (
+                <>
+                  {d.served ? <StatusBadge status={d.served === "served" ? "ok" : d.served === "stale" ? "warn" : "bad"} label={d.served} /> : <span class="muted">not checked yet</span>}{" "}
+                  <span class="muted">
+                    {d.verify.host}:{d.verify.port}
+                    {d.served ? ` — ${SERVED_TEXT[d.served] ?? ""}` : ""}
+                  </span>
+                </>
+              ) : (
+                <span class="muted">no check configured (Edit › Check the served certificate)</span>
+              )}
+            </dd>
+            <dt>Files</dt>
+            <dd>
+              On the agent, in its data directory under certificates/{d.id}/ (current and previous version, key 0600).
+              {d.deployments
+                .filter((t) => t.type === "pem" || t.type === "pfx")
+                .map((t) => (
+                  <div class="mono wrap">{taskTarget(t as Record<string, unknown>)}</div>
+                ))}
+            </dd>
+            <dt>Definition</dt>
+            <dd>
+              revision {d.revision}, created <Time ts={d.createdAt} />, updated <Time ts={d.updatedAt} />
+              {d.reportedAt ? (
+                <>
+                  {" "}
+                  · last report <Time ts={d.reportedAt} />
+                </>
+              ) : null}
+            </dd>
+          </Facts>
         </div>
-      ) : (
-        <p class="muted">Read-only access: you can view this certificate but not change or renew it.</p>
-      )}
 
+      <h2>Recent actions</h2>
+      {actions.length === 0 ? (
+        <p class="muted">None yet.</p>
+      ) : (
+        <table id="certificate-actions-log">
+          <tbody>
+            {actions.map((a) => (
+              <tr>
+                <td>{ACTION_LABEL[a.type] ?? a.type}</td>
+                <td>
+                  <StatusBadge status={a.status === "succeeded" ? "success" : a.status === "failed" || a.status === "rejected" ? "failure" : "pending"} label={a.status} />
+                </td>
+                <td class="detail">{resultMessage(a.result)}</td>
+                <td>
+                  <Time ts={a.createdAt} /> {a.createdBy ? <span class="muted">by {a.createdBy}</span> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <h2>Deployment tasks</h2>
       {d.deployments.length === 0 ? (
         <p class="muted">No deployment tasks: the certificate stays in the agent's data directory.{write ? " Edit to add PEM files, a PFX, a service reload…" : ""}</p>
@@ -277,6 +308,35 @@ export async function DetailPage(props: { c: Ctx; d: Detail; flash?: Parameters<
           ))}
         </ol>
       )}
+    </div>
+  );
+}
+
+export async function DetailPage(props: { c: Ctx; d: Detail; flash?: Parameters<typeof Flash>[0]["message"] }) {
+  const { c, d } = props;
+  const auth = c.get("auth");
+  const write = canWrite(auth.roles);
+  return (
+    <Layout title={d.name} auth={auth} active="certificates">
+      <p>
+        <a href="/certificates">‹ Certificates</a>
+      </p>
+      <Flash message={props.flash} />
+      {write ? (
+        <div class="actions" id="certificate-actions">
+          <ActionForm c={c} id={d.id} action="renew" label="Renew now" hint="Order a new certificate now, whatever the plan says" />
+          <ActionForm c={c} id={d.id} action="test" label="Test" hint="Preflight: check the challenge works for every domain, without asking the CA" />
+          <ActionForm c={c} id={d.id} action="deploy" label="Deploy now" hint="Run the deployment tasks again with the current certificate, without renewing" />
+          <a class="button" href={`${BASE}/${d.id}/edit`}>
+            Edit
+          </a>
+          <ActionForm c={c} id={d.id} action="delete" label="Delete" danger confirm={`Delete the certificate “${d.name}”? The agent stops renewing it and removes its copy; files written by deployment tasks stay.`} hint="Stop managing this certificate" />
+        </div>
+      ) : (
+        <p class="muted">Read-only access: you can view this certificate but not change or renew it.</p>
+      )}
+
+      {await DetailLive({ c, d })}
     </Layout>
   );
 }

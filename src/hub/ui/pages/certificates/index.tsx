@@ -22,7 +22,7 @@ import { emptyForm, type FormState, isHtmx, readForm, varyOnHtmx, wantsPartial }
 import { Layout } from "../../layout";
 import { applyRuleError, sentence } from "../../rule-errors";
 import { BASE, type Ctx } from "./common";
-import { DetailPage } from "./detail";
+import { DetailLive, DetailPage, LIVE_ID } from "./detail";
 import { ExternalPage } from "./external";
 import { CertificateForm, loadChoices } from "./form";
 import { parseCertificateForm, valuesOfDefinition } from "./form-parse";
@@ -184,7 +184,14 @@ export const certificatePages = new Hono<HubEnv>()
   })
   .get(`${BASE}/:id`, async (c) => {
     const t = await editTarget(c);
-    if (!t) return notFoundPage(c, "No managed certificate with this id.");
+    varyOnHtmx(c);
+    const live = wantsPartial(c, LIVE_ID);
+    if (!t) {
+      if (!live) return notFoundPage(c, "No managed certificate with this id.");
+      c.header("HX-Redirect", `${BASE}?done=deleted`);
+      return c.body(null, 204);
+    }
+    if (live) return c.html(await DetailLive({ c, d: t.d }));
     return c.html(await DetailPage({ c, d: t.d, flash: doneFlash(c) }));
   })
   .get(`${BASE}/:id/edit`, requireAdmin, async (c) => {
