@@ -1,14 +1,21 @@
 // The command registry: every type the hub can queue has a handler, and the certificate
 // commands refuse malformed payloads before touching anything.
 import { afterAll, describe, expect, test } from "bun:test";
+import { CertificateLifecycle } from "../../../src/agent/certificates/lifecycle";
 import { handlerFor, HANDLERS } from "../../../src/agent/commands/registry";
 import { AgentStore } from "../../../src/agent/db/store";
 import { COMMAND_TYPES } from "../../../src/protocol/schemas";
 import { tempDir } from "../../helpers";
 
-const store = await AgentStore.open(tempDir("certhub-agent-"));
-afterAll(() => store.close());
-const ctx = { store, allowScripts: false, log: () => {} };
+const dataDir = tempDir("certhub-agent-");
+const store = await AgentStore.open(dataDir);
+const certificates = new CertificateLifecycle({ store, dataDir, allowScripts: false, log: () => {}, onChange: () => {} });
+await certificates.start();
+afterAll(async () => {
+  await certificates.stop();
+  store.close();
+});
+const ctx = { store, allowScripts: false, log: () => {}, certificates };
 
 describe("command registry", () => {
   test("every command type of the protocol has a handler", () => {
