@@ -37,6 +37,8 @@ let agentS: RunningAgent;
 let instanceS: string;
 const timings: Record<string, number> = {};
 let webrootCertId: string;
+let edgeInstanceId: string;
+let edgeKeyClientId: string;
 
 async function api(p: string, method = "GET", body?: unknown): Promise<{ status: number; json: any; text: string }> {
   const res = await fetch(`${hub.url}/api/v1${p}`, {
@@ -425,7 +427,8 @@ describe("scopes, restarts and deletion", () => {
     agents.push(edge);
     const joined = await edge.api("/api/system/hub/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...edgeKey, url: proxyUrl }) });
     expect(joined.status).toBe(200);
-    const edgeId = (await joined.json()).instanceId as string;
+    const edgeId = (edgeInstanceId = (await joined.json()).instanceId as string);
+    edgeKeyClientId = edgeKey.clientId;
     await until("edge connected", async () => (await edge.status()).status === "connected", 15_000);
 
     expect((await api("/settings/defaultKeyType", "PUT", { scope: "global", value: "rsa-2048" })).status).toBe(200);
@@ -607,6 +610,11 @@ describe("secrets, bad input and settings", () => {
     expect((await api("/credentials")).json.map((c: any) => c.id)).toContain(tsig.id);
     const wildCert = ((await api("/managed-certificates")).json as any[]).find((c) => c.name === "wild");
     expect(wildCert.status).toBe("valid");
+    // the same for a CA account in use
+    const ca = await api(`/ca-accounts/${caAccountId}`, "DELETE");
+    expect(ca.status).toBe(409);
+    expect(ca.json.error).toMatch(/still used/);
+    expect((await api(`/ca-accounts/${caAccountId}`)).status).toBe(200);
   });
 
   test("settings: externalManagers at instance scope → effective on that instance with its scope, reported by its agent", async () => {
@@ -640,5 +648,10 @@ describe("secrets, bad input and settings", () => {
     expect(r.json.error).toMatch(/revoked/);
     const after = ((await api("/managed-certificates")).json as any[]).map((c) => `${c.id}:${c.status}`).sort();
     expect(after).toEqual(before);
+    // an instance cut off by revoking its joining key with the CLI
+    expect((await runCli(["keys", "revoke", edgeKeyClientId], { dataDir: hubDir })).code).toBe(0);
+    const cut = await api("/managed-certificates", "POST", { instanceId: edgeInstanceId, caAccountId, name: "cut off", domains: [domain("cutoff")], challenge: { type: "http-01", port: pebble.httpPort } });
+    expect(cut.status).toBe(409);
+    expect(cut.json.error).toMatch(/revoked/);
   });
 });
