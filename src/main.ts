@@ -3,6 +3,7 @@
 // @peculiar/x509 (certificates on both sides) needs the Reflect polyfill before it loads.
 import "reflect-metadata";
 import { describeStorageError } from "./db/storageErrors";
+import { describeCliError } from "./cli/args";
 import { VERSION } from "./version";
 
 const HELP = `certhub ${VERSION} — certificate management hub and agent
@@ -89,7 +90,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    console.error(`certhub: ${describeStorageError(err) ?? (err instanceof Error ? err.message : String(err))}`);
+    console.error(`certhub: ${describeStorageError(err) ?? describeCliError(err) ?? (err instanceof Error ? err.message : String(err))}`);
     process.exit(1);
   },
 );

@@ -7,7 +7,6 @@ import { Agent } from "./agent";
 import type { AgentConfig } from "./config";
 import { startLocalApi } from "./local-api";
 import { ensureDataDir, loadOrCreateToken } from "./local-api/token";
-import { JOIN_WARNING } from "./warning";
 
 export interface StartupJoin {
   url: string;
@@ -72,10 +71,11 @@ export async function runAgent(config: AgentConfig, join?: StartupJoin): Promise
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
   if (join) {
-    console.log(JOIN_WARNING);
+    // agent.join logs the security warning and "joined: instance …" itself; only the
+    // already-joined case is said here, so the log has each line once.
     try {
       const r = await agent.join({ url: join.url, clientId: join.clientId, secret, fingerprint });
-      console.log(r.alreadyJoined ? `already joined to ${r.hubUrl} as instance ${r.instanceId}` : `joined ${r.hubUrl} as instance ${r.instanceId}`);
+      if (r.alreadyJoined) console.log(`already joined to ${r.hubUrl} as instance ${r.instanceId}`);
     } catch (err) {
       console.error(`certhub agent: join failed: ${err instanceof Error ? err.message : err}`);
       await api.stop().catch(() => {});

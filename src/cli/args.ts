@@ -1,5 +1,6 @@
 // Shared CLI argument parsing (node:util parseArgs, strict: unknown flags are errors).
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ZodError } from "zod";
 
 export class UsageError extends Error {}
 
@@ -31,4 +32,23 @@ export function parseListen(value: string): { hostname: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`invalid --listen "${value}" (expected HOST:PORT)`);
   return { hostname: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * A rule failure in words for the terminal: a zod error (raw, it prints as JSON) becomes
+ * "--title is too long (at most 100 characters)", one sentence per problem.
+ */
+export function describeCliError(err: unknown): string | null {
+  if (!(err instanceof ZodError)) return null;
+  return err.issues
+    .slice(0, 5)
+    .map((i) => {
+      const field = i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : "the input";
+      const n = (i as { maximum?: number | bigint; minimum?: number | bigint }).maximum ?? (i as { minimum?: number | bigint }).minimum;
+      const origin = (i as { origin?: string }).origin;
+      if (i.code === "too_big") return origin === "string" ? `${field} is too long (at most ${n} characters)` : `${field} is too large (at most ${n})`;
+      if (i.code === "too_small") return origin === "string" ? (Number(n) <= 1 ? `${field} must not be empty` : `${field} is too short (at least ${n} characters)`) : `${field} is too small (at least ${n})`;
+      return `${field}: ${i.message.charAt(0).toLowerCase()}${i.message.slice(1)}`;
+    })
+    .join("; ");
 }

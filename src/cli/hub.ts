@@ -120,12 +120,15 @@ export async function runHubCommand(argv: string[]): Promise<number> {
         }
         const s = r.json;
         const when = (t: number | null) => (t ? new Date(t).toISOString() : "never");
-        console.log(`status:        ${s.status}`);
+        // The error often restates the status ("access revoked" / "access revoked: the joining
+        // key … was revoked"): say it once, on the status line.
+        const repeats = typeof s.lastError === "string" && s.lastError.toLowerCase().startsWith(String(s.status).toLowerCase());
+        console.log(`status:        ${repeats ? s.lastError : s.status}`);
         console.log(`hub:           ${s.hubUrl ?? "not joined"}`);
         if (s.instanceId) console.log(`instance:      ${s.instanceId}${s.group ? ` (group ${s.group})` : ""}`);
         if (s.identity === "conflict") console.log("identity:      CONFLICT — another process uses this identity; ask the hub admin to reset it");
         console.log(`last sync:     ${when(s.lastSyncAt)}`);
-        if (s.lastError) console.log(`last error:    ${s.lastError}`);
+        if (s.lastError && !repeats) console.log(`last error:    ${s.lastError}`);
         console.log(`certificates:  ${s.certificateCount}`);
         console.log(`scripts:       ${s.allowScripts ? "allowed" : "refused"}`);
         return 0;

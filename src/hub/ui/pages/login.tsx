@@ -89,7 +89,11 @@ function tooMany(c: Context<HubEnv>, username: string, retryAfterSeconds: number
   c.get("deps").metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason: "rate-limited" });
   c.header("Retry-After", String(retryAfterSeconds));
   const minutes = Math.ceil(retryAfterSeconds / 60);
-  const message = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+  const until = new Date(Date.now() + retryAfterSeconds * 1000).toISOString().slice(11, 16);
+  // Say when it lifts and the way out that does not wait: an admin with shell access to the hub.
+  const message =
+    `Too many failed sign-in attempts for this account from this address. Try again in ${minutes} minute${minutes === 1 ? "" : "s"} (at ${until} UTC). ` +
+    `Forgot the password? An administrator can set a new one on the hub's host with: certhub users reset-password ${username.slice(0, 64) || "<username>"}`;
   return c.html(<LoginPage error={message} username={username} next={next} />, 429);
 }
 
