@@ -126,19 +126,21 @@ export async function listCertificatePage(db: HubDb, f: CertFilter, limit: numbe
   return { rows, total: await countCertificates(db, f) };
 }
 
-// Counts scan the table; a fleet's certificate list changes only when an agent reports (rows
-// replaced: max(rowid) grows) or a definition or instance goes (count(*) drops). Both are O(1)
-// to read, so the counts are cached per filter until either moves (and at most 30 s).
+// Counts scan the table. A fleet's list changes only when an agent reports (its rows are
+// deleted and inserted again: either above the highest rowid, or — when they were the newest
+// rows — at the top again with a new updated_at) or when a definition or instance goes
+// (count(*) drops). The top row and the count are O(1) to read, so the counts are cached per
+// filter until either moves (and at most 30 s, for an instance that changed its group).
 const countCaches = new WeakMap<HubDb, Map<string, { at: number; value: unknown }>>();
 async function cached<T>(db: HubDb, key: string, compute: () => Promise<T>): Promise<T> {
   let countCache = countCaches.get(db);
   if (!countCache) countCaches.set(db, (countCache = new Map()));
-  // Two statements: SQLite answers a lone count(*) and a lone max(rowid) without a scan.
-  const [[n], [m]] = await Promise.all([
+  // Two statements: SQLite answers a lone count(*) and the last rowid without a scan.
+  const [[n], [top]] = await Promise.all([
     db.all<{ n: number }>(sql`select count(*) as n from ${certificates}`),
-    db.all<{ m: number | null }>(sql`select max(rowid) as m from ${certificates}`),
+    db.all<{ r: number; u: number }>(sql`select rowid as r, ${certificates.updatedAt} as u from ${certificates} order by rowid desc limit 1`),
   ]);
-  const fullKey = `${n.n}/${m.m}/${key}`;
+  const fullKey = `${n.n}/${top?.r}/${top?.u}/${key}`;
   const hit = countCache.get(fullKey);
   if (hit && Date.now() - hit.at < 30_000) return hit.value as T;
   const value = await compute();
