@@ -95,7 +95,7 @@ export class CertificateLifecycle {
           status: row.currentDir ? "valid" : "pending",
           orderStartedAt: null,
           nextRenewalAt: now,
-          renewalReason: row.renewalReason === "backoff" ? "manual" : (row.renewalReason ?? "new"),
+          renewalReason: row.renewalReason ?? "new",
           attempts: withAttempt(row, attempt),
         });
         this.opts.log(`certificate ${row.id}: an order was interrupted by a stop; retrying`);
@@ -114,8 +114,9 @@ export class CertificateLifecycle {
       const spec = row.spec ? safeSpec(row.spec) : null;
       if (this.stopped || !spec?.verify || !row.currentDir || !row.serial || this.busy.has(row.id)) continue;
       const served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0], expectedSerial: row.serial });
-      const now = (await getManaged(this.db, row.id))!;
-      if (now && now.serial === row.serial && now.served !== served) {
+      const current = await getManaged(this.db, row.id);
+      // Only when no renewal replaced the version meanwhile (its own check reports it).
+      if (current && current.serial === row.serial && current.served !== served) {
         await updateManaged(this.db, row.id, { served });
         this.opts.log(`certificate ${row.id}: ${spec.verify.host}:${spec.verify.port ?? 443} now ${served}`);
         this.opts.onChange();
@@ -130,15 +131,6 @@ export class CertificateLifecycle {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.race([this.queue.catch(() => {}), Bun.sleep(5000)]);
-  }
-
-  /** Resolves when no order, test or deployment is queued or running (tests). */
-  async idle(): Promise<void> {
-    for (;;) {
-      const q = this.queue;
-      await q.catch(() => {});
-      if (q === this.queue) return;
-    }
   }
 
   // ---- configuration ----------------------------------------------------------------------
