@@ -97,7 +97,10 @@ async function waitValid(id: string, what: string, notSerial?: string, timeoutMs
     if (c?.status === "failed" && !notSerial) throw new Error(`failed: ${c.lastError}`);
     return c?.status === "valid" && c.serial && c.serial !== notSerial ? c : null;
   }, timeoutMs, 100).catch(async (err) => {
-    throw new Error(`${err.message}\nlast view: ${JSON.stringify(await getCert(id))}\n${agentLogs()}`);
+    // A port "in use": say who holds it (ss names the process).
+    const port = /listener on \S+:(\d+) could not start/.exec(err.message)?.[1];
+    const holders = port ? Bun.spawnSync(["ss", "-ltnpH", `sport = :${port}`]).stdout.toString() : "";
+    throw new Error(`${err.message}\nlast view: ${JSON.stringify(await getCert(id))}\n${holders ? `port ${port} held by: ${holders}\n` : ""}${agentLogs()}`);
   });
 }
 const agentLogs = () => agents.map((a) => a.output().slice(-3000)).join("\n");
