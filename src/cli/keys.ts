@@ -2,7 +2,8 @@
 import { listApiTokens, tokenView } from "../db/apiTokens";
 import { CLI_ACTOR } from "../db/audit";
 import { ROLE_IDS, type RoleId } from "../db/roles";
-import { changeTokenState, issueToken, TokenRuleError } from "../hub/tokens";
+import { RuleError } from "../hub/core/errors";
+import { changeTokenState, issueToken } from "../hub/core/tokens";
 import { hubDbOptions, parseCli, parseDuration, UsageError } from "./args";
 import { openHubForCli } from "./hub-db";
 
@@ -57,7 +58,7 @@ async function create(argv: string[]) {
     }
     return 0;
   } catch (err) {
-    if (err instanceof TokenRuleError) {
+    if (err instanceof RuleError) {
       console.error(`certhub: ${err.message}`);
       return 1;
     }

@@ -2,7 +2,7 @@
 import { CLI_ACTOR } from "../db/audit";
 import { findUserByUsername } from "../db/principals";
 import { randomToken } from "../lib/crypto";
-import { resetPassword } from "../hub/principals";
+import { resetPassword } from "../hub/core/principals";
 import { hubDbOptions, parseCli, UsageError } from "./args";
 import { openHubForCli } from "./hub-db";
 

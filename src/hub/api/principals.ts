@@ -4,8 +4,8 @@ import { z } from "zod";
 import { getPrincipal, listPrincipals } from "../../db/principals";
 import { listRoles } from "../../db/roles";
 import type { HubEnv } from "../context";
+import { addPrincipal, assignRoles, createPrincipalSchema, editPrincipal, endSessions, resetPassword, rolesSchema, updatePrincipalSchema } from "../core/principals";
 import { actorOf } from "../middleware/auth";
-import { addPrincipal, assignRoles, createPrincipalSchema, editPrincipal, endSessions, PrincipalRuleError, resetPassword, rolesSchema, updatePrincipalSchema } from "../principals";
 import { validate } from "./validate";
 
 const listQuery = z.object({
@@ -15,11 +15,6 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-function ruleError(c: Context<HubEnv>, err: unknown) {
-  if (err instanceof PrincipalRuleError) return c.json({ error: err.message }, 400);
-  throw err;
-}
-
 export const principalsApi = new Hono<HubEnv>()
   .get("/", validate("query", listQuery), async (c) => {
     const { rows, total } = await listPrincipals(c.get("deps").db, c.req.valid("query"));
@@ -27,32 +22,21 @@ export const principalsApi = new Hono<HubEnv>()
     return c.json(rows);
   })
   .post("/", validate("json", createPrincipalSchema), async (c) => {
-    try {
-      const id = await addPrincipal(c.get("deps").db, c.req.valid("json"), actorOf(c));
-      return c.json(await getPrincipal(c.get("deps").db, id), 201);
-    } catch (err) {
-      return ruleError(c, err);
-    }
+    // Rule failures (RuleError) become { "error" } in src/hub/api/index.ts.
+    const id = await addPrincipal(c.get("deps").db, c.req.valid("json"), actorOf(c));
+    return c.json(await getPrincipal(c.get("deps").db, id), 201);
   })
   .get("/:id", async (c) => {
     const p = await getPrincipal(c.get("deps").db, c.req.param("id"));
     return p ? c.json(p) : c.json({ error: "no such principal" }, 404);
   })
   .patch("/:id", validate("json", updatePrincipalSchema.strict()), async (c) => {
-    try {
-      const ok = await editPrincipal(c.get("deps").db, c.req.param("id"), c.req.valid("json"), actorOf(c));
-      return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
-    } catch (err) {
-      return ruleError(c, err);
-    }
+    const ok = await editPrincipal(c.get("deps").db, c.req.param("id"), c.req.valid("json"), actorOf(c));
+    return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
   })
   .put("/:id/roles", validate("json", z.object({ roles: rolesSchema }).strict()), async (c) => {
-    try {
-      const ok = await assignRoles(c.get("deps").db, c.req.param("id"), c.req.valid("json").roles, actorOf(c));
-      return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
-    } catch (err) {
-      return ruleError(c, err);
-    }
+    const ok = await assignRoles(c.get("deps").db, c.req.param("id"), c.req.valid("json").roles, actorOf(c));
+    return ok ? c.json(await getPrincipal(c.get("deps").db, c.req.param("id"))) : c.json({ error: "no such principal" }, 404);
   })
   .post("/:id/password", validate("json", z.object({ password: z.string() }).strict()), async (c) => {
     try {
@@ -60,7 +44,7 @@ export const principalsApi = new Hono<HubEnv>()
       return ok ? c.json({ ok: true }) : c.json({ error: "no such user" }, 404);
     } catch (err) {
       if (err instanceof z.ZodError) return c.json({ error: err.issues[0]?.message ?? "invalid password" }, 400);
-      return ruleError(c, err);
+      throw err;
     }
   });
 

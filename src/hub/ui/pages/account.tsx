@@ -12,7 +12,8 @@ import { listRoles } from "../../../db/roles";
 import type { HubEnv } from "../../context";
 import { actorOf, SESSION_COOKIE } from "../../middleware/auth";
 import { RateLimiter } from "../../security/rateLimit";
-import { changeOwnPassword, MIN_PASSWORD_LENGTH, WrongPasswordError } from "../../principals";
+import { RuleError } from "../../core/errors";
+import { changeOwnPassword, MIN_PASSWORD_LENGTH } from "../../core/principals";
 import { Csrf, FieldError, Flash, Time } from "../components";
 import { Layout } from "../layout";
 
@@ -134,7 +135,7 @@ export const accountPages = new Hono<HubEnv>()
     try {
       await changeOwnPassword(c.get("deps").db, auth.principalId, parsed.data.current, parsed.data.password, auth.sessionIdHash, actorOf(c));
     } catch (err) {
-      if (!(err instanceof WrongPasswordError)) {
+      if (!(err instanceof RuleError && err.field === "current")) {
         slot.refund();
         throw err;
       }

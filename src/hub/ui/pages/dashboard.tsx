@@ -11,7 +11,8 @@ import { canWrite, ROLE } from "../../../db/roles";
 import { apiTokens, certificates, principals } from "../../../db/schema";
 import type { AuthInfo, HubEnv } from "../../context";
 import { actorOf } from "../../middleware/auth";
-import { issueToken, TokenRuleError } from "../../tokens";
+import { RuleError } from "../../core/errors";
+import { issueToken } from "../../core/tokens";
 import { Csrf, EmptyState, Flash, hubFingerprint, hubUrlOf, isHtmx, JoinCommands, SecretOnce, StatusBadge, Time } from "../components";
 import { Layout } from "../layout";
 import { auditActionLabel } from "../audit-labels";
@@ -226,7 +227,7 @@ export const dashboardPages = new Hono<HubEnv>()
     try {
       created = await issueToken(c.get("deps").db, { title: `Instance Joining Key ${stamp} UTC`, role: ROLE.managedInstance }, actorOf(c));
     } catch (err) {
-      if (!(err instanceof TokenRuleError)) throw err;
+      if (!(err instanceof RuleError)) throw err;
       error = `Could not create a joining key: ${err.message}.`;
     }
     c.header("Cache-Control", "no-store");

@@ -1,13 +1,14 @@
 // Settings › Security › API Access (/settings/api-access): API tokens and joining keys.
 // "Add API Token" picks a principal, title, scoped role, optional group, expiry and max
 // uses; the secret is shown once in the response that created it and never again.
-// Issuing/revoking rules and auditing live in src/hub/tokens.ts (shared with API and CLI).
+// Issuing/revoking rules and auditing live in src/hub/core/tokens.ts (shared with API and CLI).
 // This file holds the routes and how they answer; see ./table, ./forms, ./page, ./validation.
 import { Hono } from "hono";
 import { z } from "zod";
 import type { HubEnv } from "../../../context";
 import { actorOf } from "../../../middleware/auth";
-import { changeTokenState, issueToken, TokenRuleError } from "../../../tokens";
+import { RuleError } from "../../../core/errors";
+import { changeTokenState, issueToken } from "../../../core/tokens";
 import { emptyForm, fieldErrors, Flash, type FormState, hxTrigger, isHtmx, readForm, varyOnHtmx, wantsPartial } from "../../components";
 import { dialogDone } from "../../dialogs";
 import { BASE, CHANGED_EVENT, type Ctx, TABLE_ID } from "./common";
@@ -92,7 +93,7 @@ export const apiAccessPages = new Hono<HubEnv>()
         );
         return dialogDone(c, { refresh: CHANGED_EVENT, message: `API token “${created.title}” created.`, body, status: 201 });
       } catch (err) {
-        if (err instanceof TokenRuleError) {
+        if (err instanceof RuleError) {
           const [field, message] = ruleToField(err);
           form.errors[field] = message;
         } else if (err instanceof z.ZodError) form.formError = err.issues[0]?.message ?? "Invalid input";

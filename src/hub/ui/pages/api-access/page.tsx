@@ -1,6 +1,6 @@
 // The whole API Access page, and the show-once panel with a new token's secret.
 import { canWrite, ROLE } from "../../../../db/roles";
-import type { issueToken } from "../../../tokens";
+import type { issueToken } from "../../../core/tokens";
 import { Flash, type FormState, hubFingerprint, hubUrlOf, SecretOnce } from "../../components";
 import { FormDialog } from "../../dialogs";
 import { Layout } from "../../layout";

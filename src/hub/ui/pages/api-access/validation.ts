@@ -1,7 +1,7 @@
 // The "Add API Token" form schema, and the token service's rule errors mapped onto its fields.
 import { z } from "zod";
 import { ROLE_IDS } from "../../../../db/roles";
-import type { TokenRuleError } from "../../../tokens";
+import type { RuleError } from "../../../core/errors";
 
 /** Optional whole number typed into a text/number box. */
 const optionalInt = (min: number, max: number, message: string) =>
@@ -34,7 +34,7 @@ export const addTokenForm = z
   });
 
 /** Turns a rule the token service enforces into a message next to the field it concerns. */
-export function ruleToField(err: TokenRuleError): [string, string] {
+export function ruleToField(err: RuleError): [string, string] {
   const m = err.message;
   const text = `${m[0].toUpperCase()}${m.slice(1)}.`;
   if (m.includes("does not hold")) return ["role", `${text} Use the roles icon on Security › Users, or pick another principal.`];

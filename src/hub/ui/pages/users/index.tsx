@@ -1,7 +1,7 @@
 // Security › Users (/settings/users): security principals of type User or
 // Application/Service, the seed's "Add New Security Principal" dialog, edit/disable,
 // the People+ roles dialog and password resets. The rules (self-lockout, audit, ending
-// sessions on disable) live in src/hub/principals.ts, shared with the JSON API.
+// sessions on disable) live in src/hub/core/principals.ts, shared with the JSON API.
 // This file holds the routes and how they answer; see ./table, ./forms, ./page, ./validation.
 import { Hono } from "hono";
 import type { Child } from "hono/jsx";
@@ -10,7 +10,8 @@ import { getPrincipal } from "../../../../db/principals";
 import { listRoles, ROLE } from "../../../../db/roles";
 import type { HubEnv } from "../../../context";
 import { actorOf, requireAdmin } from "../../../middleware/auth";
-import { addPrincipal, assignRoles, editPrincipal, endSessions, PrincipalRuleError, resetPassword } from "../../../principals";
+import { addPrincipal, assignRoles, editPrincipal, endSessions, resetPassword } from "../../../core/principals";
+import { RuleError } from "../../../core/errors";
 import { emptyForm, fieldErrors, type FormState, isHtmx, readForm, varyOnHtmx, wantsPartial } from "../../components";
 import { dialogDone } from "../../dialogs";
 import { ADD_BODY_ID, BASE, CHANGED_EVENT, type Ctx, type Detail, DIALOG_BODY_ID, TABLE_ID } from "./common";
@@ -100,8 +101,8 @@ export const usersPages = new Hono<HubEnv>()
         await addPrincipal(db, input, actorOf(c));
         return afterChange(c, "created", <AddForm form={emptyForm()} auth={auth} />);
       } catch (err) {
-        if (!(err instanceof PrincipalRuleError || err instanceof z.ZodError)) throw err;
-        if (err instanceof PrincipalRuleError && err.message.includes("username")) form.errors.username = "This username is taken";
+        if (!(err instanceof RuleError || err instanceof z.ZodError)) throw err;
+        if (err instanceof RuleError && err.message.includes("username")) form.errors.username = "This username is taken";
         else form.formError = err instanceof z.ZodError ? (err.issues[0]?.message ?? "Invalid input") : err.message;
       }
     }
@@ -131,7 +132,7 @@ export const usersPages = new Hono<HubEnv>()
         await editPrincipal(c.get("deps").db, p.id, r.data, actorOf(c));
         return afterChange(c, "updated");
       } catch (err) {
-        if (!(err instanceof PrincipalRuleError)) throw err;
+        if (!(err instanceof RuleError)) throw err;
         form.errors.disabled = err.message;
       }
     } else form.errors = fieldErrors(r.error);
@@ -157,7 +158,7 @@ export const usersPages = new Hono<HubEnv>()
         await assignRoles(c.get("deps").db, p.id, [...new Set(r.data)], actorOf(c));
         return afterChange(c, "roles");
       } catch (err) {
-        if (!(err instanceof PrincipalRuleError)) throw err;
+        if (!(err instanceof RuleError)) throw err;
         form.formError = `${err.message[0].toUpperCase()}${err.message.slice(1)}.`;
       }
     } else form.errors.roles = "Pick roles from the list";

@@ -1,11 +1,12 @@
 // Managing security principals (users and applications/services): shared by the JSON API,
 // the Users page and the CLI, so the rules (self-lockout, password length, audit) live once.
 import { z } from "zod";
-import { audit, type Actor } from "../db/audit";
-import type { HubDb } from "../db/client";
-import { createPrincipal, createUser, findUserByUsername, getPrincipal, setPassword, updatePrincipal } from "../db/principals";
-import { ROLE, ROLE_IDS, setRoles } from "../db/roles";
-import { deleteSessionsOf } from "../db/sessions";
+import { audit, type Actor } from "../../db/audit";
+import type { HubDb } from "../../db/client";
+import { createPrincipal, createUser, findUserByUsername, getPrincipal, setPassword, updatePrincipal } from "../../db/principals";
+import { ROLE, ROLE_IDS, setRoles } from "../../db/roles";
+import { deleteSessionsOf } from "../../db/sessions";
+import { badRequest } from "./errors";
 
 export const MIN_PASSWORD_LENGTH = 12;
 const password = z.string().min(MIN_PASSWORD_LENGTH, `password must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1000);
@@ -36,13 +37,11 @@ export const updatePrincipalSchema = z
   })
   .partial();
 
-export class PrincipalRuleError extends Error {}
-
 export async function addPrincipal(db: HubDb, raw: z.input<typeof createPrincipalSchema>, actor: Actor) {
   const input = createPrincipalSchema.parse(raw);
   let id: string;
   if (input.type === "user") {
-    const taken = () => new PrincipalRuleError(`username "${input.username}" is taken`);
+    const taken = () => badRequest(`username "${input.username}" is taken`);
     if (await findUserByUsername(db, input.username)) throw taken();
     try {
       id = await createUser(db, { username: input.username, password: input.password, title: input.title || input.username, email: input.email, roles: input.roles });
@@ -62,7 +61,7 @@ export async function editPrincipal(db: HubDb, id: string, raw: z.input<typeof u
   const patch = updatePrincipalSchema.parse(raw);
   const p = await getPrincipal(db, id);
   if (!p) return false;
-  if (patch.disabled && id === actor.id) throw new PrincipalRuleError("you cannot disable your own account");
+  if (patch.disabled && id === actor.id) throw badRequest("you cannot disable your own account");
   await updatePrincipal(db, id, patch);
   if (patch.disabled) await deleteSessionsOf(db, id); // a disabled user is signed out everywhere at once
   await audit(db, actor, "principal.update", { type: "principal", id }, patch);
@@ -73,7 +72,7 @@ export async function assignRoles(db: HubDb, id: string, roles: z.infer<typeof r
   const p = await getPrincipal(db, id);
   if (!p) return false;
   if (id === actor.id && !roles.includes(ROLE.administrator) && p.roles.includes(ROLE.administrator)) {
-    throw new PrincipalRuleError("you cannot remove your own administrator role");
+    throw badRequest("you cannot remove your own administrator role");
   }
   await setRoles(db, id, roles);
   await audit(db, actor, "principal.roles", { type: "principal", id }, { before: p.roles, after: roles });
@@ -100,8 +99,6 @@ export async function endSessions(db: HubDb, id: string, actor: Actor) {
   return ended;
 }
 
-export class WrongPasswordError extends Error {}
-
 /**
  * A signed-in user changes their own password: the current one must be given, and every
  * other session of theirs ends (the one making the change stays signed in).
@@ -109,11 +106,11 @@ export class WrongPasswordError extends Error {}
 export async function changeOwnPassword(db: HubDb, principalId: string, current: string, next: string, keepSessionIdHash: string | undefined, actor: Actor) {
   const pw = password.parse(next);
   const p = await getPrincipal(db, principalId);
-  if (!p || p.type !== "user" || !p.username) throw new PrincipalRuleError("only users have a password");
+  if (!p || p.type !== "user" || !p.username) throw badRequest("only users have a password");
   const found = await findUserByUsername(db, p.username);
   if (!found || !(await Bun.password.verify(current, found.user.passwordHash))) {
     await audit(db, actor, "account.password-change", { type: "principal", id: principalId }, { reason: "wrong current password" }, "failure");
-    throw new WrongPasswordError("the current password is wrong");
+    throw badRequest("the current password is wrong", "current");
   }
   await setPassword(db, principalId, pw);
   const ended = await deleteSessionsOf(db, principalId, keepSessionIdHash);

@@ -2,11 +2,12 @@
 // (principal must hold the scoped role, expiry in the future, audit), shared by the
 // JSON API, the API Access page and the `certhub keys` CLI.
 import { z } from "zod";
-import { createApiToken, getApiToken, getApiTokenByClientId, setApiTokenState } from "../db/apiTokens";
-import { audit, type Actor } from "../db/audit";
-import type { HubDb } from "../db/client";
-import { createPrincipal, findManagedInstancePrincipal, getPrincipal, listPrincipals, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../db/principals";
-import { ROLE, ROLE_IDS, type RoleId } from "../db/roles";
+import { createApiToken, getApiToken, getApiTokenByClientId, setApiTokenState } from "../../db/apiTokens";
+import { audit, type Actor } from "../../db/audit";
+import type { HubDb } from "../../db/client";
+import { createPrincipal, findManagedInstancePrincipal, getPrincipal, listPrincipals, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../../db/principals";
+import { ROLE, ROLE_IDS, type RoleId } from "../../db/roles";
+import { badRequest } from "./errors";
 
 export const AUTOMATION_PRINCIPAL_TITLE = "Automation";
 
@@ -19,8 +20,6 @@ export const issueTokenSchema = z.object({
   maxUses: z.number().int().min(1).max(1_000_000).optional().nullable(),
 });
 export type IssueTokenInput = z.input<typeof issueTokenSchema>;
-
-export class TokenRuleError extends Error {}
 
 /** The principal a token belongs to when none is named: the shared one for its role. */
 async function defaultPrincipal(db: HubDb, role: RoleId): Promise<string> {
@@ -42,13 +41,13 @@ async function defaultPrincipal(db: HubDb, role: RoleId): Promise<string> {
 
 export async function issueToken(db: HubDb, raw: IssueTokenInput, actor: Actor) {
   const input = issueTokenSchema.parse(raw);
-  if (input.expiresAt && input.expiresAt <= Date.now()) throw new TokenRuleError("expiry must be in the future");
+  if (input.expiresAt && input.expiresAt <= Date.now()) throw badRequest("expiry must be in the future");
   const principalId = input.principalId ?? (await defaultPrincipal(db, input.role));
   const principal = await getPrincipal(db, principalId);
-  if (!principal) throw new TokenRuleError("no such principal");
-  if (principal.disabled) throw new TokenRuleError(`principal "${principal.title}" is disabled`);
+  if (!principal) throw badRequest("no such principal");
+  if (principal.disabled) throw badRequest(`principal "${principal.title}" is disabled`);
   if (!principal.roles.includes(input.role)) {
-    throw new TokenRuleError(`principal "${principal.title}" does not hold the role "${input.role}"; assign it first`);
+    throw badRequest(`principal "${principal.title}" does not hold the role "${input.role}"; assign it first`);
   }
   const created = await createApiToken(db, {
     principalId,
