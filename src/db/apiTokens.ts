@@ -2,7 +2,7 @@
 // joining keys; administrator/readonly tokens authenticate the JSON admin API.
 // Secrets are ≥160-bit random, shown once, stored as SHA-256 (they are not human
 // passwords, so a fast hash compared in constant time is the right tool).
-import { and, desc, eq, like, or, sql } from "drizzle-orm";
+import { and, desc, eq, like, ne, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
@@ -53,9 +53,10 @@ export async function getApiToken(db: HubDb, id: string) {
   return row;
 }
 
-export async function listApiTokens(db: HubDb, opts: { q?: string; roleId?: RoleId; offset?: number; limit?: number } = {}) {
+export async function listApiTokens(db: HubDb, opts: { q?: string; roleId?: RoleId; hideRevoked?: boolean; offset?: number; limit?: number } = {}) {
   const conds = [];
   if (opts.roleId) conds.push(eq(apiTokens.roleId, opts.roleId));
+  if (opts.hideRevoked) conds.push(ne(apiTokens.state, "revoked"));
   if (opts.q) {
     const p = `%${opts.q}%`;
     conds.push(or(like(apiTokens.title, p), like(apiTokens.clientId, p), like(apiTokens.groupName, p)));

@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)("admin pages in a real browser", () => {
       for (const path of ["/", "/instances", "/certificates", "/settings", "/settings/users", "/audit", "/settings/api-access"]) await visit(path);
 
       // Add API Token: the dialog, then the secret panel from the htmx response.
-      await page.getByRole("link", { name: "Add API Token" }).click();
+      await page.getByRole("link", { name: "Add joining key / API token" }).click();
       const dialog = page.locator("dialog#add-token");
       await expect(dialog.isVisible()).resolves.toBe(true);
       await dialog.locator("input[name=title]").fill("Browser joining key");
@@ -126,7 +126,7 @@ describe.skipIf(!haveChromium)("admin pages in a real browser", () => {
     "users page: filter refreshes the table in place, the add dialog validates and creates",
     async () => {
       await visit("/settings/users");
-      await page.getByRole("link", { name: "Add New Security Principal" }).click();
+      await page.getByRole("link", { name: "Add user or service" }).click();
       const dialog = page.locator("dialog#add-principal");
       await dialog.locator("input[value=service]").check();
       expect(await dialog.locator("input[name=username]").isVisible()).toBe(false); // user-only fields hide

@@ -59,8 +59,14 @@ describe("every page renders", () => {
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/); // no inline scripts
       expect(html).not.toMatch(/\sstyle=/); // no inline styles
     }
-    expect(await (await admin.fetch("/settings/users")).text()).toContain("Add New Security Principal");
-    expect(await (await admin.fetch("/settings/api-access")).text()).toContain("Add API Token");
+    const users = await (await admin.fetch("/settings/users")).text();
+    // Plain verbs on the buttons; the seed's names stay where admins coming from it look, explained in one line.
+    expect(users).toContain(">Add user or service</a>");
+    expect(users).toContain("Add New Security Principal");
+    expect(users).toMatch(/A <strong>Security Principal<\/strong> is anyone or anything that acts on the hub/);
+    const tokens = await (await admin.fetch("/settings/api-access")).text();
+    expect(tokens).toContain(">Add joining key / API token</a>");
+    expect(tokens).toContain("Add API Token");
   });
 
   test("for a read-only viewer, without them", async () => {

@@ -332,6 +332,10 @@ export const instancePages = new Hono<HubEnv>()
     return c.html(
       <Layout title="Instances" auth={auth} active="instances">
         <Flash c={c} />
+        <p class="explain" id="instances-explained">
+          An instance (the seeds' “Management Hub Managed Instance”) is a host running the certhub agent, joined to this hub with a joining key; the hub
+          defines its certificates and the agent issues and deploys them there.
+        </p>
         <form method="get" action="/instances" class="toolbar" id="instance-filter">
           <input type="search" name="q" value={filter.q ?? ""} placeholder="Hostname, id, group or key" aria-label="Search" />
           <select name="status" aria-label="Status">

@@ -16,22 +16,25 @@ const PAGE_SIZE = 25;
 export interface Filter {
   q?: string;
   role?: RoleId;
+  /** Revoked keys stay listed for the record; this leaves them out. */
+  hideRevoked?: boolean;
   page: number;
 }
 
 export function readFilter(c: Ctx): Filter {
   const q = (c.req.query("q") ?? "").trim().slice(0, 100) || undefined;
   const role = c.req.query("role");
-  return { q, role: (ROLE_IDS as string[]).includes(role ?? "") ? (role as RoleId) : undefined, page: pageOf(c) };
+  const hideRevoked = c.req.query("revoked") === "hide" || undefined;
+  return { q, role: (ROLE_IDS as string[]).includes(role ?? "") ? (role as RoleId) : undefined, hideRevoked, page: pageOf(c) };
 }
 
-const listUrl = (f: Filter, page = f.page) => `${BASE}${qs({ q: f.q, role: f.role, page })}`;
+const listUrl = (f: Filter, page = f.page) => `${BASE}${qs({ q: f.q, role: f.role, revoked: f.hideRevoked ? "hide" : undefined, page })}`;
 
 export type ListData = Awaited<ReturnType<typeof loadList>>;
 
 export async function loadList(c: Ctx, f: Filter) {
   const { db } = c.get("deps");
-  const [list, roles] = await Promise.all([listApiTokens(db, { q: f.q, roleId: f.role, offset: (f.page - 1) * PAGE_SIZE, limit: PAGE_SIZE }), listRoles(db)]);
+  const [list, roles] = await Promise.all([listApiTokens(db, { q: f.q, roleId: f.role, hideRevoked: f.hideRevoked, offset: (f.page - 1) * PAGE_SIZE, limit: PAGE_SIZE }), listRoles(db)]);
   // How many instances joined with each listed key: the cost of revoking it.
   const ids = list.rows.map((r) => r.id);
   const counts = ids.length
@@ -53,7 +56,7 @@ export function TokensToolbar(props: { filter: Filter; roles: Role[]; auth: Auth
       table={TABLE_ID}
       q={filter.q}
       placeholder="Title, client ID or group"
-      end={<AddButton canWrite={canWrite(props.auth.roles)} href={`${BASE}?add=1`} dialog={ADD_DIALOG_ID} label="Add API Token" noun="tokens" />}
+      end={<AddButton canWrite={canWrite(props.auth.roles)} href={`${BASE}?add=1`} dialog={ADD_DIALOG_ID} label="Add joining key / API token" noun="tokens" />}
     >
       <select name="role" aria-label="Scoped role">
         <option value="">All roles</option>
@@ -63,6 +66,9 @@ export function TokensToolbar(props: { filter: Filter; roles: Role[]; auth: Auth
           </option>
         ))}
       </select>
+      <label class="inline check">
+        <input type="checkbox" name="revoked" value="hide" checked={filter.hideRevoked} /> Hide revoked
+      </label>
     </FilterToolbar>
   );
 }
@@ -91,8 +97,8 @@ export function TokensTable(props: { data: ListData; filter: Filter; auth: AuthI
     // Reloads itself (same filter and page) after a create, retire or revoke.
     <div id={TABLE_ID} hx-get={listUrl(filter)} hx-trigger={`${CHANGED_EVENT} from:body`} hx-target="this" hx-swap="outerHTML">
       {data.rows.length === 0 ? (
-        <ListEmpty total={data.total} filtered={!!(filter.q || filter.role)} noun="API tokens" firstPage={listUrl(filter, 1)} clear={BASE}>
-          <p>Instances need a joining key (scoped role “Management Hub Managed Instance”) to join this hub. Use “Add API Token” to create one.</p>
+        <ListEmpty total={data.total} filtered={!!(filter.q || filter.role || filter.hideRevoked)} noun="API tokens" firstPage={listUrl(filter, 1)} clear={BASE}>
+          <p>Instances need a joining key (scoped role “Management Hub Managed Instance”) to join this hub. Use “Add joining key / API token” to create one.</p>
         </ListEmpty>
       ) : (
         <table id="tokens">

@@ -26,11 +26,15 @@ export function ListPage(props: {
         Users sign in to this hub; Applications/Services hold API tokens (joining keys for instances, or JSON API access). Roles decide what
         each may do.
       </p>
+      <p class="explain" id="principal-explained">
+        A <strong>Security Principal</strong> is anyone or anything that acts on the hub: a person (user) or an application/service. The
+        seeded service “Hub Managed Instance” holds the role <strong>Management Hub Managed Instance</strong>, which may only join instances.
+      </p>
       <PrincipalsToolbar filter={filter} auth={auth} />
       <PrincipalsTable rows={data.rows} total={data.total} roles={data.roles} filter={filter} auth={auth} />
       {canWrite(auth.roles) ? (
         <>
-          <FormDialog id={ADD_DIALOG_ID} label="Add New Security Principal" bodyId={ADD_BODY_ID} open={props.addOpen}>
+          <FormDialog id={ADD_DIALOG_ID} label="Add user or service (new Security Principal)" bodyId={ADD_BODY_ID} open={props.addOpen}>
             <AddForm form={props.add} auth={auth} />
           </FormDialog>
           <FormDialog id={DIALOG_ID} label="Security principal" bodyId={DIALOG_BODY_ID} loads>

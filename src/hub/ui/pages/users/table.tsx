@@ -43,7 +43,7 @@ export function PrincipalsToolbar(props: { filter: Filter; auth: AuthInfo }) {
       table={TABLE_ID}
       q={filter.q}
       placeholder="Title, username or email"
-      end={<AddButton canWrite={canWrite(props.auth.roles)} href={`${BASE}?add=1`} dialog={ADD_DIALOG_ID} label="Add New Security Principal" noun="principals" />}
+      end={<AddButton canWrite={canWrite(props.auth.roles)} href={`${BASE}?add=1`} dialog={ADD_DIALOG_ID} label="Add user or service" noun="principals" />}
     >
       <select name="type" aria-label="Type">
         <option value="">All types</option>
