@@ -221,6 +221,7 @@ export class CertificateLifecycle {
       // plan from moving?): wait a little so nothing can spin.
       const floor = (this.lastJobEnd.get(id) ?? 0) > Date.now() - MIN_RESCHEDULE_MS ? MIN_RESCHEDULE_MS : 0;
       const delay = Math.min(MAX_TIMER_MS, Math.max(floor, due - this.now()));
+      this.cancel(id); // another schedule() may have finished first: one timer per certificate
       const timer = setTimeout(() => void this.due(id).catch((e) => this.opts.log(`certificate ${id}: ${errorText(e)}`)), delay);
       this.timers.set(id, timer);
     })().catch((e) => this.opts.log(`certificate ${id}: cannot schedule: ${errorText(e)}`));
@@ -236,6 +237,8 @@ export class CertificateLifecycle {
       row = (await getManaged(this.db, id))!;
     }
     if (row.nextRenewalAt != null && row.nextRenewalAt <= this.now()) {
+      // Checked again after the awaits above, with no await before enqueue: never two orders.
+      if (this.busy.has(id) || this.stopped) return;
       void this.enqueue(id, () => this.order(id)).catch(() => {});
     } else {
       this.schedule(id);
@@ -305,8 +308,11 @@ export class CertificateLifecycle {
   /** Asks the CA for its renewal window (RFC 9773) and re-plans inside it. */
   private async refreshAri(row: ManagedRow) {
     const account = this.account(row);
-    if (!account || !row.currentDir) return;
     const now = this.now();
+    if (!account || !row.currentDir) {
+      await updateManaged(this.db, row.id, { ariFetchAt: nextAriFetch(now, null) }); // ask later, never spin
+      return;
+    }
     try {
       const { certPem } = readVersion(this.opts.dataDir, row.id, row.currentDir);
       const info = await acme.getRenewalInfo({ directoryUrl: account.directoryUrl, trustedRootsPem: account.trustedRootsPem, certPem, signal: this.abort.signal });
