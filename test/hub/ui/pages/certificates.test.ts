@@ -5,6 +5,7 @@
 // agent's report and its actions, external certificates, the instance page, a read-only viewer,
 // and that no stored secret ever appears in a page.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import type { Session } from "../../../helpers/session";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../../core/fixtures";
 import type { FakeAgent } from "../../agent-api.fixtures";
@@ -393,6 +394,23 @@ describe("a reported certificate", () => {
     const def = (await call(w.admin, "GET", `/api/v1/managed-certificates/${id}`)).body;
     expect(def).toMatchObject({ revision: 2, domains: ["api.example.com", "api2.example.com"], keyType: "rsa-2048" });
     expect(def.deployments[1]).toMatchObject({ type: "service", action: "restart" });
+
+    // A rule about something the edit form does not show still says what is wrong.
+    await w.hub.deps.db.run(sql`update instances set state = 'revoked' where id = ${web.instanceId}`);
+    const refused = await post(w.admin, `/certificates/${id}/edit`, {
+      ...values,
+      domains: "api.example.com",
+      caAccountId: caGlobal,
+      "challenge.kind": "http-standalone",
+      "deployments.0.trigger": "success",
+      "deployments.1.manager": "systemd",
+      "deployments.1.action": "restart",
+      "deployments.1.trigger": "success",
+      op: "save",
+    });
+    expect(refused.status).toBe(422);
+    expect(text(await refused.text())).toContain("is revoked; reinstate it first");
+    await w.hub.deps.db.run(sql`update instances set state = 'active' where id = ${web.instanceId}`);
 
     const del = await post(w.admin, `/certificates/${id}/delete`, {});
     expect(del.status).toBe(303);

@@ -111,11 +111,17 @@ async function postForm(c: Ctx, opts: { title: string; action: string; editing?:
     const created = await createManagedCertificate(core, actorOf(c), parsed.data);
     return goTo(c, `${BASE}/${created.id}?done=created`);
   } catch (err) {
-    applyRuleError(form, err, (field) => field !== "_form");
+    applyRuleError(form, err, (field) => shownField(field, !!opts.editing));
     // A field the form does not show (e.g. "deployments.0") still gets the message on top.
     if (!form.formError) form.formError = "Please correct the fields marked below.";
   }
   return formPage(c, form, opts, 422);
+}
+
+/** Fields the certificate form shows an error beside (the edit form has no instance picker). */
+function shownField(field: string, editing: boolean): boolean {
+  if (field === "instanceId") return !editing;
+  return ["name", "domains", "keyType", "caAccountId", "challenge", "preferredChain"].includes(field) || /^(challenge|verify|deployments)\./.test(field);
 }
 
 async function certificateAction(c: Ctx, action: "renew" | "test" | "deploy" | "delete") {
