@@ -147,7 +147,6 @@ function Live(props: { c: Ctx; parts: NonNullable<Awaited<ReturnType<typeof deta
       <div class="card">
         <InstanceFacts i={i} />
       </div>
-      <Actions i={i} auth={props.auth} />
       <h2>Recent commands</h2>
       <CommandsTable commands={commands} />
       <InstanceCertificatesSection c={c} instanceId={i.id} list={certs} usable={usable} />
@@ -257,7 +256,12 @@ async function commandFormError(c: Ctx, id: string, error: string, typed: { type
   const parts = await detailParts(c, id);
   if (!parts) return afterAction(c, "/instances", { error: "instance not found" });
   const auth = c.get("auth");
-  const form = <QueueCommandForm i={parts.i} managers={parts.managers} auth={auth} values={typed} error={error} />;
+  // A cut-off instance has no form: the refusal alone takes its place.
+  const form = QueueCommandForm({ i: parts.i, managers: parts.managers, auth, values: typed, error }) ?? (
+    <div id="queue-command" class="alert error" role="alert">
+      {error}
+    </div>
+  );
   if (c.req.header("hx-request")) return c.html(form, 422);
   return c.html(<DetailPage c={c} parts={parts} form={form} />, 422);
 }
