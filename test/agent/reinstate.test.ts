@@ -1,0 +1,67 @@
+// Reinstating a revoked instance with a real agent (src/agent/sync.ts): the agent learns within
+// seconds that it may talk to the hub again and logs "access restored", and until it has synced
+// the hub does not call the instance online. The agent also tells the hub its script policy in
+// its first sync.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Agent } from "../../src/agent/agent";
+import { tempDir } from "../helpers";
+import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+
+let hub: TestHub;
+let admin: Session;
+let agent: Agent;
+const log: string[] = [];
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await signIn(hub.url);
+});
+afterAll(async () => {
+  await agent?.stop().catch(() => {});
+  await hub.stop();
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}
+
+const hubStatus = async (id: string) => ((await (await admin.fetch(`/api/v1/instances/${id}`)).json()) as { status: string; allowScripts: boolean | null }).status;
+
+test(
+  "a revoked agent learns within seconds that it was reinstated; the hub says offline until then",
+  async () => {
+    const key = (await (await admin.json("/api/v1/tokens", "POST", { title: "reinstate test" })).json()) as { clientId: string; secret: string };
+    agent = await Agent.create({ dataDir: tempDir("certhub-agent-"), listen: null, allowScripts: false }, (m) => log.push(m));
+    await agent.start();
+    const { instanceId } = await agent.join({ url: hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
+    await until("first sync", async () => (await agent.status()).status === "connected", 5000);
+    expect(((await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json()) as { allowScripts: boolean }).allowScripts).toBe(false);
+
+    expect((await admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    await until("access revoked on the agent", async () => (await agent.status()).accessRevoked, 5000);
+
+    const t = performance.now();
+    expect((await admin.fetch(`/api/v1/instances/${instanceId}/reinstate`, { method: "POST" })).status).toBe(200);
+    // Not online yet: the agent is still cut off until its next (re-check) sync.
+    expect(await hubStatus(instanceId)).toBe("offline");
+    const page = await (await admin.fetch(`/instances/${instanceId}`)).text();
+    expect(page).toContain("waiting for the agent to sync again");
+
+    await until("agent connected again", async () => (await agent.status()).status === "connected", 8000);
+    const seconds = (performance.now() - t) / 1000;
+    console.log(`reinstated → agent connected again in ${seconds.toFixed(1)} s (re-check every 5 s ±10 %)`);
+    expect(seconds).toBeLessThan(7);
+    expect(log).toContain("access restored: the hub reinstated this instance");
+    await until("online at the hub", async () => (await hubStatus(instanceId)) === "online", 3000);
+    // Commands reach it again.
+    const cmd = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping" });
+    expect(cmd.status).toBe(202);
+  },
+  30_000,
+);
