@@ -6,6 +6,11 @@
 // updates for DNS-01). The agents talk to the hub through a loopback recording proxy in this
 // process, so every byte an agent sends is kept and checked for private keys (the proxy sees
 // the wire as it is; the hub's own log would only show what the hub chose to print).
+//
+// Covered: HTTP-01 standalone and webroot, DNS-01 RFC 2136 (wildcard + apex) and exec hook, EAB,
+// PEM files (atomic, modes), renew / Test / Deploy now, a failing challenge and its back-off,
+// group and instance scopes, agent and hub restarts, deletion, secrets, bad input.
+// Measured times are printed at the end ("certificates e2e timings").
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
