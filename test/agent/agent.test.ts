@@ -8,6 +8,7 @@ import { AgentStore } from "../../src/agent/db/store";
 import { HubClientError } from "../../src/agent/hub-client";
 import { getCommand } from "../../src/db/commands";
 import { resolveHubConfig } from "../../src/hub/config";
+import { queueCommand } from "../../src/hub/core/instances";
 import { createHub, type RunningHub } from "../../src/hub/server";
 import { ADMIN_PASSWORD, tempDir } from "../helpers";
 import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
@@ -225,7 +226,7 @@ describe("TLS", () => {
     const r = await a.join({ url: tlsHub.url, clientId: key.clientId, secret: key.secret, fingerprint: tlsHub.fingerprint! });
     await until("connected over pinned TLS", async () => (await a.status()).status === "connected");
     // The pin holds for every later request: a command round trip over the pinned connection.
-    const queued = await tlsHub.deps.fleet.queueCommand(r.instanceId, "ping", {}, { id: null, label: "test" });
+    const queued = await queueCommand(tlsHub.deps, r.instanceId, "ping", {}, { id: null, label: "test" });
     await until("ping over TLS", async () => (await getCommand(tlsHub.deps.db, queued!.id))?.status === "succeeded");
     // localhost is not the name the agent joined with, but the pin is what is trusted.
     const b = await newAgent();

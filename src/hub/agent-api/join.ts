@@ -12,13 +12,11 @@
 import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/audit";
 import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/apiTokens";
-import type { HubDb } from "../../db/client";
-import { getInstance, insertInstance, newInstanceId } from "../../db/instances";
+import { getInstance, newInstanceId } from "../../db/instances";
 import { instances } from "../../db/schema";
 import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
-import { toCached } from "../fleet/cache";
 import { KeyedLock, RateLimiter } from "../security/rateLimit";
 import { clientIp, fail, readJson, type Ctx } from "./util";
 
@@ -119,11 +117,11 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
   }
 
   const instanceId = newInstanceId();
-  const created = await db.transaction(async (tx) => {
-    // Counts the use only if the key is still usable now (max uses, expiry, revocation, owner
-    // disabled or stripped of the role meanwhile).
-    if (!(await consumeJoiningKeyUse(tx as unknown as HubDb, token.id, ip, instanceId))) return false;
-    await insertInstance(tx as unknown as HubDb, instanceId, {
+  // Counts the use only if the key is still usable now (max uses, expiry, revocation, owner
+  // disabled or stripped of the role meanwhile), in the same transaction as the insert.
+  const created = await fleet.createInstance(
+    instanceId,
+    {
       hostname: req.facts.hostname,
       os: req.facts.os,
       arch: req.facts.arch,
@@ -136,16 +134,14 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
       lastIp: ip,
       lastBootId: hdr.bootId,
       lastSeq: 0,
-    });
-    return true;
-  });
+    },
+    (tx) => consumeJoiningKeyUse(tx, token.id, ip, instanceId),
+  );
   if (!created) {
     limiters.failuresPerKey.take(req.clientId);
     const now = await checkJoiningKey(db, token.id);
     return joinRefusal(c, now.ok ? "used-up" : now.reason);
   }
-  const row = await getInstance(db, instanceId);
-  if (row) fleet.prime(toCached(row));
   await audit(db, { id: token.principalId, label: `key ${token.title}`, ip }, "instance.join", { type: "instance", id: instanceId }, {
     hostname: req.facts.hostname,
     clientId: token.clientId,

@@ -1,7 +1,6 @@
 // POST /api/agent/v1/leave — the agent leaves the hub; the instance and its queued commands
 // and certificates are removed. The agent forgets its key afterwards.
 import { audit } from "../../db/audit";
-import { deleteInstance } from "../../db/instances";
 import { LeaveRequestSchema } from "../../protocol/schemas";
 import { readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
@@ -13,8 +12,7 @@ export async function handleLeave(c: Ctx) {
   const body = await readJson(c, LeaveRequestSchema, authed.auth.raw);
   if (!body.ok) return body.response;
   const { inst, ip } = authed.auth;
-  await deleteInstance(db, inst.id);
-  fleet.forget(inst.id);
+  await fleet.deleteInstance(inst.id);
   await audit(db, { id: null, label: inst.hostname, ip }, "instance.leave", { type: "instance", id: inst.id });
   return c.json({ left: true });
 }

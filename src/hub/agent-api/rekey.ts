@@ -9,10 +9,8 @@
 // the retired key — so replays, and any second holder, are refused.
 import { audit } from "../../db/audit";
 import { checkJoiningKey, consumeJoiningKeyUse } from "../../db/apiTokens";
-import type { HubDb } from "../../db/client";
-import { applyRekey, getInstance, insertInstance, newInstanceId, takeRetiredKey } from "../../db/instances";
+import { getInstance, newInstanceId, takeRetiredKey } from "../../db/instances";
 import { RekeyRequestSchema, type RekeyResponse } from "../../protocol/schemas";
-import { toCached } from "../fleet/cache";
 import { joinRefusal } from "./join";
 import { fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
@@ -34,7 +32,7 @@ export async function handleRekey(c: Ctx) {
     if (hdr.seq <= inst.lastSeq && hdr.bootId === inst.lastBootId) return replay();
     // The new key, the cleared reset and the sequence land in one conditional write: a crash
     // cannot separate them, and of two concurrent re-keys only one applies.
-    const applied = await applyRekey(db, inst.id, inst.publicKeyRaw, {
+    const fresh = await fleet.rekey(inst.id, inst.publicKeyRaw, {
       publicKey: req.newPublicKey,
       retiredPublicKey: inst.publicKeyRaw,
       identityResetPending: false,
@@ -43,12 +41,8 @@ export async function handleRekey(c: Ctx) {
       lastBootId: hdr.bootId,
       ...(req.facts ? { hostname: req.facts.hostname, machineId: req.facts.machineId ?? null, version: req.facts.version } : {}),
     });
-    if (!applied) {
-      await fleet.refresh(inst.id);
-      return fail(c, 409, "no identity reset is pending for this instance", "not-pending");
-    }
-    const fresh = await fleet.refresh(inst.id, { resetSequence: true });
-    if (fresh) fleet.recordSeen(fresh, ip);
+    if (!fresh) return fail(c, 409, "no identity reset is pending for this instance", "not-pending");
+    fleet.recordSeen(fresh, ip);
     await audit(db, { id: null, label: inst.hostname, ip }, "instance.rekey", { type: "instance", id: inst.id });
     return c.json({ instanceId: inst.id, keptInstance: true } satisfies RekeyResponse);
   }
@@ -68,12 +62,9 @@ export async function handleRekey(c: Ctx) {
   const facts = req.facts ?? { hostname: original.hostname, os: original.os, arch: original.arch, version: original.version };
   let created: boolean;
   try {
-    created = await db.transaction(async (tx) => {
-      const t = tx as unknown as HubDb;
-      if (!(await takeRetiredKey(t, original.id, retired))) return false;
-      // Throwing rolls the transaction back: a refused re-join keeps the retired key.
-      if (!(await consumeJoiningKeyUse(t, keyId, ip, id))) throw new JoiningKeyRefused();
-      await insertInstance(t, id, {
+    created = await fleet.createInstance(
+      id,
+      {
         hostname: facts.hostname,
         os: facts.os,
         arch: facts.arch,
@@ -87,9 +78,14 @@ export async function handleRekey(c: Ctx) {
         lastIp: ip,
         lastBootId: hdr.bootId,
         lastSeq: hdr.seq,
-      });
-      return true;
-    });
+      },
+      async (t) => {
+        if (!(await takeRetiredKey(t, original.id, retired))) return false;
+        // Throwing rolls the transaction back: a refused re-join keeps the retired key.
+        if (!(await consumeJoiningKeyUse(t, keyId, ip, id))) throw new JoiningKeyRefused();
+        return true;
+      },
+    );
   } catch (err) {
     if (!(err instanceof JoiningKeyRefused)) throw err;
     const why = await checkJoiningKey(db, keyId);
@@ -98,8 +94,6 @@ export async function handleRekey(c: Ctx) {
   }
   await fleet.refresh(original.id); // the retired key is gone from the cached credentials too
   if (!created) return replay(); // another request used the retired key first
-  const row = await getInstance(db, id);
-  if (row) fleet.prime(toCached(row));
   await audit(db, { id: null, label: facts.hostname, ip }, "instance.clone-rejoin", { type: "instance", id }, { clonedFrom: original.id });
   fleet.metrics.counter("certhub_joins_total", "Successful instance joins").inc();
   return c.json({ instanceId: id, keptInstance: false } satisfies RekeyResponse);

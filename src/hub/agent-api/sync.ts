@@ -5,9 +5,9 @@
 import { audit } from "../../db/audit";
 import { replaceCertificates } from "../../db/certificates";
 import { advanceCommandCursor, commandsAfter, markDelivered, recordResults } from "../../db/commands";
-import { updateInstance } from "../../db/instances";
 import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol/schemas";
 import { instanceConfig } from "../core/instance-config";
+import { whatIsWaiting } from "../fleet/waiting";
 import { readJson, type Ctx } from "./util";
 import { authenticate, flagConflict } from "./verify";
 
@@ -48,9 +48,9 @@ export async function handleSync(c: Ctx) {
     }
     const allowScripts = f.allowScripts ?? null; // null: an agent too old to report its script policy
     if (f.hostname !== inst.hostname || f.os !== inst.os || f.arch !== inst.arch || f.version !== inst.version || (f.machineId ?? null) !== inst.machineId || allowScripts !== inst.allowScripts) {
-      await updateInstance(db, inst.id, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId, allowScripts });
-      if (f.version !== inst.version) await audit(db, { id: null, label: inst.hostname, ip }, "instance.version", { type: "instance", id: inst.id }, { from: inst.version, to: f.version });
-      Object.assign(inst, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId, allowScripts });
+      const before = { hostname: inst.hostname, version: inst.version };
+      await fleet.patchCached(inst, { hostname: f.hostname, os: f.os, arch: f.arch, version: f.version, machineId: f.machineId ?? inst.machineId, allowScripts });
+      if (f.version !== before.version) await audit(db, { id: null, label: before.hostname, ip }, "instance.version", { type: "instance", id: inst.id }, { from: before.version, to: f.version });
     }
   }
 
@@ -75,7 +75,9 @@ export async function handleSync(c: Ctx) {
     await advanceCommandCursor(db, inst.id, req.cursor);
     inst.commandCursor = req.cursor;
   }
-  if (inst.latestCommandSeq > req.cursor) {
+  // Revocation never gets here: authenticate() refused the request already.
+  const waiting = whatIsWaiting(inst, { cursor: req.cursor, settingsVersion: req.settingsVersion }, undefined);
+  if (waiting.commands) {
     const rows = await commandsAfter(db, inst.id, req.cursor, COMMAND_BATCH);
     if (rows.length) {
       const now = Date.now();
@@ -87,11 +89,11 @@ export async function handleSync(c: Ctx) {
     }
   }
 
-  if (req.settingsVersion !== inst.settingsVersion) {
+  if (waiting.config) {
     res.config = await instanceConfig(c.get("deps"), inst);
     changed = true;
   }
-  if (inst.identityResetPending) {
+  if (waiting.rekey) {
     res.rekey = true;
     changed = true;
   }

@@ -9,7 +9,7 @@
 // to the database, conditionally, so that a captured request cannot be replayed after a hub
 // crash (or against a second hub process) — before it has any effect.
 import { audit } from "../../db/audit";
-import { commitSequence, updateInstance } from "../../db/instances";
+import { commitSequence } from "../../db/instances";
 import { describeStorageError } from "../../db/storageErrors";
 import {
   MAX_CLOCK_SKEW_MS,
@@ -139,8 +139,7 @@ export function mayChangeState(endpoint: string, raw: Uint8Array, inst: Pick<Cac
 /** Marks the identity as shared by two processes; an admin resolves it with "reset identity". */
 export async function flagConflict(c: Ctx, inst: CachedInstance, reason: string, ip: string | null) {
   const { db, fleet } = c.get("deps");
-  inst.identityConflict = true;
-  await updateInstance(db, inst.id, { identityConflict: true });
+  await fleet.patchCached(inst, { identityConflict: true });
   fleet.metrics.counter("certhub_identity_conflicts_total", "Identity conflicts detected (cloned agents)").inc();
   await audit(db, { id: null, label: "system", ip }, "instance.identity-conflict", { type: "instance", id: inst.id }, { reason });
 }

@@ -8,6 +8,7 @@
 // agent falls back to its periodic sync until then.
 import { WaitRequestSchema, type WaitResponse } from "../../protocol/schemas";
 import { IDLE_TIMEOUT_SECONDS } from "../descriptors";
+import { shouldWake } from "../fleet/waiting";
 import { bunServer, fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
 
@@ -37,10 +38,7 @@ export async function handleWait(c: Ctx) {
   const ready = () => {
     const inst = fleet.peekInstance(id);
     if (!inst) return true; // removed, or reloaded after a change: let the agent sync
-    if (inst.state === "revoked" || inst.identityResetPending) return true;
-    if (inst.joiningKeyId && fleet.peekKeyState(inst.joiningKeyId) === "revoked") return true;
-    if (inst.identityConflict) return false; // nothing will be delivered anyway
-    return inst.latestCommandSeq > cursor || inst.settingsVersion !== settingsVersion;
+    return shouldWake(inst, { cursor, settingsVersion }, inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined);
   };
   const nudge = await fleet.waitFor(id, ready, seconds * 1000, c.req.raw.signal);
   try {

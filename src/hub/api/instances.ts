@@ -7,12 +7,12 @@ import { commandView, listCommands } from "../../db/commands";
 import { getInstanceView, INSTANCE_STATUSES, listInstances } from "../../db/instances";
 import { COMMAND_TYPES } from "../../protocol/schemas";
 import type { HubEnv } from "../context";
-import type { ActionResult } from "../fleet";
 import { actorOf } from "../middleware/auth";
 import { instanceView } from "../fleet/view";
 import { externalManagersView, refreshExternalScan } from "../core/external-managers";
 import { checkCommandPayload } from "../core/managed-certificates";
 import { effectiveSettings } from "../core/settings";
+import { queueCommand, reinstateInstance, removeInstance, resetIdentity, revokeInstance } from "../core/instances";
 import { validate } from "./validate";
 
 const listQuery = z.object({
@@ -35,10 +35,10 @@ const commandBody = z
 
 type Ctx = Context<HubEnv>;
 
-async function act(c: Ctx, fn: (id: string) => Promise<ActionResult>, okStatus: 200 = 200) {
-  const res = await fn(c.req.param("id") ?? "");
-  if (!res.ok) return c.json({ error: res.error }, res.status);
-  return c.json({ ok: true }, okStatus);
+/** An admin action from core/instances.ts; a refusal (RuleError) becomes { "error" } in api/index.ts. */
+async function act(c: Ctx, fn: typeof revokeInstance) {
+  await fn(c.get("deps"), c.req.param("id") ?? "", actorOf(c));
+  return c.json({ ok: true }, 200);
 }
 
 async function queue(c: Ctx, type: (typeof COMMAND_TYPES)[number], payload: unknown) {
@@ -46,9 +46,9 @@ async function queue(c: Ctx, type: (typeof COMMAND_TYPES)[number], payload: unkn
   const id = c.req.param("id") ?? "";
   const row = await getInstanceView(db, id);
   if (!row) return c.json({ error: "instance not found" }, 404);
-  // Revoked, cut off with its key, scripts disabled, payload shape: fleet.queueCommand refuses.
+  // Revoked, cut off with its key, scripts disabled, payload shape: core/instances.ts queueCommand refuses.
   await checkCommandPayload(c.get("deps"), id, type, payload);
-  const cmd = await fleet.queueCommand(id, type, payload ?? {}, actorOf(c));
+  const cmd = await queueCommand(c.get("deps"), id, type, payload ?? {}, actorOf(c));
   if (!cmd) return c.json({ error: "instance not found" }, 404);
   return c.json({ commandId: cmd.id, seq: cmd.seq, type, status: "queued" }, 202);
 }
@@ -99,8 +99,8 @@ export const instancesApi = new Hono<HubEnv>()
     return queue(c, body.type, body.payload);
   })
   .post("/:id/renew-now", (c) => queue(c, "renew-now", {}))
-  .post("/:id/revoke", (c) => act(c, (id) => c.get("deps").fleet.revokeInstance(id, actorOf(c))))
-  .post("/:id/reinstate", (c) => act(c, (id) => c.get("deps").fleet.reinstateInstance(id, actorOf(c))))
-  .post("/:id/reset-identity", (c) => act(c, (id) => c.get("deps").fleet.resetIdentity(id, actorOf(c))))
-  .post("/:id/remove", (c) => act(c, (id) => c.get("deps").fleet.removeInstance(id, actorOf(c))))
-  .delete("/:id", (c) => act(c, (id) => c.get("deps").fleet.removeInstance(id, actorOf(c))));
+  .post("/:id/revoke", (c) => act(c, revokeInstance))
+  .post("/:id/reinstate", (c) => act(c, reinstateInstance))
+  .post("/:id/reset-identity", (c) => act(c, resetIdentity))
+  .post("/:id/remove", (c) => act(c, removeInstance))
+  .delete("/:id", (c) => act(c, removeInstance));

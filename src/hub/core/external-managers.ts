@@ -8,6 +8,7 @@ import { EXTERNAL_MANAGERS, type ExternalManagerName } from "../../protocol/cert
 import type { ExternalManagersSetting } from "../../protocol/settings";
 import type { CoreDeps } from "./deps";
 import { notFound } from "./errors";
+import { queueCommand } from "./instances";
 import { usableInstance } from "./managed-certificates";
 import type { InstanceScopeFacts } from "./scope";
 import { effectiveValues } from "./settings";
@@ -36,7 +37,7 @@ export async function externalManagersView(core: Pick<CoreDeps, "db">, inst: Ins
 /** Asks the agent to rescan its external clients now (202 with the queued command). */
 export async function refreshExternalScan(core: CoreDeps, actor: Actor, instanceId: string) {
   const inst = await usableInstance(core, instanceId);
-  const cmd = await core.fleet.queueCommand(inst.id, "refresh-external-scan", {}, actor);
+  const cmd = await queueCommand(core, inst.id, "refresh-external-scan", {}, actor);
   if (!cmd) throw notFound(`instance ${instanceId} not found`);
   return { commandId: cmd.id, seq: cmd.seq, type: "refresh-external-scan" as const, status: "queued" as const };
 }

@@ -37,6 +37,7 @@ import type { CommandType } from "../../protocol/schemas";
 import type { CoreDeps } from "./deps";
 import { badRequest, conflict, notFound, parseOr400 } from "./errors";
 import { appliesTo, describeScope } from "./scope";
+import { queueCommand } from "./instances";
 import { effectiveValues } from "./settings";
 
 const definitionFields = {
@@ -294,7 +295,7 @@ export async function queueCertificateAction(core: CoreDeps, actor: Actor, id: s
   const row = await existing(core, id);
   await usableInstance(core, row.instanceId);
   const type = ACTIONS[action];
-  const cmd = await core.fleet.queueCommand(row.instanceId, type, { certificateId: id }, actor);
+  const cmd = await queueCommand(core, row.instanceId, type, { certificateId: id }, actor);
   if (!cmd) throw notFound(`instance ${row.instanceId} not found`);
   return { commandId: cmd.id, seq: cmd.seq, type, status: "queued" as const, certificateId: id, instanceId: row.instanceId };
 }

@@ -2,19 +2,30 @@
 // - cache of instance credentials/sequence state and joining-key states (cache.ts)
 // - batched last-seen writes (lastSeen.ts)
 // - push nudges for long-polling agents (notifier.ts)
-// - status derivation (status.ts) and admin actions (queue command, revoke, remove, reset
-//   identity), each audited, used by both the JSON API and the pages.
+// - status derivation (status.ts)
+// - the only writer of `instances` rows (create / update / delete / add a command / bump config
+//   versions): each write keeps this process's cache, the other processes (change feed) and
+//   the agents' long-polls coherent by construction. The rules (who may do what, audit) are in
+//   src/hub/core/instances.ts; "what is waiting for an agent" in waiting.ts.
 import { and, eq, gte, inArray } from "drizzle-orm";
-import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { insertCommand } from "../../db/commands";
 import { apiTokens, instances as instancesTable } from "../../db/schema";
-import { countInstancesByStatus, deleteInstance, getInstance, getInstanceView, updateInstance, type InstanceStatus } from "../../db/instances";
+import {
+  applyRekey,
+  countInstancesByStatus,
+  deleteInstance,
+  getInstance,
+  insertInstance,
+  updateInstance,
+  type Instance,
+  type InstanceStatus,
+  type NewInstance,
+} from "../../db/instances";
 import type { CommandType } from "../../protocol/schemas";
 import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
 import { ChangeFeed, type Change } from "./change-feed";
-import { checkCommand } from "./command-rules";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./lastSeen";
 import { Notifier } from "./notifier";
@@ -29,8 +40,6 @@ export interface FleetDeps {
   metrics: Metrics;
   config: HubConfig & { syncIntervalSeconds?: number; lastSeenFlushMs?: number };
 }
-
-export type ActionResult = { ok: true } | { ok: false; status: 404 | 409; error: string };
 
 export interface FleetService {
   /** Sync interval given to newly joined instances. */
@@ -47,8 +56,6 @@ export interface FleetService {
    * identity's pending heartbeat must not overwrite them).
    */
   refresh(id: string, opts?: { resetSequence?: boolean }): Promise<CachedInstance | null>;
-  /** Puts a freshly inserted instance into the cache. */
-  prime(entry: CachedInstance): void;
   /** Joining key state (short TTL cache: the CLI may revoke while the hub runs). */
   keyInfo(keyId: string): Promise<KeyInfo | null>;
   /** Cached joining key state without loading (undefined when not cached). */
@@ -72,20 +79,28 @@ export interface FleetService {
   /** Long-poll: true as soon as `ready()` holds, false on timeout or disconnect. */
   waitFor(instanceId: string, ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 
+  // ---- The only writers of `instances` rows (rules and audit: src/hub/core/instances.ts) ----
   /**
-   * Null when the instance does not exist; throws a RuleError when the command cannot be
-   * delivered or its payload is wrong (command-rules.ts: one rule for API, pages and core).
+   * Inserts an instance, in one transaction with `guard` (e.g. consuming a joining key use;
+   * false or a throw rolls back), and puts it into the cache. False when the guard refused.
    */
-  queueCommand(instanceId: string, type: CommandType, payload: unknown, actor: Actor): Promise<{ id: string; seq: number } | null>;
+  createInstance(id: string, values: NewInstance, guard?: (tx: HubDb) => Promise<boolean>): Promise<boolean>;
+  /**
+   * Writes admin-side fields and re-reads the row into the cache (other processes hear of it);
+   * `nudge` wakes the agent's long-poll. Null when there is no such instance.
+   */
+  updateInstance(id: string, patch: Partial<Omit<Instance, "id">>, opts?: { nudge?: boolean }): Promise<CachedInstance | null>;
+  /** Hot path (the agent's own facts, a detected conflict): writes and updates the cached entry in place, no re-read. */
+  patchCached(inst: CachedInstance, patch: Partial<Pick<CachedInstance, "hostname" | "os" | "arch" | "version" | "machineId" | "allowScripts" | "identityConflict">>): Promise<void>;
+  /** The conditional re-key write (only while the row still holds `expectedPublicKey`); the cache follows either way. */
+  rekey(id: string, expectedPublicKey: string, patch: Partial<Omit<Instance, "id">>): Promise<CachedInstance | null>;
+  /** Deletes the instance (its commands and certificates go with it) and forgets it everywhere. */
+  deleteInstance(id: string): Promise<boolean>;
+  /** Stores a command (already checked by core/instances.ts) and wakes the agent. */
+  addCommand(instanceId: string, type: CommandType, payload: unknown, createdBy: string): Promise<{ id: string; seq: number } | null>;
   /** Marks the config changed for an instance, some instances, a group or everyone and nudges them. */
   settingsChanged(scope: SettingsTarget): Promise<number>;
-  revokeInstance(id: string, actor: Actor): Promise<ActionResult>;
-  reinstateInstance(id: string, actor: Actor): Promise<ActionResult>;
-  removeInstance(id: string, actor: Actor): Promise<ActionResult>;
-  /** The admin's display name and labels (the hostname stays what the agent reports). */
-  renameInstance(id: string, names: { displayName: string | null; labels: string[] }, actor: Actor): Promise<ActionResult>;
-  resetIdentity(id: string, actor: Actor): Promise<ActionResult>;
-  /** Forgets an instance deleted by the agent API (leave). */
+  /** Forgets an instance (cache, heartbeats) and wakes its long-poll. */
   forget(id: string): void;
   /** Writes pending heartbeats now (normally every few seconds, and on stop). */
   flushSeen(): Promise<void>;
@@ -218,16 +233,12 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const feed = new ChangeFeed(db, applyRemote);
   feed.start();
 
-  const exists = async (id: string) => (await getInstance(db, id)) !== undefined;
-  const notFound: ActionResult = { ok: false, status: 404, error: "instance not found" };
-
   const service: FleetService = {
     defaultSyncIntervalSeconds,
     metrics,
     getInstance: (id) => instances.get(id),
     peekInstance: (id) => instances.peek(id),
     refresh,
-    prime: (entry) => instances.set(entry),
     keyInfo: (keyId) => keys.get(keyId),
     peekKeyState: (keyId) => keys.peek(keyId)?.state,
     invalidateKey(keyId) {
@@ -260,18 +271,55 @@ export function createFleetService(deps: FleetDeps): FleetService {
     notify: (id) => notifier.notify(id),
     waitFor: (id, ready, timeoutMs, signal) => notifier.wait(id, ready, timeoutMs, signal),
 
-    async queueCommand(instanceId, type, payload, actor) {
-      const row = await getInstanceView(db, instanceId);
-      if (!row) return null;
-      const checked = checkCommand(row.instance, { state: row.keyState, clientId: row.keyClientId, title: row.keyTitle }, type, payload);
-      const res = await insertCommand(db, instanceId, type, checked, actor.label);
+    async createInstance(id, values, guard) {
+      const created = await db.transaction(async (tx) => {
+        const t = tx as unknown as HubDb;
+        if (guard && !(await guard(t))) return false;
+        await insertInstance(t, id, values);
+        return true;
+      });
+      if (!created) return false;
+      const row = await getInstance(db, id);
+      if (row) instances.set(toCached(row));
+      return true;
+    },
+
+    async updateInstance(id, patch, opts = {}) {
+      if (!(await updateInstance(db, id, patch))) return null;
+      const fresh = await refresh(id);
+      if (opts.nudge) notifier.notify(id);
+      return fresh;
+    },
+
+    async patchCached(inst, patch) {
+      Object.assign(inst, patch);
+      await updateInstance(db, inst.id, patch);
+    },
+
+    async rekey(id, expectedPublicKey, patch) {
+      const applied = await applyRekey(db, id, expectedPublicKey, patch);
+      if (!applied) {
+        await refresh(id);
+        return null;
+      }
+      return refresh(id, { resetSequence: true });
+    },
+
+    async deleteInstance(id) {
+      if (!(await getInstance(db, id))) return false;
+      await deleteInstance(db, id);
+      service.forget(id);
+      return true;
+    },
+
+    async addCommand(instanceId, type, payload, createdBy) {
+      const res = await insertCommand(db, instanceId, type, payload, createdBy);
       if (!res) return null;
       const cached = instances.peek(instanceId);
       if (cached) cached.latestCommandSeq = Math.max(cached.latestCommandSeq, res.seq);
       commandsQueued.inc({ type });
       notifier.notify(instanceId);
       void feed.publish({ ids: [instanceId] });
-      await audit(db, actor, "instance.command", { type: "instance", id: instanceId }, { type, commandId: res.id, seq: res.seq });
       return res;
     },
 
@@ -285,49 +333,6 @@ export function createFleetService(deps: FleetDeps): FleetService {
       }
       if (ids.length) void feed.publish(scope === "all" ? { all: true } : "group" in scope ? { group: scope.group } : { ids });
       return ids.length;
-    },
-
-    async revokeInstance(id, actor) {
-      if (!(await updateInstance(db, id, { state: "revoked" }))) return notFound;
-      await refresh(id);
-      notifier.notify(id);
-      await audit(db, actor, "instance.revoke", { type: "instance", id });
-      return { ok: true };
-    },
-
-    async reinstateInstance(id, actor) {
-      const row = await getInstance(db, id);
-      if (!row) return notFound;
-      // Only a revoked instance gets the mark: it is shown as not yet reconnected until its next sync.
-      if (!(await updateInstance(db, id, row.state === "revoked" ? { state: "active", reinstatedAt: Date.now() } : { state: "active" }))) return notFound;
-      await refresh(id);
-      await audit(db, actor, "instance.reinstate", { type: "instance", id });
-      return { ok: true };
-    },
-
-    async removeInstance(id, actor) {
-      if (!(await exists(id))) return notFound;
-      await deleteInstance(db, id);
-      service.forget(id);
-      await audit(db, actor, "instance.remove", { type: "instance", id });
-      return { ok: true };
-    },
-
-    async renameInstance(id, names, actor) {
-      if (!(await updateInstance(db, id, { displayName: names.displayName, labels: JSON.stringify(names.labels) }))) return notFound;
-      await audit(db, actor, "instance.rename", { type: "instance", id }, names);
-      return { ok: true };
-    },
-
-    async resetIdentity(id, actor) {
-      const row = await getInstance(db, id);
-      if (!row) return notFound;
-      if (row.state === "revoked") return { ok: false, status: 409, error: "instance is revoked; reinstate it first" };
-      await updateInstance(db, id, { identityResetPending: true });
-      await refresh(id);
-      notifier.notify(id);
-      await audit(db, actor, "instance.reset-identity", { type: "instance", id }, { conflict: row.identityConflict });
-      return { ok: true };
     },
 
     forget(id) {

@@ -11,12 +11,12 @@ import type { CommandType } from "../../../protocol/schemas";
 import type { Child } from "hono/jsx";
 import { RuleError } from "../../core/errors";
 import type { ExternalManagerView } from "../../core/external-managers";
-import { cutOffReason, PAYLOAD_EXAMPLES } from "../../fleet/command-rules";
+import { cutOffReason, PAYLOAD_EXAMPLES } from "../../core/command-rules";
+import { queueCommand, reinstateInstance, removeInstance, renameInstance, resetIdentity, revokeInstance } from "../../core/instances";
 import { awaitingReconnect } from "../../fleet/status";
 import { redirectWithFlash, takeFlash } from "../flash";
 import { sentence } from "../rule-errors";
 import type { AuthInfo, HubEnv } from "../../context";
-import type { ActionResult } from "../../fleet";
 import { instanceView, type InstanceView } from "../../fleet/view";
 import { actorOf } from "../../middleware/auth";
 import { Layout } from "../layout";
@@ -227,22 +227,26 @@ function afterAction(c: Ctx, to: string, outcome: { done?: string; error?: strin
   return redirectWithFlash(c, to, outcome.error ? { kind: "error", text: sentence(outcome.error) } : outcome.done ? { kind: "success", text: outcome.done } : null);
 }
 
-async function runAction(c: Ctx, fn: (id: string) => Promise<ActionResult>, done: string, redirectToList = false) {
+/** An admin action from core/instances.ts; a refusal (RuleError) goes to the flash. */
+async function runAction(c: Ctx, fn: typeof revokeInstance, done: string, redirectToList = false) {
   const id = c.req.param("id") ?? "";
-  const res = await fn(id);
-  if (!res.ok) return afterAction(c, res.status === 404 ? "/instances" : `/instances/${encodeURIComponent(id)}`, { error: res.error });
+  try {
+    await fn(c.get("deps"), id, actorOf(c));
+  } catch (err) {
+    if (!(err instanceof RuleError)) throw err;
+    return afterAction(c, err.status === 404 ? "/instances" : `/instances/${encodeURIComponent(id)}`, { error: err.message });
+  }
   return afterAction(c, redirectToList ? "/instances" : `/instances/${encodeURIComponent(id)}`, { done });
 }
 
 /**
- * Queues through the fleet's one rule (command-rules.ts). A refusal comes back with the form
+ * Queues through the one rule (core/command-rules.ts). A refusal comes back with the form
  * as typed (422, htmx swaps it in; a plain post gets the whole page).
  */
 async function queueFromPage(c: Ctx, type: string, payload: unknown, typed?: { type: string; payload: string }) {
-  const { fleet } = c.get("deps");
   const id = c.req.param("id") ?? "";
   try {
-    const cmd = await fleet.queueCommand(id, type as CommandType, payload, actorOf(c));
+    const cmd = await queueCommand(c.get("deps"), id, type as CommandType, payload, actorOf(c));
     if (!cmd) return afterAction(c, "/instances", { error: "instance not found" });
     return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: `Queued “${COMMAND_LABELS[type as CommandType] ?? type}” (#${cmd.seq}); the agent runs it within seconds.` });
   } catch (err) {
@@ -391,12 +395,12 @@ export const instancePages = new Hono<HubEnv>()
     return c.html(<Live c={c} parts={parts} auth={c.get("auth")} />);
   })
   .post("/instances/:id/renew-now", (c) => queueFromPage(c, "renew-now", {}))
-  .post("/instances/:id/revoke", (c) => runAction(c, (id) => c.get("deps").fleet.revokeInstance(id, actorOf(c)), "Instance revoked: its next request is refused."))
-  .post("/instances/:id/reinstate", (c) => runAction(c, (id) => c.get("deps").fleet.reinstateInstance(id, actorOf(c)), "Instance reinstated."))
+  .post("/instances/:id/revoke", (c) => runAction(c, revokeInstance, "Instance revoked: its next request is refused."))
+  .post("/instances/:id/reinstate", (c) => runAction(c, reinstateInstance, "Instance reinstated."))
   .post("/instances/:id/reset-identity", (c) =>
-    runAction(c, (id) => c.get("deps").fleet.resetIdentity(id, actorOf(c)), "Identity reset requested: agents re-key at their next contact."),
+    runAction(c, resetIdentity, "Identity reset requested: agents re-key at their next contact."),
   )
-  .post("/instances/:id/remove", (c) => runAction(c, (id) => c.get("deps").fleet.removeInstance(id, actorOf(c)), "Instance removed.", true))
+  .post("/instances/:id/remove", (c) => runAction(c, removeInstance, "Instance removed.", true))
   .post("/instances/:id/commands", async (c) => {
     const id = c.req.param("id");
     const body = await c.req.parseBody();
@@ -418,7 +422,11 @@ export const instancePages = new Hono<HubEnv>()
     const body = await c.req.parseBody();
     const parsed = nameForm.safeParse({ displayName: String(body.displayName ?? ""), labels: String(body.labels ?? "") });
     if (!parsed.success) return afterAction(c, `/instances/${encodeURIComponent(id)}`, { error: parsed.error.issues[0]?.message ?? "invalid name" });
-    const res = await c.get("deps").fleet.renameInstance(id, { displayName: parsed.data.displayName || null, labels: parsed.data.labels }, actorOf(c));
-    if (!res.ok) return afterAction(c, "/instances", { error: res.error });
+    try {
+      await renameInstance(c.get("deps"), id, { displayName: parsed.data.displayName || null, labels: parsed.data.labels }, actorOf(c));
+    } catch (err) {
+      if (!(err instanceof RuleError)) throw err;
+      return afterAction(c, "/instances", { error: err.message });
+    }
     return afterAction(c, `/instances/${encodeURIComponent(id)}`, { done: "Name and labels saved." });
   });

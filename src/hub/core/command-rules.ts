@@ -1,5 +1,5 @@
 // The one rule for queueing a command, used by the JSON API, the pages and the certificate
-// actions alike (fleet.queueCommand): the payload has the shape the agent will accept, and
+// actions alike (core/instances.ts queueCommand): the payload has the shape the agent will accept, and
 // the instance can actually receive it — not revoked, not cut off with its joining key, and
 // no run-script for a host whose admin did not allow scripts. Refusals are RuleErrors in
 // words an admin can act on.
@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { Instance } from "../../db/instances";
 import { CertificateCommandPayloadSchema, RenewNowPayloadSchema } from "../../protocol/certificates";
 import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
-import { badRequest, conflict, describeZodError } from "../core/errors";
+import { badRequest, conflict, describeZodError } from "./errors";
 
 /** Payload shapes, as the agent's handlers parse them (src/agent/commands/). */
 const PAYLOADS: Record<CommandType, z.ZodType> = {
