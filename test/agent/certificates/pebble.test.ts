@@ -283,6 +283,28 @@ describe("managed certificate lifecycle against Pebble", () => {
     expect(readdirSync(path.join(dataDir, "certificates", certId)).sort()).toEqual([before.serial, view.serial].sort());
   }, 90_000);
 
+  test("a restart and a new config from the hub resume the plan: no new order", async () => {
+    // Let the plan settle first: after an order the agent asks the CA for its ARI window.
+    const before = await until("plan settled", async () => {
+      const c = await getCert(certId);
+      return !pebble.features.ari || c?.renewalReason === "ari" ? c : null;
+    });
+    await agent.stop();
+    agent = await Agent.create({ dataDir, listen: null, allowScripts: false }, (m) => logs.push(m), { dnsResolver: dns.dnsServer });
+    agents.push(agent);
+    await agent.start();
+    await until("reconnected", async () => (await agent.status()).status === "connected");
+    const put = await api("/api/v1/settings/defaultContactEmail", "PUT", { scope: "instance", scopeId: instanceId, value: "pki@example.com" });
+    expect(put.status).toBe(200);
+    await until("new config applied", async () => (await agent.store.getSettings()).defaultContactEmail === "pki@example.com");
+    await Bun.sleep(1500); // room for a wrong order to start
+    const after = await getCert(certId);
+    expect(after.serial).toBe(before.serial);
+    expect(after.attempts.length).toBe(before.attempts.length);
+    expect(after.nextRenewalAt).toBe(before.nextRenewalAt);
+    expect(after.renewalReason).toBe(before.renewalReason);
+  }, 60_000);
+
   test("a failing challenge (listener on the wrong port) reports failed with the CA's error and backs off", async () => {
     const before = Date.now();
     const events: any[] = [];
