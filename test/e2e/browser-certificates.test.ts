@@ -103,7 +103,21 @@ describe.skipIf(!haveChromium)("certificates through the pages in a real browser
       await page.waitForURL(/\/settings\?scope=global/);
       await page.getByText("Showing settings for All instances").waitFor();
 
+      // Settings › Stored Credentials: only the chosen type's secret fields show; the secret never comes back.
+      await page.getByRole("link", { name: "Stored Credentials" }).click();
+      await page.waitForURL(`${hub.url}/settings/credentials`);
+      const cred = page.locator("form.credential-form");
+      await cred.locator("input[name=title]").fill("PFX password");
+      await cred.locator("input[name=type][value=password]").check();
+      await cred.locator("input[name='secret.tsig.secret']").waitFor({ state: "hidden" });
+      await cred.locator("input[name='secret.password.password']").fill("browser-secret-pw-77");
+      await cred.getByRole("button", { name: "Store credential" }).click();
+      await page.waitForURL(/\/settings\/credentials\?done=created$/);
+      await page.locator("table.credentials tr", { hasText: "PFX password" }).waitFor();
+      expect(await page.content()).not.toContain("browser-secret-pw-77");
+
       // Settings › Certificate Authorities: a custom directory (Pebble) for All instances.
+      await visit("/settings");
       await page.getByRole("link", { name: "Certificate Authorities" }).click();
       await page.waitForURL(`${hub.url}/settings/ca-accounts`);
       const ca = page.locator("form.ca-form");
