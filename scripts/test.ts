@@ -124,6 +124,8 @@ async function main(args: string[]): Promise<{ pass: number; fail: number }> {
   rmSync(JUNIT, { force: true });
   const testArgs = [...args];
   if (!hasPathArg(testArgs)) testArgs.unshift("./test");
+  // bunfig's [test] timeout is not applied by every bun release; end-to-end tests need the room.
+  if (!testArgs.includes("--timeout")) testArgs.push("--timeout", "60000");
   const cmd = [
     process.execPath, "test", ...testArgs,
     "--reporter=junit", `--reporter-outfile=${JUNIT}`,
