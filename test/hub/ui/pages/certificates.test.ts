@@ -283,6 +283,12 @@ describe("a reported certificate", () => {
       expect(t).toContain(s);
   });
 
+  test("Settings › Certificate Authorities shows each instance's registration and the certificates using the account", async () => {
+    const html = await page(w.admin, "/settings/ca-accounts");
+    const row = html.slice(html.indexOf(`data-ca-account-id="${caGlobal}"`));
+    expect(text(row.slice(0, row.indexOf("</tr>")))).toMatch(/web-01\.example\.test registered .*api/);
+  });
+
   test("Renew now, Test and Deploy now queue commands for the agent; a viewer sees no buttons and is refused", async () => {
     for (const [action, type] of [["renew", "renew-certificate"], ["test", "test-certificate"], ["deploy", "deploy-certificate"]] as const) {
       const res = await post(w.admin, `/certificates/${id}/${action}`, {});

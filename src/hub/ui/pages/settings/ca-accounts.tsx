@@ -5,8 +5,9 @@
 // and extra trusted roots, and delete (refused while a certificate uses the account).
 // Rules: src/hub/core/ca-accounts.ts.
 import { Hono } from "hono";
-import { accountRegistrationsOf } from "../../../../db/agent-reports";
-import { certificatesUsingCaAccount } from "../../../../db/ca-accounts";
+import { asc, desc, eq, sql } from "drizzle-orm";
+import type { HubDb } from "../../../../db/client";
+import { accountRegistrations, managedCertificates } from "../../../../db/schema";
 import { instancesByIds } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
 import type { HubEnv } from "../../../context";
@@ -22,6 +23,30 @@ const PATH = "/settings/ca-accounts";
 const DONE = { created: "CA account added. Instances it applies to register with the CA when a certificate first uses it.", deleted: "CA account deleted." };
 type Account = ReturnType<typeof caAccountView>;
 
+const SHOWN_REGISTRATIONS = 50;
+const SHOWN_USERS = 5;
+
+/** Registrations (errors first, newest first) and the certificates using the account: a page of each, with totals. */
+async function usage(db: HubDb, caAccountId: string) {
+  const [regs, [{ n: regCount }], users, [{ n: userCount }]] = await Promise.all([
+    db
+      .select()
+      .from(accountRegistrations)
+      .where(eq(accountRegistrations.caAccountId, caAccountId))
+      .orderBy(sql`${accountRegistrations.status} = 'registered'`, desc(accountRegistrations.at))
+      .limit(SHOWN_REGISTRATIONS),
+    db.select({ n: sql<number>`count(*)` }).from(accountRegistrations).where(eq(accountRegistrations.caAccountId, caAccountId)),
+    db
+      .select({ id: managedCertificates.id, name: managedCertificates.name })
+      .from(managedCertificates)
+      .where(eq(managedCertificates.caAccountId, caAccountId))
+      .orderBy(asc(managedCertificates.name))
+      .limit(SHOWN_USERS),
+    db.select({ n: sql<number>`count(*)` }).from(managedCertificates).where(eq(managedCertificates.caAccountId, caAccountId)),
+  ]);
+  return { regs, regCount: Number(regCount), users, userCount: Number(userCount) };
+}
+
 async function loadAccounts(c: Ctx, s: ScopeState) {
   const core = c.get("deps");
   const own = await listCaAccountViews(core, { scope: s.scope });
@@ -30,12 +55,7 @@ async function loadAccounts(c: Ctx, s: ScopeState) {
   if (s.instance) inherited = (await listCaAccountViews(core, { instance: s.instance })).filter((a) => !own.some((o) => o.id === a.id));
   else if (s.scope.scope === "group") inherited = await listCaAccountViews(core, { scope: { scope: "global", scopeId: "" } });
   const all = [...own, ...inherited];
-  const details = await Promise.all(
-    all.map(async (a) => {
-      const [regs, users] = await Promise.all([accountRegistrationsOf(core.db, { caAccountId: a.id }), certificatesUsingCaAccount(core.db, a.id)]);
-      return [a.id, { regs: regs.slice(0, 50), regCount: regs.length, users }] as const;
-    }),
-  );
+  const details = await Promise.all(all.map(async (a) => [a.id, await usage(core.db, a.id)] as const));
   const hosts = new Map((await instancesByIds(core.db, [...new Set(details.flatMap(([, d]) => d.regs.map((r) => r.instanceId)))])).map((i) => [i.id, i.hostname]));
   return { own, inherited, details: new Map(details), hosts };
 }
@@ -99,13 +119,13 @@ function AccountsTable(props: { c: Ctx; s: ScopeState; rows: Account[]; data: Lo
                 {d.users.length === 0 ? (
                   <span class="muted">no certificate</span>
                 ) : (
-                  d.users.slice(0, 5).map((u) => (
+                  d.users.map((u) => (
                     <div>
                       <a href={`/certificates/${u.id}`}>{u.name}</a>
                     </div>
                   ))
                 )}
-                {d.users.length > 5 ? <div class="muted">and {d.users.length - 5} more</div> : null}
+                {d.userCount > d.users.length ? <div class="muted">and {d.userCount - d.users.length} more</div> : null}
               </td>
               {write ? (
                 <td>
