@@ -65,6 +65,11 @@ export async function setPassword(db: HubDb, principalId: string, password: stri
     .where(eq(users.principalId, principalId));
 }
 
+/** Stamps a successful sign-in (shown on the Users page). */
+export async function recordSignIn(db: HubDb, principalId: string, at = Date.now()) {
+  await db.update(users).set({ lastLoginAt: at }).where(eq(users.principalId, principalId));
+}
+
 export async function getPrincipal(db: HubDb, id: string) {
   const [row] = await db
     .select({ principal: principals, username: users.username, lastLoginAt: users.lastLoginAt })

@@ -1,19 +1,14 @@
-// Sign-in and sign-out. Password guesses are limited per user+address and per address (see
-// security/signInLimits.ts); refused attempts are audited as one counted row per burst.
+// Sign-in and sign-out pages. The rules (guess limits, dummy-hash timing, refusals, audit,
+// the session) are in src/hub/core/sign-in.ts; this file only renders their outcome.
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { audit } from "../../../db/audit";
-import { findUserByUsername } from "../../../db/principals";
-import { canRead, rolesOf } from "../../../db/roles";
-import { createSession, deleteSession, SESSION_ABSOLUTE_MS } from "../../../db/sessions";
-import { users } from "../../../db/schema";
-import { eq } from "drizzle-orm";
+import { deleteSession, SESSION_ABSOLUTE_MS } from "../../../db/sessions";
 import type { HubEnv } from "../../context";
+import { createSignIn } from "../../core/sign-in";
 import { clientIp } from "../../middleware/client-ip";
 import { requirePageSession, SESSION_COOKIE } from "../../middleware/auth";
-import { AuditBursts } from "../../security/auditBursts";
-import { SignInLimits } from "../../security/signInLimits";
 
 const loginForm = z.object({
   username: z.string().trim().min(1).max(100),
@@ -21,12 +16,6 @@ const loginForm = z.object({
   next: z.string().max(2000).optional(),
 });
 
-
-// A valid argon2id hash to verify against when the user does not exist, so timing
-// does not reveal which usernames exist.
-// Computed on first use, off the start-up path (argon2id takes tens of milliseconds).
-let dummyHash: Promise<string> | undefined;
-const getDummyHash = () => (dummyHash ??= Bun.password.hash("certhub-no-such-user", { algorithm: "argon2id" }));
 
 const PLACEHOLDER_ORIGIN = "http://certhub.invalid";
 
@@ -78,15 +67,13 @@ function LoginPage(props: { error?: string; username?: string; next?: string; st
   );
 }
 
-async function fail(c: Context<HubEnv>, username: string, reason: string, message: string, next?: string, status: 401 | 429 = 401) {
-  const { db, metrics } = c.get("deps");
-  metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason });
-  await audit(db, { id: null, label: username || "(empty)", ip: clientIp(c) }, "login.failure", null, { reason }, "failure");
-  return c.html(<LoginPage error={message} username={username} next={next} />, status);
-}
+const FAILURE_MESSAGES = {
+  "bad-credentials": "Wrong username or password.",
+  disabled: "This account is disabled. Ask an administrator.",
+  "no-role": "This account has no hub role. Ask an administrator.",
+} as const;
 
 function tooMany(c: Context<HubEnv>, username: string, retryAfterSeconds: number, next?: string) {
-  c.get("deps").metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason: "rate-limited" });
   c.header("Retry-After", String(retryAfterSeconds));
   const minutes = Math.ceil(retryAfterSeconds / 60);
   const until = new Date(Date.now() + retryAfterSeconds * 1000).toISOString().slice(11, 16);
@@ -99,8 +86,7 @@ function tooMany(c: Context<HubEnv>, username: string, retryAfterSeconds: number
 
 /** Sign-in routes; each hub app gets its own attempt counters. */
 export function loginPages() {
-  const limits = new SignInLimits();
-  let bursts: AuditBursts | undefined;
+  const signIn = createSignIn();
   const routes = new Hono<HubEnv>();
 
   routes.get("/login", (c) => c.html(<LoginPage next={safeNext(c.req.query("next"))} />));
@@ -111,47 +97,13 @@ export function loginPages() {
     const parsed = loginForm.safeParse(await c.req.parseBody().catch(() => ({})));
     if (!parsed.success) return c.html(<LoginPage error="Enter a username and a password." />, 400);
     const { username, password, next } = parsed.data;
-    const { db } = c.get("deps");
     const ip = clientIp(c) ?? "unknown";
-    // Reserved before argon2id runs (synchronously), so a burst cannot outrun the limit.
-    const attempt = limits.attempt(username, ip);
-    // Refusals (and guesses from an address over its limit) are audited as one counted row per
-    // limiter key and window.
-    const auditBurst = (byAddress: boolean) => {
-      if (!bursts) {
-        bursts = new AuditBursts(db);
-        // Pending counts are written before the database closes.
-        const pending = bursts;
-        c.get("deps").services.push({ name: "sign-in-audit-bursts", stop: () => pending.flushAll() });
-      }
-      return byAddress
-        ? bursts.record(`address|${ip}`, limits.perAddress.windowEnd(ip), { id: null, label: "(any user)", ip }, "login.rate_limited", { scope: "address" })
-        : bursts.record(`user|${username.toLowerCase()}|${ip}`, limits.windowEnd(username, ip), { id: null, label: username, ip }, "login.rate_limited", { scope: "user+address", username });
-    };
-    if (!attempt.ok) {
-      await auditBurst(attempt.addressOverLimit);
-      return tooMany(c, username, attempt.retryAfterSeconds, next);
+    const outcome = await signIn(c.get("deps"), { username, password, ip, clientIp: clientIp(c), userAgent: c.req.header("user-agent") });
+    if (!outcome.ok) {
+      if (outcome.reason === "rate-limited") return tooMany(c, username, outcome.retryAfterSeconds, next);
+      return c.html(<LoginPage error={FAILURE_MESSAGES[outcome.reason]} username={username} next={next} />, 401);
     }
-    const found = await findUserByUsername(db, username);
-    const valid = await Bun.password.verify(password, found?.user.passwordHash ?? (await getDummyHash()));
-    if (!found || !valid) {
-      if (attempt.addressOverLimit) {
-        // Spraying from this address: one counted row per window, not one per guess.
-        await auditBurst(true);
-        c.get("deps").metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts").inc({ reason: "bad-credentials" });
-        return c.html(<LoginPage error="Wrong username or password." username={username} next={next} />, 401);
-      }
-      return fail(c, username, "bad-credentials", "Wrong username or password.", next);
-    }
-    attempt.succeeded();
-    if (found.principal.disabled) return fail(c, username, "disabled", "This account is disabled. Ask an administrator.", next, 401);
-    if (!canRead(await rolesOf(db, found.principal.id))) {
-      return fail(c, username, "no-role", "This account has no hub role. Ask an administrator.", next, 401);
-    }
-    const session = await createSession(db, found.principal.id, { ip, userAgent: c.req.header("user-agent") });
-    await db.update(users).set({ lastLoginAt: Date.now() }).where(eq(users.principalId, found.principal.id));
-    await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");
-    setCookie(c, SESSION_COOKIE, session.token, {
+    setCookie(c, SESSION_COOKIE, outcome.sessionToken, {
       httpOnly: true,
       sameSite: "Strict",
       secure: new URL(c.req.url).protocol === "https:",
