@@ -132,3 +132,10 @@ document.addEventListener("click", (event) => {
   toggle.setAttribute("aria-expanded", String(open));
   toggle.closest(".topbar").classList.toggle("nav-open", open);
 });
+
+// Narrow screens: the settings sub-navigation scrolls sideways; bring the current page's entry into view.
+document.addEventListener("DOMContentLoaded", () => {
+  const current = document.querySelector(".subnav a[aria-current='page']");
+  const nav = current && current.parentElement;
+  if (nav && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+});

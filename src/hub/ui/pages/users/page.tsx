@@ -20,7 +20,7 @@ export function ListPage(props: {
   const { c, filter, data } = props;
   const auth = c.get("auth");
   return (
-    <Layout title="Security › Users" auth={auth} active="users">
+    <Layout title="Settings › Security › Users" auth={auth} active="users">
       <Flash message={props.flash} />
       <p class="muted">
         Users sign in to this hub; Applications/Services hold API tokens (joining keys for instances, or JSON API access). Roles decide what
