@@ -168,7 +168,11 @@ export function ExternalManagersStatus(props: { c: Ctx; instanceId: string; mana
             <tr data-client={m.name}>
               <td>{SOURCE_LABEL(m.name)}</td>
               <td>
-                <StatusBadge status={m.status === "ok" ? "ok" : m.status === "error" ? "error" : m.status === "disabled" ? "disabled" : "none"} label={STATUS_TEXT[m.status] ?? m.status} />
+                {m.status === "not-found" && !m.scannedAt ? (
+                  <StatusBadge status="none" label="not scanned yet" />
+                ) : (
+                  <StatusBadge status={m.status === "ok" ? "ok" : m.status === "error" ? "error" : m.status === "disabled" ? "disabled" : "none"} label={STATUS_TEXT[m.status] ?? m.status} />
+                )}
                 {m.problems.map((p) => (
                   <div class="problem">{p}</div>
                 ))}

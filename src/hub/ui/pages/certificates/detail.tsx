@@ -247,7 +247,8 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
                   <tr data-task-index={i}>
                     <td>{i + 1}</td>
                     <td>
-                      <strong>{t.type === "service" ? TASK_LABEL.service : (t.name ?? TASK_LABEL[t.type as TaskType])}</strong> <span class="muted">{TASK_LABEL[t.type as TaskType]}</span>
+                      <strong>{t.type !== "service" && t.name ? t.name : TASK_LABEL[t.type as TaskType]}</strong>
+                      {t.type !== "service" && t.name ? <span class="muted"> {TASK_LABEL[t.type as TaskType]}</span> : null}
                       <div class="mono wrap detail">{taskTarget(t as Record<string, unknown>)}</div>
                     </td>
                     <td>
