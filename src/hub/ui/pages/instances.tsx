@@ -171,8 +171,9 @@ function offeredCommands(i: InstanceView, managers: ExternalManagerView[]) {
   const notes: string[] = [];
   if (i.certificateCount > 0) offered.push("renew-now");
   else notes.push("Renewing is offered once this instance has certificates.");
-  if (managers.some((m) => m.status !== "disabled")) offered.push("refresh-external-scan");
-  else notes.push("Rescanning is offered once an external certificate manager is enabled (Settings › External Certificate Managers).");
+  // A rescan is worth offering once a client was found here (or failed to be read).
+  if (managers.some((m) => m.status === "ok" || m.status === "error")) offered.push("refresh-external-scan");
+  else notes.push("Rescanning is offered once the agent has found an external certificate manager (certbot, acme.sh, …) on this host; it scans by itself periodically — “Refresh now” below scans at once.");
   offered.push("update-settings");
   if (i.allowScripts === false) notes.push("Run a script: not offered, the agent reported that its host admin did not allow scripts (--allow-scripts).");
   else offered.push("run-script");

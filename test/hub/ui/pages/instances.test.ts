@@ -111,6 +111,9 @@ describe("sending a command (#9)", () => {
     expect(form).not.toContain('value="run-script"');
     expect(form).toContain("did not allow scripts");
     expect(form).not.toContain('value="renew-certificate"');
+    // Nothing found by the external scan yet: no rescan in the form, and why.
+    expect(form).not.toContain('value="refresh-external-scan"');
+    expect(form).toContain("Rescanning is offered once the agent has found an external certificate manager");
     // No "Renew now" button either while there is nothing to renew (#6).
     expect(html).not.toContain(`/instances/${id}/renew-now`);
   });
