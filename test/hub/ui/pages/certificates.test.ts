@@ -307,6 +307,9 @@ describe("a reported certificate", () => {
     expect(text(liveHtml)).toContain("Deploy now queued");
     expect(liveHtml).not.toContain("<html");
 
+    const list = await page(viewer, "/certificates");
+    expect(list).not.toContain('href="/certificates/new"');
+    expect(list).toContain(`href="/certificates/${id}"`);
     const asViewer = await page(viewer, `/certificates/${id}`);
     expect(asViewer).not.toContain(`action="/certificates/${id}/renew"`);
     expect(asViewer).not.toContain(`/certificates/${id}/edit`);
