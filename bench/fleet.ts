@@ -44,7 +44,7 @@ const TARGET_INTERVAL_S = 60;
 /** Joins through the endpoint: under the hub's 600/min per-address limit, with room to spare. */
 const JOIN_BUDGET = 500;
 const JOIN_CONCURRENCY = 8;
-/** Hub default (src/hub/fleet/lastSeen.ts): heartbeats are written in one batch this often. */
+/** Hub default (src/hub/fleet/last-seen.ts): heartbeats are written in one batch this often. */
 const LAST_SEEN_FLUSH_MS = 5000;
 /** Agents needed for the one-sync-per-agent CPU figure. */
 const MIN_AGENTS_FOR_PASS = 500;

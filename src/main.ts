@@ -2,7 +2,7 @@
 // certhub: one binary, two modes. Hub (default) or agent (--agent), plus admin CLI commands.
 // @peculiar/x509 (certificates on both sides) needs the Reflect polyfill before it loads.
 import "reflect-metadata";
-import { describeStorageError } from "./db/storageErrors";
+import { describeStorageError } from "./db/storage-errors";
 import { describeCliError } from "./cli/args";
 import { VERSION } from "./version";
 

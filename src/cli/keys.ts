@@ -1,5 +1,5 @@
 // `certhub keys create|list|revoke`: joining keys and API tokens from the command line.
-import { listApiTokens, tokenView } from "../db/apiTokens";
+import { listApiTokens, tokenView } from "../db/api-tokens";
 import { CLI_ACTOR } from "../db/audit";
 import { ROLE_IDS, type RoleId } from "../db/roles";
 import { RuleError } from "../hub/core/errors";

@@ -1,5 +1,5 @@
 // The hub's HTTP application: assembled once from its parts.
-import { describeStorageError } from "../db/storageErrors";
+import { describeStorageError } from "../db/storage-errors";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { agentApi } from "./agent-api";

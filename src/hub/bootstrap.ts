@@ -2,7 +2,7 @@
 // principal with its role, and the default "Instance Joining Key". Secrets are returned
 // once for printing and stored only as hashes.
 import { eq } from "drizzle-orm";
-import { createApiToken } from "../db/apiTokens";
+import { createApiToken } from "../db/api-tokens";
 import { audit, SYSTEM_ACTOR } from "../db/audit";
 import type { HubDb } from "../db/client";
 import { createPrincipal, createUser, findManagedInstancePrincipal, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../db/principals";

@@ -1,14 +1,14 @@
 // Starts a hub: database, first-run bootstrap, TLS, background services, HTTP server.
 // Used by `certhub serve` and by in-process tests.
 import { sql } from "drizzle-orm";
-import { tokenStatus } from "../db/apiTokens";
+import { tokenStatus } from "../db/api-tokens";
 import { openHubDatabase } from "../db/client";
 import { ensurePrivateDir, restrictSecretFiles } from "../lib/private-files";
 import { apiTokens } from "../db/schema";
 import { purgeExpiredSessions } from "../db/sessions";
 import { createApp } from "./app";
 import { agentsAllowed, IDLE_TIMEOUT_SECONDS, readOpenFileLimit, startDescriptorGuard, type DescriptorGuard, type Pressure } from "./descriptors";
-import { startAuditRetention } from "./security/auditRetention";
+import { startAuditRetention } from "./security/audit-retention";
 import { bootstrapHub, type BootstrapResult } from "./bootstrap";
 import type { HubConfig } from "./config";
 import type { HubDeps } from "./context";

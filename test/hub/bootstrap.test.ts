@@ -1,7 +1,7 @@
 // First start creates exactly the contract's objects; a second start creates nothing.
 import { afterAll, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { listApiTokens } from "../../src/db/apiTokens";
+import { listApiTokens } from "../../src/db/api-tokens";
 import { listPrincipals } from "../../src/db/principals";
 import { rolesOf } from "../../src/db/roles";
 import { startTestHub, signIn, type TestHub } from "../helpers/session";

@@ -1,7 +1,7 @@
 // The agent-facing API, mounted by the hub at /api/agent/v1. Agents connect outbound only.
 // Every body is size-limited before it is read and validated with zod; anything the caller
 // got wrong is a JSON 4xx, never a 5xx. Wire types live in src/protocol.
-import { describeStorageError } from "../../db/storageErrors";
+import { describeStorageError } from "../../db/storage-errors";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { BODY_LIMITS } from "../../protocol/schemas";

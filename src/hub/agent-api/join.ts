@@ -11,13 +11,13 @@
 // instance instead of creating a second one or consuming another use.
 import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/audit";
-import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/apiTokens";
+import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/api-tokens";
 import { getInstance, newInstanceId } from "../../db/instances";
 import { instances } from "../../db/schema";
 import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
-import { KeyedLock, RateLimiter } from "../security/rateLimit";
+import { KeyedLock, RateLimiter } from "../security/rate-limit";
 import { clientIp, fail, readJson, type Ctx } from "./util";
 
 type Reason = Exclude<TokenCheck, { ok: true }>["reason"];

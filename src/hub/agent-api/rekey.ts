@@ -8,7 +8,7 @@
 // enabled and holding the role) and one use is consumed, in the same transaction that uses up
 // the retired key — so replays, and any second holder, are refused.
 import { audit } from "../../db/audit";
-import { checkJoiningKey, consumeJoiningKeyUse } from "../../db/apiTokens";
+import { checkJoiningKey, consumeJoiningKeyUse } from "../../db/api-tokens";
 import { getInstance, newInstanceId, takeRetiredKey } from "../../db/instances";
 import { RekeyRequestSchema, type RekeyResponse } from "../../protocol/schemas";
 import { joinRefusal } from "./join";

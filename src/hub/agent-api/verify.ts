@@ -4,13 +4,13 @@
 //   seq > lastSeq                      accepted (a new boot id here is a restart)
 //   seq <= lastSeq, same boot id       replayed or out-of-order → 409, nothing changes
 //   seq <= lastSeq, other boot id      two processes share the identity → identity conflict
-// The in-memory high-water mark is flushed in batches (fleet/lastSeen.ts), which is enough for
+// The in-memory high-water mark is flushed in batches (fleet/last-seen.ts), which is enough for
 // heartbeats. A request that may change state (see mayChangeState) first writes its sequence
 // to the database, conditionally, so that a captured request cannot be replayed after a hub
 // crash (or against a second hub process) — before it has any effect.
 import { audit } from "../../db/audit";
 import { commitSequence } from "../../db/instances";
-import { describeStorageError } from "../../db/storageErrors";
+import { describeStorageError } from "../../db/storage-errors";
 import {
   MAX_CLOCK_SKEW_MS,
   signedPath,

@@ -1,7 +1,7 @@
 // /api/v1/tokens: API tokens and joining keys.
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { listApiTokens, tokenView } from "../../db/apiTokens";
+import { listApiTokens, tokenView } from "../../db/api-tokens";
 import { getPrincipal } from "../../db/principals";
 import { ROLE_IDS } from "../../db/roles";
 import type { HubEnv } from "../context";

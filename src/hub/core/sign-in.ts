@@ -1,5 +1,5 @@
 // Sign-in rules, out of the login page (which only renders the outcome): password guesses are
-// limited per user+address and per address (security/signInLimits.ts), the password is
+// limited per user+address and per address (security/sign-in-limits.ts), the password is
 // verified against a dummy hash when the user does not exist (timing reveals no usernames),
 // disabled users and users without a hub role are refused, every outcome is counted and
 // audited — refusals while over a limit as one counted row per burst — and a success opens a
@@ -10,8 +10,8 @@ import { findUserByUsername, recordSignIn } from "../../db/principals";
 import { canRead, rolesOf } from "../../db/roles";
 import { createSession } from "../../db/sessions";
 import type { Metrics } from "../metrics";
-import { AuditBursts } from "../security/auditBursts";
-import { SignInLimits } from "../security/signInLimits";
+import { AuditBursts } from "../security/audit-bursts";
+import { SignInLimits } from "../security/sign-in-limits";
 
 export interface SignInDeps {
   db: HubDb;

@@ -2,7 +2,7 @@
 // (principal must hold the scoped role, expiry in the future, audit), shared by the
 // JSON API, the API Access page and the `certhub keys` CLI.
 import { z } from "zod";
-import { createApiToken, getApiToken, getApiTokenByClientId, setApiTokenState } from "../../db/apiTokens";
+import { createApiToken, getApiToken, getApiTokenByClientId, setApiTokenState } from "../../db/api-tokens";
 import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { createPrincipal, findManagedInstancePrincipal, getPrincipal, listPrincipals, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../../db/principals";

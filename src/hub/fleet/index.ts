@@ -1,6 +1,6 @@
 // The fleet service: hub-side state of joined instances that outlives a request.
 // - cache of instance credentials/sequence state and joining-key states (cache.ts)
-// - batched last-seen writes (lastSeen.ts)
+// - batched last-seen writes (last-seen.ts)
 // - push nudges for long-polling agents (notifier.ts)
 // - status derivation (status.ts)
 // - the only writer of `instances` rows (create / update / delete / add a command / bump config
@@ -27,7 +27,7 @@ import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
 import { ChangeFeed, type Change } from "./change-feed";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
-import { LastSeenBatcher } from "./lastSeen";
+import { LastSeenBatcher } from "./last-seen";
 import { Notifier } from "./notifier";
 import { bumpSettingsVersion, type SettingsTarget } from "./settings";
 import { deriveStatus } from "./status";

@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { checkApiToken, consumeApiTokenUse, TOKEN_ERROR_MESSAGES } from "../../db/apiTokens";
+import { checkApiToken, consumeApiTokenUse, TOKEN_ERROR_MESSAGES } from "../../db/api-tokens";
 import { canRead, canWrite, rolesOf } from "../../db/roles";
 import { validateSession } from "../../db/sessions";
 import { safeEqual } from "../../lib/crypto";

@@ -2,7 +2,7 @@
 // same agent health; this table pins them together so a rule cannot change in only one.
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { createApiToken, setApiTokenState } from "../../../src/db/apiTokens";
+import { createApiToken, setApiTokenState } from "../../../src/db/api-tokens";
 import { openHubDatabase } from "../../../src/db/client";
 import { insertInstance, listInstances, updateInstance } from "../../../src/db/instances";
 import { deriveStatus, OFFLINE_AFTER_INTERVALS } from "../../../src/hub/fleet/status";

@@ -9,9 +9,9 @@ import { audit, pruneAudit } from "../../../src/db/audit";
 import type { HubDb } from "../../../src/db/client";
 import { auditLog } from "../../../src/db/schema";
 import { DEFAULT_AUDIT_RETENTION, resolveHubConfig } from "../../../src/hub/config";
-import { startAuditRetention } from "../../../src/hub/security/auditRetention";
-import { FLUSH_DELAY_MS } from "../../../src/hub/security/auditBursts";
-import { PER_USER_FAILURES } from "../../../src/hub/security/signInLimits";
+import { startAuditRetention } from "../../../src/hub/security/audit-retention";
+import { FLUSH_DELAY_MS } from "../../../src/hub/security/audit-bursts";
+import { PER_USER_FAILURES } from "../../../src/hub/security/sign-in-limits";
 import { login, startTestHub, type TestHub } from "../../helpers/session";
 
 let hub: TestHub;

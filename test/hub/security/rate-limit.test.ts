@@ -6,8 +6,8 @@
 //   join:    before the fix 50 checked (with a libSQL server's latency on key lookups; on the
 //            embedded file database the lookup is quick enough to hide the race), after ≤ 20.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { KeyedLock, RateLimiter } from "../../../src/hub/security/rateLimit";
-import { PER_USER_FAILURES } from "../../../src/hub/security/signInLimits";
+import { KeyedLock, RateLimiter } from "../../../src/hub/security/rate-limit";
+import { PER_USER_FAILURES } from "../../../src/hub/security/sign-in-limits";
 import { FakeAgent } from "../agent-api.fixtures";
 import { login, signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolveHubConfig, parseTrustProxy } from "../../../src/hub/config";
 import { forwardedClient, trustedMatcher } from "../../../src/hub/middleware/client-ip";
 import { createHub } from "../../../src/hub/server";
-import { PER_ADDRESS_FAILURES, PER_USER_FAILURES } from "../../../src/hub/security/signInLimits";
+import { PER_ADDRESS_FAILURES, PER_USER_FAILURES } from "../../../src/hub/security/sign-in-limits";
 import { ADMIN_PASSWORD, tempDir } from "../../helpers";
 import { login, signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
 

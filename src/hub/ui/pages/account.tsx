@@ -11,7 +11,7 @@ import { getPrincipal } from "../../../db/principals";
 import { listRoles } from "../../../db/roles";
 import type { HubEnv } from "../../context";
 import { actorOf, SESSION_COOKIE } from "../../middleware/auth";
-import { RateLimiter } from "../../security/rateLimit";
+import { RateLimiter } from "../../security/rate-limit";
 import { RuleError } from "../../core/errors";
 import { changeOwnPassword, MIN_PASSWORD_LENGTH } from "../../core/principals";
 import { Csrf, FieldError, Flash, Time } from "../components";

@@ -6,7 +6,7 @@ import type { Child } from "hono/jsx";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { listAudit } from "../../../db/audit";
 import { countInstancesByStatus, type InstanceStatus } from "../../../db/instances";
-import { tokenStatus } from "../../../db/apiTokens";
+import { tokenStatus } from "../../../db/api-tokens";
 import { canWrite, ROLE } from "../../../db/roles";
 import { apiTokens, certificates, principals } from "../../../db/schema";
 import type { AuthInfo, HubEnv } from "../../context";

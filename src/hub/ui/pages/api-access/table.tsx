@@ -1,6 +1,6 @@
 // The token list: filter (query string), toolbar, table with retire/revoke, pager.
 import { inArray, sql } from "drizzle-orm";
-import { listApiTokens, tokenStatus } from "../../../../db/apiTokens";
+import { listApiTokens, tokenStatus } from "../../../../db/api-tokens";
 import { canWrite, listRoles, ROLE_IDS, type RoleId } from "../../../../db/roles";
 import { instances } from "../../../../db/schema";
 import type { AuthInfo } from "../../../context";

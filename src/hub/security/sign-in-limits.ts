@@ -6,8 +6,8 @@
 //   proxy or NAT many people share an address, so going over it must not lock everyone out:
 //   it only tightens the per-user budget from that address to one try per window. A user who
 //   has not failed from there in the window still signs in with the right password.
-// Every slot is reserved before argon2id runs and refunded on success (see rateLimit.ts).
-import { RateLimiter } from "./rateLimit";
+// Every slot is reserved before argon2id runs and refunded on success (see rate-limit.ts).
+import { RateLimiter } from "./rate-limit";
 
 export const SIGN_IN_WINDOW_MS = 15 * 60_000;
 export const PER_USER_FAILURES = 5;

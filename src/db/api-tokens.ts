@@ -6,7 +6,7 @@ import { and, desc, eq, like, ne, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
-import { isStorageError } from "./storageErrors";
+import { isStorageError } from "./storage-errors";
 import { ROLE, type RoleId } from "./roles";
 import { apiTokens, principalRoles, principals } from "./schema";
 
