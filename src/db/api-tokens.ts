@@ -2,7 +2,7 @@
 // joining keys; administrator/readonly tokens authenticate the JSON admin API.
 // Secrets are ≥160-bit random, shown once, stored as SHA-256 (they are not human
 // passwords, so a fast hash compared in constant time is the right tool).
-import { and, desc, eq, like, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, like, ne, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
@@ -239,3 +239,25 @@ export const TOKEN_ERROR_MESSAGES: Record<Exclude<TokenCheck, { ok: true }>["rea
   disabled: "the principal owning this key is disabled",
   "owner-lacks-role": "the principal owning this key no longer holds the key's role",
 };
+
+/** The fields the token gauges count by (every token; the table stays small). */
+export function tokenCountRows(db: HubDb) {
+  return db
+    .select({ roleId: apiTokens.roleId, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount })
+    .from(apiTokens)
+    .where(sql`1`);
+}
+
+/** What the agent API checks of a joining key on every request (cached by the fleet). */
+export async function joiningKeyState(db: HubDb, id: string) {
+  const [row] = await db.select({ state: apiTokens.state, title: apiTokens.title, clientId: apiTokens.clientId }).from(apiTokens).where(eq(apiTokens.id, id));
+  return row ?? null;
+}
+
+/** Ids of keys revoked at or after `since` (the fleet's watcher for revocations by the CLI). */
+export function keysRevokedSince(db: HubDb, since: number) {
+  return db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.state, "revoked"), gte(apiTokens.revokedAt, since)));
+}

@@ -1,6 +1,6 @@
 // Joined instances (agents). Hot-path reads go through the fleet cache
 // (src/hub/fleet); these functions are the only SQL that touches the table.
-import { and, asc, desc, eq, inArray, like, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, like, or, sql, type SQL } from "drizzle-orm";
 import { newId } from "../lib/ids";
 import type { HubDb } from "./client";
 import { apiTokens, caAccounts, credentials, instances, settings } from "./schema";
@@ -272,3 +272,61 @@ export async function recentInstances(db: HubDb, limit = 10) {
   return db.select().from(instances).orderBy(desc(instances.joinedAt)).limit(limit);
 }
 
+
+/** One page of whole rows in id order after `after` (the fleet cache warms itself with these). */
+export function instancesPage(db: HubDb, after: string, limit: number) {
+  return db.select().from(instances).where(gt(instances.id, after)).orderBy(asc(instances.id)).limit(limit);
+}
+
+/** The instance a public key joined as with this joining key (a retried join). */
+export async function findJoined(db: HubDb, publicKey: string, joiningKeyId: string) {
+  const [row] = await db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.publicKey, publicKey), eq(instances.joiningKeyId, joiningKeyId)));
+  return row;
+}
+
+/** The admin-changeable fields the fleet cache mirrors, for instances another hub process changed. */
+export function cacheFieldsOf(db: HubDb, ids: string[]) {
+  return db
+    .select({
+      id: instances.id,
+      publicKey: instances.publicKey,
+      state: instances.state,
+      identityConflict: instances.identityConflict,
+      identityResetPending: instances.identityResetPending,
+      settingsVersion: instances.settingsVersion,
+      nextCommandSeq: instances.nextCommandSeq,
+      groupName: instances.groupName,
+      joiningKeyId: instances.joiningKeyId,
+    })
+    .from(instances)
+    .where(inArray(instances.id, ids));
+}
+
+/** Which instances a config change reaches: one, a list, a group or all. */
+export type SettingsTarget = { instanceId: string } | { instanceIds: string[] } | { group: string } | "all";
+
+/**
+ * Marks the config as changed for the instances in scope, so their next sync fetches it again.
+ * Returns the ids of the affected instances.
+ */
+export async function bumpSettingsVersion(db: HubDb, scope: SettingsTarget): Promise<string[]> {
+  if (typeof scope === "object" && "instanceIds" in scope) {
+    const out: string[] = [];
+    // Chunked: SQLite limits bound parameters per statement.
+    for (let i = 0; i < scope.instanceIds.length; i += 500) out.push(...(await bump(db, inArray(instances.id, scope.instanceIds.slice(i, i + 500)))));
+    return out;
+  }
+  return bump(db, scope === "all" ? undefined : "instanceId" in scope ? eq(instances.id, scope.instanceId) : eq(instances.groupName, scope.group));
+}
+
+async function bump(db: HubDb, where: SQL | undefined): Promise<string[]> {
+  const rows = await db
+    .update(instances)
+    .set({ settingsVersion: sql`${instances.settingsVersion} + 1` })
+    .where(where)
+    .returning({ id: instances.id });
+  return rows.map((r) => r.id);
+}

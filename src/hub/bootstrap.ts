@@ -1,13 +1,12 @@
 // First start on an empty database: the admin user, the "Hub Managed Instance" service
 // principal with its role, and the default "Instance Joining Key". Secrets are returned
 // once for printing and stored only as hashes.
-import { eq } from "drizzle-orm";
 import { createApiToken } from "../db/api-tokens";
 import { audit, SYSTEM_ACTOR } from "../db/audit";
 import type { HubDb } from "../db/client";
 import { createPrincipal, createUser, findManagedInstancePrincipal, MANAGED_INSTANCE_PRINCIPAL_TITLE } from "../db/principals";
 import { ensureBuiltInRoles, ROLE } from "../db/roles";
-import { hubMeta } from "../db/schema";
+import { claimBootstrap, isBootstrapped as bootstrapClaimed, releaseBootstrap } from "../db/hub-meta";
 import { randomToken } from "../lib/crypto";
 import { joinCommands } from "./join-commands";
 
@@ -20,20 +19,14 @@ export interface BootstrapResult {
 
 /** True once a hub's first start has run on this database. */
 export async function isBootstrapped(db: HubDb): Promise<boolean> {
-  const rows = await db.select({ key: hubMeta.key }).from(hubMeta).where(eq(hubMeta.key, "bootstrapped_at")).limit(1);
-  return rows.length > 0;
+  return bootstrapClaimed(db);
 }
 
 /** Creates the first-run objects exactly once; returns undefined when already done. */
 export async function bootstrapHub(db: HubDb, env = process.env): Promise<BootstrapResult | undefined> {
   await ensureBuiltInRoles(db);
   // Claim the bootstrap atomically so two processes starting together cannot both run it.
-  const claimed = await db
-    .insert(hubMeta)
-    .values({ key: "bootstrapped_at", value: String(Date.now()) })
-    .onConflictDoNothing()
-    .returning();
-  if (claimed.length === 0) return undefined;
+  if (!(await claimBootstrap(db))) return undefined;
   try {
     const envPassword = env.CERTHUB_ADMIN_PASSWORD;
     const password = envPassword || randomToken(16);
@@ -56,7 +49,7 @@ export async function bootstrapHub(db: HubDb, env = process.env): Promise<Bootst
     await audit(db, SYSTEM_ACTOR, "hub.bootstrap", null, { adminUser: "admin", joiningKey: key.clientId });
     return { admin: { username: "admin", password, generated: !envPassword }, joiningKey: { clientId: key.clientId, secret: key.secret } };
   } catch (err) {
-    await db.delete(hubMeta).where(eq(hubMeta.key, "bootstrapped_at"));
+    await releaseBootstrap(db);
     throw err;
   }
 }

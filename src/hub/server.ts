@@ -1,10 +1,8 @@
 // Starts a hub: database, first-run bootstrap, TLS, background services, HTTP server.
 // Used by `certhub serve` and by in-process tests.
-import { sql } from "drizzle-orm";
-import { tokenStatus } from "../db/api-tokens";
+import { tokenCountRows, tokenStatus } from "../db/api-tokens";
 import { openHubDatabase } from "../db/client";
 import { ensurePrivateDir, restrictSecretFiles } from "../lib/private-files";
-import { apiTokens } from "../db/schema";
 import { purgeExpiredSessions } from "../db/sessions";
 import { createApp } from "./app";
 import { agentsAllowed, IDLE_TIMEOUT_SECONDS, readOpenFileLimit, startDescriptorGuard, type DescriptorGuard, type Pressure } from "./descriptors";
@@ -126,10 +124,7 @@ function registerGauges(deps: HubDeps) {
   // Declared up front so scrapes show 0 before the first failure.
   metrics.counter("certhub_signin_failures_total", "Failed admin sign-in attempts");
   metrics.gauge("certhub_api_tokens", "API tokens by role and status", async () => {
-    const rows = await db
-      .select({ roleId: apiTokens.roleId, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount })
-      .from(apiTokens)
-      .where(sql`1`);
+    const rows = await tokenCountRows(db);
     const counts = new Map<string, { labels: Record<string, string>; value: number }>();
     for (const r of rows) {
       const labels = { role: r.roleId, status: tokenStatus(r) };

@@ -9,11 +9,9 @@
 //    so retiring the joining key does not strand hosts already joined with it.
 // A retried join with the same public key (response lost on the way back) returns the same
 // instance instead of creating a second one or consuming another use.
-import { and, eq } from "drizzle-orm";
 import { audit } from "../../db/audit";
 import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/api-tokens";
-import { getInstance, newInstanceId } from "../../db/instances";
-import { instances } from "../../db/schema";
+import { findJoined, getInstance, newInstanceId } from "../../db/instances";
 import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
@@ -107,10 +105,7 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
   const token = check.token;
 
   // A retry of a join that already succeeded (same key pair): hand back the same instance.
-  const [existing] = await db
-    .select({ id: instances.id })
-    .from(instances)
-    .where(and(eq(instances.publicKey, req.publicKey), eq(instances.joiningKeyId, token.id)));
+  const existing = await findJoined(db, req.publicKey, token.id);
   if (existing) {
     const row = await getInstance(db, existing.id);
     return c.json(joinResponse(existing.id, token.groupName, row?.syncIntervalSeconds ?? fleet.defaultSyncIntervalSeconds));

@@ -5,10 +5,9 @@
 // - joining key states: a short TTL, because `certhub keys revoke` runs in another process
 //   and must cut instances off within seconds.
 import type { KeyObject } from "node:crypto";
-import { asc, eq, gt } from "drizzle-orm";
 import type { HubDb } from "../../db/client";
-import { getInstance, type Instance } from "../../db/instances";
-import { apiTokens, instances } from "../../db/schema";
+import { joiningKeyState } from "../../db/api-tokens";
+import { getInstance, instancesPage, type Instance } from "../../db/instances";
 import { parsePublicKey } from "../../protocol/signing";
 
 export interface CachedInstance {
@@ -111,7 +110,7 @@ export class InstanceCache {
     let loaded = 0;
     for (;;) {
       const gens = new Map(this.generation);
-      const rows = await this.db.select().from(instances).where(gt(instances.id, after)).orderBy(asc(instances.id)).limit(pageSize);
+      const rows = await instancesPage(this.db, after, pageSize);
       for (const row of rows) {
         if (this.map.has(row.id) || this.loading.has(row.id) || (this.generation.get(row.id) ?? 0) !== (gens.get(row.id) ?? 0)) continue;
         if (this.map.size >= MAX_INSTANCES) return loaded;
@@ -170,12 +169,8 @@ export class KeyStateCache {
     if (hit && now - hit.at < this.ttlMs) return hit.info;
     const inflight = this.loading.get(keyId);
     if (inflight) return inflight;
-    const p = this.db
-      .select({ state: apiTokens.state, title: apiTokens.title, clientId: apiTokens.clientId })
-      .from(apiTokens)
-      .where(eq(apiTokens.id, keyId))
-      .then(([row]) => {
-        const info = row ?? null;
+    const p = joiningKeyState(this.db, keyId)
+      .then((info) => {
         this.map.set(keyId, { info, at: Date.now() });
         return info;
       })

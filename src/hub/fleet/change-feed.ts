@@ -9,9 +9,8 @@
 // no other connection committed anything. Rows older than two minutes are deleted by whoever
 // notices first.
 import { randomBytes } from "node:crypto";
-import { and, gt, lt, sql } from "drizzle-orm";
 import type { HubDb } from "../../db/client";
-import { hubMeta } from "../../db/schema";
+import { dataVersion, deleteMetaBetween, metaBetween, putMeta } from "../../db/hub-meta";
 
 export interface Change {
   /** Instances whose row changed (command, state, keys, settings version, removal). */
@@ -50,7 +49,7 @@ export class ChangeFeed {
   async publish(change: Change): Promise<void> {
     const key = `${keyAt(Date.now())}.${this.origin}.${++this.counter}`;
     try {
-      await this.db.insert(hubMeta).values({ key, value: JSON.stringify(change) });
+      await putMeta(this.db, key, JSON.stringify(change));
     } catch (err) {
       console.error(`certhub: change feed write failed (other hub processes learn at their next sync): ${err}`);
     }
@@ -78,10 +77,7 @@ export class ChangeFeed {
   /** One look at the feed (exposed for tests); applies changes from other processes. */
   async poll(now = Date.now()): Promise<void> {
     if (!(await this.somethingCommitted())) return;
-    const rows = await this.db
-      .select()
-      .from(hubMeta)
-      .where(and(gt(hubMeta.key, keyAt(now - LOOKBACK_MS)), lt(hubMeta.key, `${PREFIX}~`)));
+    const rows = await metaBetween(this.db, keyAt(now - LOOKBACK_MS), `${PREFIX}~`);
     const changes: Change[] = [];
     for (const row of rows) {
       if (this.seen.has(row.key)) continue;
@@ -95,7 +91,7 @@ export class ChangeFeed {
     if (changes.length) await this.apply(changes);
     if (now - this.lastPrune > 30_000) {
       this.lastPrune = now;
-      await this.db.delete(hubMeta).where(and(gt(hubMeta.key, PREFIX), lt(hubMeta.key, keyAt(now - KEEP_MS))));
+      await deleteMetaBetween(this.db, PREFIX, keyAt(now - KEEP_MS));
     }
   }
 
@@ -105,8 +101,7 @@ export class ChangeFeed {
    */
   private async somethingCommitted(): Promise<boolean> {
     try {
-      const rows = await this.db.all<{ data_version: number }>(sql`PRAGMA data_version`);
-      const v = Number(rows[0]?.data_version);
+      const v = await dataVersion(this.db);
       if (!Number.isFinite(v)) return true;
       const changed = v !== this.dataVersion;
       this.dataVersion = v;

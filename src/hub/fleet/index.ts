@@ -7,12 +7,13 @@
 //   versions): each write keeps this process's cache, the other processes (change feed) and
 //   the agents' long-polls coherent by construction. The rules (who may do what, audit) are in
 //   src/hub/core/instances.ts; "what is waiting for an agent" in waiting.ts.
-import { and, eq, gte, inArray } from "drizzle-orm";
 import type { HubDb } from "../../db/client";
 import { insertCommand } from "../../db/commands";
-import { apiTokens, instances as instancesTable } from "../../db/schema";
+import { keysRevokedSince } from "../../db/api-tokens";
 import {
   applyRekey,
+  bumpSettingsVersion,
+  cacheFieldsOf,
   countInstancesByStatus,
   deleteInstance,
   getInstance,
@@ -21,6 +22,7 @@ import {
   type Instance,
   type InstanceStatus,
   type NewInstance,
+  type SettingsTarget,
 } from "../../db/instances";
 import type { CommandType } from "../../protocol/schemas";
 import type { HubConfig } from "../config";
@@ -29,7 +31,6 @@ import { ChangeFeed, type Change } from "./change-feed";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./last-seen";
 import { Notifier } from "./notifier";
-import { bumpSettingsVersion, type SettingsTarget } from "./settings";
 import { deriveStatus } from "./status";
 
 export type { CachedInstance, KeyInfo } from "./cache";
@@ -132,10 +133,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     const from = revokedSince;
     revokedSince = Date.now() - 1000; // overlap: a commit may land just behind the clock
     try {
-      const rows = await db
-        .select({ id: apiTokens.id })
-        .from(apiTokens)
-        .where(and(eq(apiTokens.state, "revoked"), gte(apiTokens.revokedAt, from)));
+      const rows = await keysRevokedSince(db, from);
       for (const { id } of rows) {
         if (notifiedRevoked.has(id)) continue;
         notifiedRevoked.add(id);
@@ -190,20 +188,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     const list = [...ids].filter((id) => instances.peek(id) || notifier.has(id));
     for (let i = 0; i < list.length; i += 500) {
       const part = list.slice(i, i + 500);
-      const rows = await db
-        .select({
-          id: instancesTable.id,
-          publicKey: instancesTable.publicKey,
-          state: instancesTable.state,
-          identityConflict: instancesTable.identityConflict,
-          identityResetPending: instancesTable.identityResetPending,
-          settingsVersion: instancesTable.settingsVersion,
-          nextCommandSeq: instancesTable.nextCommandSeq,
-          groupName: instancesTable.groupName,
-          joiningKeyId: instancesTable.joiningKeyId,
-        })
-        .from(instancesTable)
-        .where(inArray(instancesTable.id, part));
+      const rows = await cacheFieldsOf(db, part);
       const found = new Map(rows.map((r) => [r.id, r]));
       for (const id of part) {
         const row = found.get(id);
