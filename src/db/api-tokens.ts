@@ -261,3 +261,11 @@ export function keysRevokedSince(db: HubDb, since: number) {
     .from(apiTokens)
     .where(and(eq(apiTokens.state, "revoked"), gte(apiTokens.revokedAt, since)));
 }
+
+/** Joining keys not revoked (the dashboard picks the active ones with tokenStatus). */
+export function unrevokedJoiningKeys(db: HubDb) {
+  return db
+    .select({ clientId: apiTokens.clientId, title: apiTokens.title, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount, createdAt: apiTokens.createdAt })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.roleId, ROLE.managedInstance), ne(apiTokens.state, "revoked")));
+}

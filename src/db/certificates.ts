@@ -189,3 +189,15 @@ export function certificateView(c: CertificateRow, hostname?: string) {
     updatedAt: c.updatedAt,
   };
 }
+
+/** Fleet-wide certificate counts for the dashboard: all, expiring within `expiringMs`, expired. */
+export async function certificateCounts(db: HubDb, now: number, expiringMs: number) {
+  const [row] = await db
+    .select({
+      total: sql<number>`count(*)`,
+      expiring: sql<number>`coalesce(sum(case when ${certificates.notAfter} > ${now} and ${certificates.notAfter} <= ${now + expiringMs} then 1 else 0 end), 0)`,
+      expired: sql<number>`coalesce(sum(case when ${certificates.notAfter} <= ${now} then 1 else 0 end), 0)`,
+    })
+    .from(certificates);
+  return { total: Number(row?.total ?? 0), expiring: Number(row?.expiring ?? 0), expired: Number(row?.expired ?? 0) };
+}

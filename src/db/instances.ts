@@ -330,3 +330,14 @@ async function bump(db: HubDb, where: SQL | undefined): Promise<string[]> {
     .returning({ id: instances.id });
   return rows.map((r) => r.id);
 }
+
+/** How many instances joined with each of these keys (the cost of revoking one). */
+export async function countJoinedWith(db: HubDb, keyIds: string[]): Promise<Map<string, number>> {
+  if (!keyIds.length) return new Map();
+  const rows = await db
+    .select({ keyId: instances.joiningKeyId, n: sql<number>`count(*)` })
+    .from(instances)
+    .where(inArray(instances.joiningKeyId, keyIds))
+    .groupBy(instances.joiningKeyId);
+  return new Map(rows.map((r) => [r.keyId ?? "", Number(r.n)]));
+}

@@ -134,3 +134,11 @@ export async function findManagedInstancePrincipal(db: HubDb) {
     .limit(1);
   return row;
 }
+
+/** Principals counted by type and disabled flag (the dashboard's people tile). */
+export function countPrincipals(db: HubDb) {
+  return db
+    .select({ type: principals.type, disabled: principals.disabled, n: sql<number>`count(*)` })
+    .from(principals)
+    .groupBy(principals.type, principals.disabled);
+}

@@ -3,12 +3,12 @@
 // commands show a <secret> placeholder until the admin creates a fresh joining key here.
 import { Hono, type Context } from "hono";
 import type { Child } from "hono/jsx";
-import { and, eq, ne, sql } from "drizzle-orm";
 import { listAudit } from "../../../db/audit";
+import { certificateCounts } from "../../../db/certificates";
 import { countInstancesByStatus, type InstanceStatus } from "../../../db/instances";
-import { tokenStatus } from "../../../db/api-tokens";
+import { countPrincipals } from "../../../db/principals";
+import { tokenStatus, unrevokedJoiningKeys } from "../../../db/api-tokens";
 import { canWrite, ROLE } from "../../../db/roles";
-import { apiTokens, certificates, principals } from "../../../db/schema";
 import type { AuthInfo, HubEnv } from "../../context";
 import { actorOf } from "../../middleware/auth";
 import { RuleError } from "../../core/errors";
@@ -23,23 +23,11 @@ const EXPIRING_DAYS = 30;
 async function loadCounts(c: Ctx) {
   const { db } = c.get("deps");
   const now = Date.now();
-  const [byStatus, [certs], keys, people, recent] = await Promise.all([
+  const [byStatus, certs, keys, people, recent] = await Promise.all([
     countInstancesByStatus(db, now),
-    db
-      .select({
-        total: sql<number>`count(*)`,
-        expiring: sql<number>`coalesce(sum(case when ${certificates.notAfter} > ${now} and ${certificates.notAfter} <= ${now + EXPIRING_DAYS * 86_400_000} then 1 else 0 end), 0)`,
-        expired: sql<number>`coalesce(sum(case when ${certificates.notAfter} <= ${now} then 1 else 0 end), 0)`,
-      })
-      .from(certificates),
-    db
-      .select({ clientId: apiTokens.clientId, title: apiTokens.title, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount, createdAt: apiTokens.createdAt })
-      .from(apiTokens)
-      .where(and(eq(apiTokens.roleId, ROLE.managedInstance), ne(apiTokens.state, "revoked"))),
-    db
-      .select({ type: principals.type, disabled: principals.disabled, n: sql<number>`count(*)` })
-      .from(principals)
-      .groupBy(principals.type, principals.disabled),
+    certificateCounts(db, now, EXPIRING_DAYS * 86_400_000),
+    unrevokedJoiningKeys(db),
+    countPrincipals(db),
     listAudit(db, { limit: 8 }),
   ]);
   const activeKeys = keys.filter((k) => tokenStatus(k, now) === "active").sort((a, b) => b.createdAt - a.createdAt);
@@ -48,7 +36,7 @@ async function loadCounts(c: Ctx) {
   const instanceTotal = Object.values(byStatus).reduce((s, n) => s + n, 0);
   return {
     instances: { total: instanceTotal, byStatus },
-    certs: { total: Number(certs?.total ?? 0), expiring: Number(certs?.expiring ?? 0), expired: Number(certs?.expired ?? 0) },
+    certs,
     activeKeys,
     users: { total: count("user"), disabled: count("user", true), services: count("service") },
     recent: recent.rows,

@@ -1,8 +1,7 @@
 // The token list: filter (query string), toolbar, table with retire/revoke, pager.
-import { inArray, sql } from "drizzle-orm";
 import { listApiTokens, tokenStatus } from "../../../../db/api-tokens";
 import { canWrite, listRoles, ROLE_IDS, type RoleId } from "../../../../db/roles";
-import { instances } from "../../../../db/schema";
+import { countJoinedWith } from "../../../../db/instances";
 import type { AuthInfo } from "../../../context";
 import { FilterToolbar, ListEmpty, pageOf, Pager, PostButton, StatusBadge, Time } from "../../components";
 import { AddButton } from "../../dialogs";
@@ -36,15 +35,7 @@ export async function loadList(c: Ctx, f: Filter) {
   const { db } = c.get("deps");
   const [list, roles] = await Promise.all([listApiTokens(db, { q: f.q, roleId: f.role, hideRevoked: f.hideRevoked, offset: (f.page - 1) * PAGE_SIZE, limit: PAGE_SIZE }), listRoles(db)]);
   // How many instances joined with each listed key: the cost of revoking it.
-  const ids = list.rows.map((r) => r.id);
-  const counts = ids.length
-    ? await db
-        .select({ keyId: instances.joiningKeyId, n: sql<number>`count(*)` })
-        .from(instances)
-        .where(inArray(instances.joiningKeyId, ids))
-        .groupBy(instances.joiningKeyId)
-    : [];
-  const joined = new Map(counts.map((r) => [r.keyId ?? "", Number(r.n)]));
+  const joined = await countJoinedWith(db, list.rows.map((r) => r.id));
   return { ...list, roles, joined };
 }
 
