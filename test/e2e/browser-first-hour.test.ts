@@ -91,10 +91,10 @@ describe.skipIf(!haveChromium)("the first hour in a real browser", () => {
     // The token table is wider than the screen: it scrolls inside its own box.
     await visit("/settings/api-access");
     const table = await page.evaluate(() => {
-      const t = document.querySelector("#tokens") as HTMLElement;
-      return { overflowX: getComputedStyle(t).overflowX, fits: t.getBoundingClientRect().right <= window.innerWidth };
+      const box = (document.querySelector("#tokens") as HTMLElement).parentElement!;
+      return { overflowX: getComputedStyle(box).overflowX, fits: box.getBoundingClientRect().right <= window.innerWidth, scrolls: box.scrollWidth > box.clientWidth };
     });
-    expect(table).toEqual({ overflowX: "auto", fits: true });
+    expect(table).toEqual({ overflowX: "auto", fits: true, scrolls: true });
 
     // The join commands (dashboard, "Join another instance") wrap at spaces inside their box.
     await visit("/");
@@ -108,6 +108,16 @@ describe.skipIf(!haveChromium)("the first hour in a real browser", () => {
     expect(pre.lines).toBeGreaterThan(1);
 
     await page.setViewportSize({ width: 1366, height: 900 });
+    // The long key title wraps inside its cell: the table stays within the page's column.
+    await visit("/settings/api-access");
+    const wide = await page.evaluate(() => {
+      const main = document.querySelector("main")!.getBoundingClientRect();
+      const t = document.querySelector("#tokens")!.parentElement!.getBoundingClientRect();
+      const cell = [...document.querySelectorAll("#tokens td")].find((td) => td.textContent!.includes("rather long title")) as HTMLElement;
+      return { inside: t.right <= main.right + 1, lines: Math.floor(cell.getBoundingClientRect().height / parseFloat(getComputedStyle(cell).fontSize)) };
+    });
+    expect(wide.inside).toBe(true);
+    expect(wide.lines).toBeGreaterThan(1);
     await visit("/");
     expect(await page.getByRole("button", { name: "Menu" }).isVisible()).toBe(false);
     expect(await page.locator("#main-nav").isVisible()).toBe(true);

@@ -7,7 +7,7 @@ import { listCommands } from "../../../db/commands";
 import { parseJsonBounded } from "../../../lib/json-bounded";
 import { getInstanceView, INSTANCE_STATUSES, listInstances, type ListInstancesOptions } from "../../../db/instances";
 import { canWrite } from "../../../db/roles";
-import type { CommandType } from "../../../protocol/schemas";
+import type { CommandType } from "../../../protocol";
 import type { Child } from "hono/jsx";
 import { RuleError } from "../../core/errors";
 import type { ExternalManagerView } from "../../core/external-managers";
@@ -108,6 +108,10 @@ function Actions(props: { i: InstanceView; auth: AuthInfo }) {
         disabled={i.state === "revoked" ? "Reinstate the instance first" : undefined}
       />
       <ActionButton id={i.id} action="remove" label="Remove" confirm="Remove this instance from the hub? The agent must join again to come back." auth={auth} danger />
+      <p class="explain" id="actions-explained">
+        <strong>Revoke</strong> cuts this host off until you reinstate it. <strong>Reset identity</strong> makes the agent create a new key pair —
+        for a copied data dir (two hosts with one identity). <strong>Remove</strong> forgets the instance; its agent must join again.
+      </p>
     </div>
   );
 }

@@ -105,6 +105,8 @@ describe("sending a command (#9)", () => {
     // With the instance's actions, before the live lists.
     expect(html.indexOf('id="queue-command"')).toBeLessThan(html.indexOf('id="instance-live"'));
     expect(form).toContain("Check the connection (ping)");
+    // Each action's word explained in one line beside the buttons (#8).
+    expect(html).toContain("<strong>Reset identity</strong> makes the agent create a new key pair");
     expect(form).toContain("Set agent settings (advanced)");
     expect(form).not.toContain('value="renew-now"'); // no certificates yet
     expect(form).toContain("Renewing is offered once this instance has certificates.");

@@ -92,6 +92,7 @@ export function TokensTable(props: { data: ListData; filter: Filter; auth: AuthI
           <p>Instances need a joining key (scoped role “Management Hub Managed Instance”) to join this hub. Use “Add joining key / API token” to create one.</p>
         </ListEmpty>
       ) : (
+        <div class="table-scroll">
         <table id="tokens">
           <thead>
             <tr>
@@ -151,6 +152,7 @@ export function TokensTable(props: { data: ListData; filter: Filter; auth: AuthI
             })}
           </tbody>
         </table>
+        </div>
       )}
       <Pager page={filter.page} pageSize={PAGE_SIZE} total={data.total} href={(p) => listUrl(filter, p)} target={TABLE_ID} />
     </div>
