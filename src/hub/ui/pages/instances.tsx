@@ -350,7 +350,7 @@ export const instancePages = new Hono<HubEnv>()
           defines its certificates and the agent issues and deploys them there.
         </p>
         <form method="get" action="/instances" class="toolbar" id="instance-filter">
-          <input type="search" name="q" value={filter.q ?? ""} placeholder="Hostname, id, group or key" aria-label="Search" />
+          <input type="search" name="q" value={filter.q ?? ""} placeholder="Name, hostname, label, id, group or key" aria-label="Search" />
           <select name="status" aria-label="Status">
             <option value="">All statuses</option>
             {INSTANCE_STATUSES.map((s) => (
