@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
-import type { Facts } from "../protocol/schemas";
+import type { Facts } from "../protocol";
 import { VERSION } from "../version";
 
 let cached: Facts | null = null;

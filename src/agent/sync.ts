@@ -8,7 +8,7 @@
 // crash the agent); a received InstanceConfig is stored and handed to the certificate lifecycle.
 import { z } from "zod";
 import { InstanceConfigSchema, type InstanceConfig } from "../protocol/certificates";
-import { CommandSchema, generateInstanceKeyPair, CUT_OFF_CODES, type SyncRequest } from "../protocol";
+import { generateInstanceKeyPair, CUT_OFF_CODES, RekeyResponseSchema, SyncResponseSchema, WaitResponseSchema, type SyncRequest } from "../protocol";
 import type { CommandExecutor } from "./commands";
 import { saveInstanceConfig } from "./db/config";
 import type { AgentStore, CertificateReports, HubLink } from "./db/store";
@@ -43,21 +43,7 @@ function newSession(): Session {
   return { active: true, wake: () => {}, waitAbort: null, ended, end };
 }
 
-/** The /sync answer; `config` is checked separately so one bad definition is reported, not fatal. */
-const SyncResponseSchema = z.object({
-  syncIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
-  config: z.unknown().optional(),
-  commands: z.array(CommandSchema).max(1000).optional(),
-  ackResults: z.array(z.string().max(64)).max(1000).optional(),
-  certificatesHash: z.string().max(128).optional(),
-  needCertificates: z.boolean().optional(),
-  resetCursor: z.number().int().nonnegative().optional(),
-  rekey: z.boolean().optional(),
-  identityConflict: z.boolean().optional(),
-});
-const WaitResponseSchema = z.object({ nudge: z.boolean() });
-const RekeyResponseSchema = z.object({ instanceId: z.string().min(1).max(64), keptInstance: z.boolean() });
-
+// Hub answers are validated with the shared schemas (src/protocol/sync.ts, wait.ts, rekey.ts).
 function parseHub<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw new HubClientError("bad-response", `the hub sent an invalid ${what} answer: ${parsed.error.issues[0]?.path.join(".") || ""} ${parsed.error.issues[0]?.message ?? ""}`.trim());
@@ -300,7 +286,9 @@ export class SyncEngine {
     if (err instanceof HubClientError && err.kind === "hub") {
       if (err.code && CUT_OFF_CODES.has(err.code)) {
         if (link.state !== "revoked") this.opts.log(`access revoked by the hub: ${message}`);
-        this.revokedSeenAt ??= Date.now();
+        // Only an instance revocation can be undone (reinstate): a revoked key stays revoked, so
+        // its instances keep the slow re-check and a mass key revocation does not become a flood.
+        if (err.code === "instance-revoked") this.revokedSeenAt ??= Date.now();
         await this.setState("revoked", message);
         this.failures = 0;
         return;

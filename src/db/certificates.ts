@@ -2,7 +2,7 @@
 // An instance's list is replaced as a whole when its hash changes.
 import { and, asc, desc, eq, inArray, like, or, sql, type SQL } from "drizzle-orm";
 import type { AccountReport, ExternalManagerReport } from "../protocol/certificates";
-import type { CertificateReport } from "../protocol/schemas";
+import type { CertificateReport } from "../protocol";
 import { replaceAccountRegistrations, replaceExternalManagers } from "./agent-reports";
 import type { HubDb } from "./client";
 import { certificates, instances, managedCertificates } from "./schema";

@@ -3,7 +3,7 @@
 // removed, so the instance page can show history.
 import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { newId } from "../lib/ids";
-import type { CommandResult } from "../protocol/schemas";
+import type { CommandResult } from "../protocol";
 import type { HubDb } from "./client";
 import { commands, instances } from "./schema";
 

@@ -4,7 +4,7 @@
 // outside a window (replays of old captures) and sequences that do not increase (replays
 // and out-of-order requests within the window). Boot id + sequence also expose clones: two
 // processes sharing one key produce diverging sequences under different boot ids.
-import { AGENT_API_PREFIX } from "./schemas";
+import { AGENT_API_PREFIX } from "./common";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 
 export const SIGNATURE_HEADERS = {

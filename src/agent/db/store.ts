@@ -6,7 +6,7 @@ import { chmodSync } from "node:fs";
 import path from "node:path";
 import { openDatabase, type OpenedDb } from "../../db/client";
 import type { AccountReport, CertificateReport, ExternalManagerReport } from "../../protocol/certificates";
-import type { Command, CommandResult } from "../../protocol/schemas";
+import type { Command, CommandResult } from "../../protocol";
 import { agentMigrations } from "./migrations";
 import * as schema from "./schema";
 import { agentCertificates, agentSettings, externalScan, hubLink, inbox, instanceConfig, outbox } from "./schema";

@@ -5,7 +5,9 @@ import type { KeyObject } from "node:crypto";
 import type { AgentStore, HubLink } from "../db/store";
 import {
   AGENT_API_PREFIX,
+  ErrorBodySchema,
   JOIN_INSTANCE_ID,
+  JoinResponseSchema,
   generateInstanceKeyPair,
   loadPrivateKey,
   sha256HexOf,
@@ -93,8 +95,10 @@ async function readResponse<T>(res: Response): Promise<HubResponse<T>> {
     throw new HubClientError("bad-response", `the hub answered ${res.status} with a non-JSON body (is this a certhub hub URL?)`, res.status);
   }
   if (res.status >= 400) {
-    const e = body as { error?: string; code?: string } | null;
-    throw new HubClientError("hub", e?.error ?? `hub answered ${res.status}`, res.status, e?.code);
+    // Validated, not cast: a proxy's or a newer hub's error body must not reach logs as anything but text.
+    const e = ErrorBodySchema.safeParse(body);
+    const err = e.success ? e.data : undefined;
+    throw new HubClientError("hub", err?.error ?? `hub answered ${res.status}`, res.status, err?.code);
   }
   return { status: res.status, body: body as T };
 }
@@ -132,9 +136,13 @@ export async function joinHub(opts: {
     const headers = signRequest(privateKey, { method: "POST", path: signedPath("join"), instanceId: JOIN_INSTANCE_ID, time: Date.now(), seq: 0, bootId: opts.bootId, bodySha256: sha256HexOf(body) });
     try {
       const res = await send(`${url}${AGENT_API_PREFIX}/join`, headers, body, tls, 20_000);
-      const { body: json } = await readResponse<JoinResponse>(res);
-      if (!json?.instanceId) throw new HubClientError("bad-response", "the hub's join answer has no instance id");
-      return { response: json, keyPair, url, pinnedCertPem: pem };
+      const { body: json } = await readResponse<unknown>(res);
+      const parsed = JoinResponseSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new HubClientError("bad-response", `the hub's join answer is not valid: ${issue?.path.join(".") || "body"} ${issue?.message ?? ""}`.trim());
+      }
+      return { response: parsed.data, keyPair, url, pinnedCertPem: pem };
     } catch (err) {
       if (attempt === 0 && err instanceof HubClientError && err.kind === "unreachable") {
         await Bun.sleep(500);

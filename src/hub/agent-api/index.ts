@@ -4,7 +4,7 @@
 import { describeStorageError } from "../../db/storage-errors";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { BODY_LIMITS } from "../../protocol/schemas";
+import { BODY_LIMITS } from "../../protocol";
 import type { HubEnv } from "../context";
 import { createJoinLimiters, handleJoin } from "./join";
 import { handleLeave } from "./leave";

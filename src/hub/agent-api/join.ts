@@ -12,7 +12,7 @@
 import { audit } from "../../db/audit";
 import { checkApiToken, checkJoiningKey, consumeJoiningKeyUse, TOKEN_ERROR_MESSAGES, type TokenCheck } from "../../db/api-tokens";
 import { findJoined, getInstance, newInstanceId } from "../../db/instances";
-import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol/schemas";
+import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol";
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
 import { KeyedLock, RateLimiter } from "../security/rate-limit";

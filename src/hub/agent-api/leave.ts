@@ -1,7 +1,7 @@
 // POST /api/agent/v1/leave — the agent leaves the hub; the instance and its queued commands
 // and certificates are removed. The agent forgets its key afterwards.
 import { audit } from "../../db/audit";
-import { LeaveRequestSchema } from "../../protocol/schemas";
+import { LeaveRequestSchema } from "../../protocol";
 import { readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
 

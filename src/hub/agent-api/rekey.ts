@@ -10,7 +10,7 @@
 import { audit } from "../../db/audit";
 import { checkJoiningKey, consumeJoiningKeyUse } from "../../db/api-tokens";
 import { getInstance, newInstanceId, takeRetiredKey } from "../../db/instances";
-import { RekeyRequestSchema, type RekeyResponse } from "../../protocol/schemas";
+import { RekeyRequestSchema, type RekeyResponse } from "../../protocol";
 import { joinRefusal } from "./join";
 import { fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";

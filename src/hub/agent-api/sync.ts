@@ -5,7 +5,7 @@
 import { audit } from "../../db/audit";
 import { replaceCertificates } from "../../db/certificates";
 import { advanceCommandCursor, commandsAfter, markDelivered, recordResults } from "../../db/commands";
-import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol/schemas";
+import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol";
 import { instanceConfig } from "../core/instance-config";
 import { whatIsWaiting } from "../fleet/waiting";
 import { readJson, type Ctx } from "./util";

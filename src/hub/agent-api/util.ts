@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { parseJsonBounded } from "../../lib/json-bounded";
-import type { ErrorCode } from "../../protocol/schemas";
+import type { ErrorCode } from "../../protocol";
 import type { HubEnv } from "../context";
 import { clientIp as hubClientIp } from "../middleware/client-ip";
 

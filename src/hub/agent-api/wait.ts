@@ -6,7 +6,7 @@
 // Only an authenticated wait may hold its connection past the server's short idle timeout;
 // while descriptors run short (server.ts) new waits are refused with 503 + Retry-After and the
 // agent falls back to its periodic sync until then.
-import { WaitRequestSchema, type WaitResponse } from "../../protocol/schemas";
+import { WaitRequestSchema, type WaitResponse } from "../../protocol";
 import { IDLE_TIMEOUT_SECONDS } from "../descriptors";
 import { shouldWake } from "../fleet/waiting";
 import { bunServer, fail, readJson, type Ctx } from "./util";

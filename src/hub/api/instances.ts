@@ -5,7 +5,7 @@ import { z } from "zod";
 import { certificateView, listCertificates } from "../../db/certificates";
 import { commandView, listCommands } from "../../db/commands";
 import { getInstanceView, INSTANCE_STATUSES, listInstances } from "../../db/instances";
-import { COMMAND_TYPES } from "../../protocol/schemas";
+import { COMMAND_TYPES } from "../../protocol";
 import type { HubEnv } from "../context";
 import { actorOf } from "../middleware/auth";
 import { instanceView } from "../fleet/view";

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Instance } from "../../db/instances";
 import { CertificateCommandPayloadSchema, RenewNowPayloadSchema } from "../../protocol/certificates";
-import { COMMAND_TYPES, type CommandType } from "../../protocol/schemas";
+import { COMMAND_TYPES, type CommandType } from "../../protocol";
 import { badRequest, conflict, describeZodError } from "./errors";
 
 /** Payload shapes, as the agent's handlers parse them (src/agent/commands/). */

@@ -5,7 +5,7 @@
 // caches and long-polls coherent) and audits. Refusals are RuleErrors.
 import { audit, type Actor } from "../../db/audit";
 import { getInstance, getInstanceView } from "../../db/instances";
-import type { CommandType } from "../../protocol/schemas";
+import type { CommandType } from "../../protocol";
 import { checkCommand } from "./command-rules";
 import type { CoreDeps } from "./deps";
 import { conflict, notFound } from "./errors";

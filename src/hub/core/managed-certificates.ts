@@ -33,7 +33,7 @@ import {
   type DeploymentTask,
   type ManagedCertificateSpec,
 } from "../../protocol/certificates";
-import type { CommandType } from "../../protocol/schemas";
+import type { CommandType } from "../../protocol";
 import type { CoreDeps } from "./deps";
 import { badRequest, conflict, notFound, parseOr400 } from "./errors";
 import { appliesTo, describeScope } from "./scope";

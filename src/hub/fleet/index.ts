@@ -24,7 +24,7 @@ import {
   type NewInstance,
   type SettingsTarget,
 } from "../../db/instances";
-import type { CommandType } from "../../protocol/schemas";
+import type { CommandType } from "../../protocol";
 import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
 import { ChangeFeed, type Change } from "./change-feed";

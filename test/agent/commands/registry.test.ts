@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { CertificateLifecycle } from "../../../src/agent/certificates/lifecycle";
 import { handlerFor, HANDLERS } from "../../../src/agent/commands/registry";
 import { AgentStore } from "../../../src/agent/db/store";
-import { COMMAND_TYPES } from "../../../src/protocol/schemas";
+import { COMMAND_TYPES } from "../../../src/protocol";
 import { tempDir } from "../../helpers";
 
 const dataDir = tempDir("certhub-agent-");
