@@ -286,9 +286,9 @@ export class SyncEngine {
     if (err instanceof HubClientError && err.kind === "hub") {
       if (err.code && CUT_OFF_CODES.has(err.code)) {
         if (link.state !== "revoked") this.opts.log(`access revoked by the hub: ${message}`);
-        // Only an instance revocation can be undone (reinstate): a revoked key stays revoked, so
-        // its instances keep the slow re-check and a mass key revocation does not become a flood.
-        if (err.code === "instance-revoked") this.revokedSeenAt ??= Date.now();
+        // A revoked key stays revoked (only a revoked instance or a disabled principal can come
+        // back), so its instances keep the slow re-check: a mass key revocation is no flood.
+        if (err.code !== "key-revoked") this.revokedSeenAt ??= Date.now();
         await this.setState("revoked", message);
         this.failures = 0;
         return;
