@@ -2,7 +2,7 @@
 // joining keys; administrator/readonly tokens authenticate the JSON admin API.
 // Secrets are ≥160-bit random, shown once, stored as SHA-256 (they are not human
 // passwords, so a fast hash compared in constant time is the right tool).
-import { and, desc, eq, gte, like, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, like, lt, ne, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
@@ -268,4 +268,19 @@ export function unrevokedJoiningKeys(db: HubDb) {
     .select({ clientId: apiTokens.clientId, title: apiTokens.title, state: apiTokens.state, expiresAt: apiTokens.expiresAt, maxUses: apiTokens.maxUses, useCount: apiTokens.useCount, createdAt: apiTokens.createdAt })
     .from(apiTokens)
     .where(and(eq(apiTokens.roleId, ROLE.managedInstance), ne(apiTokens.state, "revoked")));
+}
+
+/** Revoked keys are listed for a while (who had access, and why their instances are cut off). */
+export const REVOKED_TOKEN_KEEP_MS = 30 * 86_400_000;
+
+/**
+ * Deletes tokens revoked before `before` that no instance still names as its joining key (those
+ * stay, so their instances can say why they are cut off). The audit log keeps their history.
+ */
+export async function purgeRevokedTokens(db: HubDb, before: number): Promise<number> {
+  const rows = await db
+    .delete(apiTokens)
+    .where(and(eq(apiTokens.state, "revoked"), lt(apiTokens.revokedAt, before), sql`not exists (select 1 from instances i where i.joining_key_id = ${apiTokens.id})`))
+    .returning({ id: apiTokens.id });
+  return rows.length;
 }

@@ -1,5 +1,7 @@
 // Periodic audit-log retention for a running hub: applies the configured age and row limits
-// (see pruneAudit in db/audit.ts) shortly after start and then every hour.
+// (see pruneAudit in db/audit.ts) shortly after start and then every hour. The same run deletes
+// API tokens revoked more than 30 days ago that no instance still names (purgeRevokedTokens).
+import { purgeRevokedTokens, REVOKED_TOKEN_KEEP_MS } from "../../db/api-tokens";
 import { pruneAudit, type AuditRetention } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 
@@ -14,6 +16,8 @@ export function startAuditRetention(db: HubDb, policy: AuditRetention, intervalM
     try {
       const deleted = await pruneAudit(db, policy);
       if (deleted) console.log(`certhub: audit retention deleted ${deleted} old audit rows`);
+      const tokens = await purgeRevokedTokens(db, Date.now() - REVOKED_TOKEN_KEEP_MS);
+      if (tokens) console.log(`certhub: deleted ${tokens} API token(s) revoked more than 30 days ago`);
     } catch (err) {
       console.error("certhub: audit retention failed:", err instanceof Error ? err.message : err);
     } finally {
