@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseListen } from "../cli/args";
+import { parseListen } from "../lib/listen";
 
 export const DEFAULT_LISTEN = { hostname: "127.0.0.2", port: 9696 };
 export const FALLBACK_LISTEN = { hostname: "127.0.0.1", port: 9696 };
@@ -60,4 +60,9 @@ export function resolveAgentConfig(flags: { "data-dir"?: string; listen?: string
 
 export function tokenPath(dataDir: string) {
   return path.join(dataDir, TOKEN_FILE);
+}
+
+/** CERTHUB_AGENT_MACHINE_ID: replaces the OS machine id (containers without one, tests); "" when unset. */
+export function machineIdOverride(env = process.env): string {
+  return env.CERTHUB_AGENT_MACHINE_ID ?? "";
 }

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { Facts } from "../protocol";
 import { VERSION } from "../version";
+import { machineIdOverride } from "./config";
 
 let cached: Facts | null = null;
 
@@ -39,7 +40,7 @@ function osName(): string {
  * (containers without a machine id, tests).
  */
 function machineIdHint(): string | null {
-  let raw = process.env.CERTHUB_AGENT_MACHINE_ID ?? "";
+  let raw = machineIdOverride();
   if (!raw && process.platform === "linux") {
     for (const f of ["/etc/machine-id", "/var/lib/dbus/machine-id"]) {
       try {

@@ -1,8 +1,11 @@
 // Shared CLI argument parsing (node:util parseArgs, strict: unknown flags are errors).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ZodError } from "zod";
+import { UsageError } from "../lib/usage-error";
 
-export class UsageError extends Error {}
+// Re-exported: every command module reports usage mistakes with it.
+export { UsageError };
+export { parseListen } from "../lib/listen";
 
 export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
   try {
@@ -24,14 +27,6 @@ export function parseDuration(value: string): number {
   if (!m) throw new UsageError(`invalid duration "${value}" (use e.g. 90m, 12h, 30d, 2w)`);
   const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[m[2] as "s"];
   return Number(m[1]) * unit;
-}
-
-/** "HOST:PORT" / "[::1]:PORT" → parts. */
-export function parseListen(value: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`invalid --listen "${value}" (expected HOST:PORT)`);
-  return { hostname: (m[1] ?? m[2])!, port };
 }
 
 /**

@@ -1,7 +1,8 @@
 // Resolves hub settings from flags and environment, per the contract.
 import path from "node:path";
 import { z } from "zod";
-import { parseListen, UsageError } from "../cli/args";
+import { parseListen } from "../lib/listen";
+import { UsageError } from "../lib/usage-error";
 import type { AuditRetention } from "../db/audit";
 
 export interface HubConfig {
@@ -17,6 +18,8 @@ export interface HubConfig {
   /** Reverse proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer is the client. */
   trustProxy: string[];
   auditRetention: AuditRetention;
+  /** CERTHUB_SYNC_INTERVAL_SECONDS: the sync interval given to newly joined instances (default 60). */
+  syncIntervalSeconds?: number;
 }
 
 export interface HubFlags {
@@ -54,6 +57,7 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
     tlsKey: flags["tls-key"],
     secretKey: env.CERTHUB_SECRET_KEY || undefined,
     trustProxy: parseTrustProxy(flags["trust-proxy"] ?? env.CERTHUB_TRUST_PROXY ?? ""),
+    syncIntervalSeconds: Number(env.CERTHUB_SYNC_INTERVAL_SECONDS) || undefined,
     auditRetention: {
       maxAgeMs: days === undefined ? DEFAULT_AUDIT_RETENTION.maxAgeMs : count(days, "--audit-max-age (days)") * DAY_MS,
       maxRows: rows === undefined ? DEFAULT_AUDIT_RETENTION.maxRows : count(rows, "--audit-max-rows"),

@@ -39,7 +39,7 @@ export { deriveStatus, versionSkew, OFFLINE_AFTER_INTERVALS } from "./status";
 export interface FleetDeps {
   db: HubDb;
   metrics: Metrics;
-  config: HubConfig & { syncIntervalSeconds?: number; lastSeenFlushMs?: number };
+  config: HubConfig & { lastSeenFlushMs?: number };
 }
 
 export interface FleetService {
@@ -111,8 +111,7 @@ export interface FleetService {
 
 export function createFleetService(deps: FleetDeps): FleetService {
   const { db, metrics } = deps;
-  const envInterval = Number(process.env.CERTHUB_SYNC_INTERVAL_SECONDS);
-  const defaultSyncIntervalSeconds = clampInterval(deps.config.syncIntervalSeconds ?? (envInterval || 60));
+  const defaultSyncIntervalSeconds = clampInterval(deps.config.syncIntervalSeconds ?? 60);
   const instances = new InstanceCache(db);
   const keys = new KeyStateCache(db);
   const seen = new LastSeenBatcher(db, deps.config.lastSeenFlushMs ?? 5000);
