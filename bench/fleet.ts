@@ -35,7 +35,7 @@ import { newId } from "../src/lib/ids";
 import { AGENT_API_PREFIX, JOIN_INSTANCE_ID, sha256HexOf, signRequest, signedPath, type CertificateReport, type Facts } from "../src/protocol";
 import { VERSION } from "../src/version";
 import { ADMIN_PASSWORD } from "../test/helpers";
-import type { BenchContext, LoadResult, Scenario } from "./run";
+import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
 
 /** The roadmap target: 100k agents syncing every 60 s on one 2-core hub. */

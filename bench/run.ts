@@ -31,59 +31,10 @@ import { FLEET_SCENARIOS } from "./fleet";
 import { SCALE_SCENARIOS } from "./scale";
 import { summarize } from "./stats";
 
-export interface LoadRequest {
-  path: string;
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
+import type { BenchContext, LoadRequest, LoadResult, Options, Scenario } from "./types";
 
-export interface LoadResult {
-  rps: number;
-  p50Ms?: number;
-  p99Ms?: number;
-  /** Slowest request (fetch loop only): stalls that a closed-loop generator hides from p99. */
-  maxMs?: number;
-  /** Non-2xx/3xx responses or socket errors seen during the run. */
-  errors?: number;
-  tool?: "wrk" | "fetch";
-  /** Requests completed (for per-request CPU figures); rps × duration when unknown. */
-  requests?: number;
-  /** Hub process CPU time (user + system) per request, in µs; filled in by the harness. */
-  hubCpuUs?: number;
-  /** Hub and load-generator CPU use during the run, in % of one core. */
-  hubCpuPct?: number;
-  clientCpuPct?: number;
-  /** The baseline this result is compared with, when it is not the wrk /healthz run. */
-  baseline?: { name: string; rps: number; hubCpuUs?: number };
-  /** Lines printed under the table. */
-  notes?: string[];
-  /** Structured figures for bench/results.json. */
-  extra?: Record<string, unknown>;
-}
+export type { BenchContext, LoadRequest, LoadResult, Options, Scenario } from "./types";
 
-export interface BenchContext {
-  hub: Hub;
-  dataDir: string;
-  /** Runs `certhub <args>` against the hub's data dir. */
-  cli: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Drives `req` against the hub for the configured duration and connections. */
-  load: (req: LoadRequest) => Promise<LoadResult>;
-  /** GET /healthz driven by the in-process fetch loop (measured once, on first use). */
-  fetchBaseline: () => Promise<LoadResult>;
-  /** Runs `fn` and attaches the hub's (and this process's) CPU use to its result. */
-  measured: <T extends LoadResult>(fn: () => Promise<T>) => Promise<T>;
-  /** CPU seconds (user + system) used by the hub process so far; null where /proc is missing. */
-  hubCpuSeconds: () => number | null;
-  /** Scenario state shared between scenarios (e.g. the simulated fleet), by key. */
-  shared: Map<string, unknown>;
-  options: Options;
-}
-
-export interface Scenario {
-  name: string;
-  run: (ctx: BenchContext) => Promise<LoadResult>;
-}
 
 /** The baseline every other result is divided by. */
 const BASELINE: Scenario = { name: "healthz", run: (ctx) => ctx.load({ path: "/healthz" }) };
@@ -97,22 +48,6 @@ export const SCENARIOS: Scenario[] = [
 
 // ---------------------------------------------------------------------------------------------
 
-export interface Options {
-  durationS: number;
-  connections: number;
-  threads: number;
-  only?: Set<string>;
-  bin: string;
-  useWrk: boolean;
-  /** Simulated agents for the fleet scenarios. */
-  agents: number;
-  /** Directory for a CPU profile of the hub (runs it from source under bun --cpu-prof). */
-  profileDir?: string;
-  /** Fleet sizes for held-connections. */
-  held: number[];
-  /** Agents in the reconnect storm. */
-  storm: number;
-}
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000, held: [1000], storm: 2000 };

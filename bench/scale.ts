@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
 import { signIn } from "../test/helpers/session";
 import { holdWaits, processCpuSeconds, processFdCount, processRssBytes, seedWaitAgents, type HeldFleet, type WaitAgent } from "./held";
-import type { BenchContext, LoadResult, Scenario } from "./run";
+import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
 
 /** Re-poll timeout the real agent uses (src/agent/sync.ts WAIT_SECONDS). */
