@@ -26,7 +26,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
+import { runCli, startHub, tempDir } from "../test/helpers";
 import { FLEET_SCENARIOS } from "./fleet";
 import { SCALE_SCENARIOS } from "./scale";
 import { summarize } from "./stats";
