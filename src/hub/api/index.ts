@@ -1,4 +1,5 @@
 // The JSON admin API under /api/v1: one router per resource, behind API auth.
+import { describeStorageError } from "../../db/storageErrors";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -38,6 +39,8 @@ adminApi.route("/settings", settingsApi);
 adminApi.onError((err, c) => {
   if (err instanceof RuleError) return c.json(err.field ? { error: err.message, field: err.field } : { error: err.message }, err.status);
   if (err instanceof HTTPException) return c.json({ error: err.message || "request rejected" }, err.status);
+  const storage = describeStorageError(err);
+  if (storage) return c.json({ error: storage }, 503);
   console.error(`certhub: ${c.req.method} ${c.req.path} failed:`, err);
   return c.json({ error: "internal error" }, 500);
 });
