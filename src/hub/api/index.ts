@@ -1,5 +1,5 @@
 // The JSON admin API under /api/v1: one router per resource, behind API auth.
-import { describeStorageError } from "../../db/storageErrors";
+import { describeStorageError } from "../../db/storage-errors";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
