@@ -15,6 +15,7 @@ import type { EffectiveSetting } from "../../core/settings";
 import { actorOf } from "../../middleware/auth";
 import { Csrf, StatusBadge, Time } from "../components";
 import { daysLeft, isoTime, qs } from "../format";
+import { redirectWithFlash } from "../flash";
 import { sentence } from "../rule-errors";
 import { detailHref, SOURCE_LABEL, type Ctx } from "./certificates/common";
 import { parseDomains } from "./certificates/queries";
@@ -191,19 +192,13 @@ export function ExternalManagersStatus(props: { c: Ctx; instanceId: string; mana
 export const instanceCertificatePages = new Hono<HubEnv>().post("/instances/:id/external-refresh", async (c) => {
   const id = c.req.param("id");
   const back = `/instances/${encodeURIComponent(id)}`;
-  let outcome: Record<string, string>;
   try {
     await refreshExternalScan(c.get("deps"), actorOf(c), id);
-    outcome = { done: "Refresh queued: the agent rescans its external certificate managers now." };
   } catch (err) {
     if (!(err instanceof RuleError)) throw err;
     if (c.req.header("hx-request")) return c.text(sentence(err.message), err.status);
-    outcome = { error: sentence(err.message) };
+    return redirectWithFlash(c, back, { kind: "error", text: sentence(err.message) });
   }
-  const to = `${back}${qs(outcome)}`;
-  if (c.req.header("hx-request")) {
-    c.header("HX-Redirect", to);
-    return c.body(null, 204);
-  }
-  return c.redirect(to, 303);
+  // The outcome travels in the flash cookie, never in the URL (issue 12 #11).
+  return redirectWithFlash(c, back, { kind: "success", text: "Refresh queued: the agent rescans its external certificate managers now." });
 });

@@ -116,17 +116,12 @@ function Actions(props: { i: InstanceView; auth: AuthInfo }) {
   );
 }
 
-/**
- * The outcome of the last action, from the flash cookie (flash.ts). Words in the URL are never
- * shown as the hub's own; the one ?done= still read is a fixed text another page links with.
- */
+/** The outcome of the last action, from the flash cookie (flash.ts); words in the URL are never shown. */
 function Flash(props: { c: Ctx }) {
-  const m = takeFlash(props.c) ?? (KNOWN_DONE.has(props.c.req.query("done") ?? "") ? { kind: "success" as const, text: props.c.req.query("done")! } : null);
+  const m = takeFlash(props.c);
   if (!m) return null;
   return m.kind === "error" ? <p class="alert error" role="alert">{m.text}</p> : <p class="alert success" role="status">{m.text}</p>;
 }
-// instance-certificates.tsx redirects here with this fixed text after "Refresh now".
-const KNOWN_DONE = new Set(["Refresh queued: the agent rescans its external certificate managers now."]);
 
 async function detailParts(c: Ctx, id: string) {
   const { db, fleet } = c.get("deps");

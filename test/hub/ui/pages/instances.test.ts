@@ -201,6 +201,16 @@ describe("messages from the URL (#11)", () => {
     expect(shown.html).toContain("Instance revoked: its next request is refused.");
     // Read once: the response clears it.
     expect(shown.res.headers.get("set-cookie")).toMatch(/certhub_flash=;.*Max-Age=0/);
+
+    // "Refresh now" of the external managers answers the same way (a revoked instance: the refusal).
+    const refresh = await post(`/instances/${id}/external-refresh`, {});
+    expect(refresh.status).toBe(303);
+    expect(refresh.headers.get("location")).toBe(`/instances/${id}`);
+    expect((await withFlash(`/instances/${id}`, refresh)).html).toContain("is revoked; reinstate it first.");
+    await post(`/instances/${id}/reinstate`, {});
+    const queued = await post(`/instances/${id}/external-refresh`, {});
+    expect(queued.headers.get("location")).toBe(`/instances/${id}`);
+    expect((await withFlash(`/instances/${id}`, queued)).html).toContain("Refresh queued: the agent rescans its external certificate managers now.");
   });
 });
 
@@ -237,7 +247,9 @@ describe("small ones (#12)", () => {
   test("audit rows have column headers and readable action names, on the dashboard and the audit log", async () => {
     const dash = (await page(admin, "/")).html;
     expect(dash).toMatch(/<table id="recent-activity"><thead><tr><th>When<\/th><th>Who<\/th><th>What<\/th><th>Outcome<\/th>/);
-    expect(dash).toContain("Signed in");
+    const row = /<td title="([a-z-]+\.[a-z.-]+)">([A-Z][^<]+)<\/td>/.exec(dash);
+    expect(row).not.toBeNull();
+    expect(row![2]).not.toBe(row![1]); // words, with the code kept as a tooltip
     const audit = (await page(admin, "/audit")).html;
     expect(audit).toContain("<th>Action</th>");
     expect(audit).toMatch(/Signed in <div class="muted mono">login.success<\/div>/);
