@@ -134,3 +134,11 @@ export function messageOf(err: unknown): string {
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+/** Where a scan looks: home directory, privileges, platform and environment (tests pass their own). */
+export interface ScanEnvironment {
+  home: string;
+  isRoot: boolean;
+  platform: NodeJS.Platform;
+  env: Record<string, string | undefined>;
+}

@@ -7,18 +7,13 @@ import { CertificateReportSchema, EXTERNAL_MANAGERS } from "../../protocol/certi
 import type { ExternalManagersSetting } from "../../protocol/settings";
 import { readAcmeSh } from "./acme-sh";
 import { readCertbot } from "./certbot";
-import { type ClientReader, type ClientScan, clip, dedupeIds, messageOf } from "./common";
+import { type ClientReader, type ClientScan, clip, dedupeIds, messageOf, type ScanEnvironment } from "./common";
 import { resolvePaths } from "./paths";
 import { readPoshAcme } from "./posh-acme";
 import { readSimpleAcme } from "./simple-acme";
 import { readWinAcme } from "./win-acme";
 
-export interface ScanEnvironment {
-  home: string;
-  isRoot: boolean;
-  platform: NodeJS.Platform;
-  env: Record<string, string | undefined>;
-}
+export type { ScanEnvironment } from "./common";
 
 export function defaultScanEnvironment(): ScanEnvironment {
   return { home: os.homedir(), isRoot: process.getuid?.() === 0, platform: process.platform, env: { ...process.env } };

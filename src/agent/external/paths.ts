@@ -4,7 +4,7 @@
 import path from "node:path";
 import type { ExternalManagerName } from "../../protocol/certificates";
 import type { ExternalManagersSetting } from "../../protocol/settings";
-import type { ScanEnvironment } from "./index";
+import type { ScanEnvironment } from "./common";
 
 export interface ClientPaths {
   /** Config roots to scan in order; empty when the client has no default on this OS. */

@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { sleep } from "../client";
 import { serverAddress, waitForTxt } from "./dns";
-import { dns01Name, dns01Value, type Presented, type SolverContext, type Solver } from "./index";
+import { dns01Name, dns01Value, type Presented, type SolverContext, type Solver } from "./common";
 
 const HOOK_TIMEOUT_MS = 120_000;
 

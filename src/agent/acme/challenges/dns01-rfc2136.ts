@@ -4,7 +4,7 @@ import type { Resolver } from "node:dns/promises";
 import { CredentialSecretSchemas, type CredentialForAgent } from "../../../protocol/certificates";
 import { sleep } from "../client";
 import { findZone, resolverFor, serverAddress, waitForTxt, type DnsServer } from "./dns";
-import { dns01Name, dns01Value, type Presented, type SolverContext, type Solver } from "./index";
+import { dns01Name, dns01Value, type Presented, type SolverContext, type Solver } from "./common";
 import { updateTxt, type TsigKey } from "./rfc2136";
 
 const VISIBLE_TIMEOUT_MS = 60_000;

@@ -1,7 +1,7 @@
 // HTTP-01 with the agent's own listener (Bun.serve, default "::" = IPv4 + IPv6), open only while
 // a validation needs it. Concurrent authorizations on the same address:port share one listener.
 import type { Server } from "bun";
-import { checkToken, type Presented, type Solver } from "./index";
+import { checkToken, type Presented, type Solver } from "./common";
 
 interface Listener { server: Server<undefined>; tokens: Map<string, string> }
 const listeners = new Map<string, Listener>();

@@ -2,7 +2,7 @@
 // (world-readable, so the web server's user can read it) and remove it afterwards.
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkToken, type Presented, type Solver } from "./index";
+import { checkToken, type Presented, type Solver } from "./common";
 
 export async function writeToken(webroot: string, token: string, keyAuthorization: string): Promise<() => Promise<void>> {
   const dir = join(webroot, ".well-known", "acme-challenge");

@@ -1,46 +1,13 @@
 // Challenge solvers: one per configured challenge kind. `present` puts the proof in place,
 // `waitReady` returns once the CA could see it (DNS propagation), `cleanup` removes only ours.
-import { createHash } from "node:crypto";
-import type { Challenge, CredentialForAgent } from "../../../protocol/certificates";
-import { b64url } from "../b64";
+import type { Challenge } from "../../../protocol/certificates";
 import { execSolver } from "./dns01-exec";
 import { rfc2136Solver } from "./dns01-rfc2136";
 import { standaloneSolver } from "./http01-standalone";
 import { webrootSolver } from "./http01-webroot";
 
-export interface SolverContext {
-  credentials: Map<string, CredentialForAgent>;
-  allowScripts: boolean;
-  log: (msg: string) => void;
-  /** "host:port" of a DNS server to resolve names with instead of the system's (tests, split DNS). */
-  dnsResolver?: string;
-}
-
-export interface ChallengeTask {
-  /** The identifier without any "*." (a wildcard's authz names its base domain). */
-  domain: string;
-  token: string;
-  keyAuthorization: string;
-}
-
-export interface Presented {
-  waitReady(signal?: AbortSignal): Promise<void>;
-  cleanup(): Promise<void>;
-}
-
-export interface Solver {
-  type: "http-01" | "dns-01";
-  present(task: ChallengeTask, signal?: AbortSignal): Promise<Presented>;
-}
-
-/** RFC 8555 tokens are base64url; anything else must not reach a file path or URL. */
-export function checkToken(token: string): string {
-  if (!/^[A-Za-z0-9_-]{16,256}$/.test(token)) throw new Error("ACME server sent a malformed challenge token");
-  return token;
-}
-
-export const dns01Name = (domain: string) => `_acme-challenge.${domain.replace(/^\*\./, "").replace(/\.$/, "")}.`;
-export const dns01Value = (keyAuthorization: string) => b64url(createHash("sha256").update(keyAuthorization).digest());
+export { checkToken, dns01Name, dns01Value, type ChallengeTask, type Presented, type Solver, type SolverContext } from "./common";
+import type { Solver, SolverContext } from "./common";
 
 export function solverFor(challenge: Challenge, ctx: SolverContext): Solver {
   if (challenge.type === "http-01") return "webroot" in challenge && challenge.webroot ? webrootSolver(challenge.webroot) : standaloneSolver(challenge as { address?: string; port?: number });
