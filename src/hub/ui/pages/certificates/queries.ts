@@ -94,10 +94,10 @@ export async function listCertificatePage(db: HubDb, f: CertFilter, limit: numbe
   const { where } = conditions(f, true);
   const base = () => db.select(rowFields).from(certificates).innerJoin(instances, eq(instances.id, certificates.instanceId));
   let rows;
-  // A text search matches few rows anywhere in the table: scanning the table and sorting the
-  // matches beats walking the whole index (one random row read per certificate), so the unary
-  // + keeps SQLite off the index then.
-  const notAfter = f.q ? sql`+${certificates.notAfter}` : certificates.notAfter;
+  // One instance's few certificates (its primary-key prefix) or a text search's few matches:
+  // reading those and sorting them beats walking the whole not_after index (one random row
+  // read per certificate), so the unary + keeps SQLite off that index then.
+  const notAfter = f.q || f.instanceId ? sql`+${certificates.notAfter}` : certificates.notAfter;
   if (f.sort === "expiry") {
     const dated = await base()
       .where(and(where, isNotNull(certificates.notAfter)))
@@ -131,23 +131,38 @@ export async function listCertificatePage(db: HubDb, f: CertFilter, limit: numbe
 // rows — at the top again with a new updated_at) or when a definition or instance goes
 // (count(*) drops). The top row and the count are O(1) to read, so the counts are cached per
 // filter until either moves (and at most 30 s, for an instance that changed its group).
-const countCaches = new WeakMap<HubDb, Map<string, { at: number; value: unknown }>>();
+// On a large fleet, where agents report all the time and a scan costs hundreds of ms (and
+// holds the one database connection meanwhile), a changed list keeps serving the previous
+// counts for up to 10 s: at most one scan per filter every 10 s, whatever the traffic.
+const LARGE = 20_000;
+const MAX_AGE_MS = 30_000;
+const LARGE_STALE_MS = 10_000;
+interface CountEntry {
+  version: string;
+  at: number;
+  value: unknown;
+}
+const countCaches = new WeakMap<HubDb, Map<string, CountEntry>>();
+
 async function cached<T>(db: HubDb, key: string, compute: () => Promise<T>): Promise<T> {
-  let countCache = countCaches.get(db);
-  if (!countCache) countCaches.set(db, (countCache = new Map()));
+  let cache = countCaches.get(db);
+  if (!cache) countCaches.set(db, (cache = new Map()));
   // Two statements: SQLite answers a lone count(*) and the last rowid without a scan.
   const [[n], [top]] = await Promise.all([
     db.all<{ n: number }>(sql`select count(*) as n from ${certificates}`),
     db.all<{ r: number; u: number }>(sql`select rowid as r, ${certificates.updatedAt} as u from ${certificates} order by rowid desc limit 1`),
   ]);
-  const fullKey = `${n.n}/${top?.r}/${top?.u}/${key}`;
-  const hit = countCache.get(fullKey);
-  if (hit && Date.now() - hit.at < 30_000) return hit.value as T;
+  const version = `${n.n}/${top?.r}/${top?.u}`;
+  const hit = cache.get(key);
+  const age = hit ? Date.now() - hit.at : Infinity;
+  if (hit && age < MAX_AGE_MS && hit.version === version) return hit.value as T;
+  if (hit && age < LARGE_STALE_MS && Number(n.n) > LARGE) return hit.value as T;
   const value = await compute();
-  if (countCache.size > 500) countCache.clear();
-  countCache.set(fullKey, { at: Date.now(), value });
+  if (cache.size > 500) cache.clear();
+  cache.set(key, { version, at: Date.now(), value });
   return value;
 }
+
 const filterKey = (f: CertFilter, health: boolean) => JSON.stringify([f.q, f.instanceId, f.group, f.status, f.source, health ? f.health : null]);
 
 export async function countCertificates(db: HubDb, f: CertFilter): Promise<number> {
