@@ -12,7 +12,7 @@ import { instanceView } from "../fleet/view";
 import { externalManagersView, refreshExternalScan } from "../core/external-managers";
 import { checkCommandPayload } from "../core/managed-certificates";
 import { effectiveSettings } from "../core/settings";
-import { queueCommand, reinstateInstance, removeInstance, resetIdentity, revokeInstance } from "../core/instances";
+import { queueCommand, reinstateInstance, removeInstance, renameInstance, resetIdentity, revokeInstance } from "../core/instances";
 import { validate } from "./validate";
 
 const listQuery = z.object({
@@ -30,6 +30,13 @@ const commandBody = z
   .object({
     type: z.enum(COMMAND_TYPES),
     payload: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const namesBody = z
+  .object({
+    displayName: z.string().trim().max(100).nullable().optional(),
+    labels: z.array(z.string().trim().min(1).max(40)).max(10).optional(),
   })
   .strict();
 
@@ -103,4 +110,19 @@ export const instancesApi = new Hono<HubEnv>()
   .post("/:id/reinstate", (c) => act(c, reinstateInstance))
   .post("/:id/reset-identity", (c) => act(c, resetIdentity))
   .post("/:id/remove", (c) => act(c, removeInstance))
+  // The admin's display name and labels (the hostname stays what the agent reports).
+  .patch("/:id", validate("json", namesBody), async (c) => {
+    const { db, fleet } = c.get("deps");
+    const id = c.req.param("id");
+    const row = await getInstanceView(db, id);
+    if (!row) return c.json({ error: "instance not found" }, 404);
+    const body = c.req.valid("json");
+    const current = instanceView(row, fleet);
+    await renameInstance(c.get("deps"), id, {
+      displayName: body.displayName === undefined ? current.displayName : body.displayName || null,
+      labels: body.labels === undefined ? current.labels : [...new Set(body.labels)],
+    }, actorOf(c));
+    const fresh = await getInstanceView(db, id);
+    return c.json(instanceView(fresh!, fleet));
+  })
   .delete("/:id", (c) => act(c, removeInstance));

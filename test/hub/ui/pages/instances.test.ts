@@ -230,6 +230,14 @@ describe("small ones (#12)", () => {
     const tooLong = await post(`/instances/${b}/name`, { displayName: "x".repeat(101), labels: "" });
     expect(tooLong.status).toBe(303);
     expect((await withFlash(`/instances/${b}`, tooLong)).html).toContain("Keep the display name under 100 characters");
+    // The same over the JSON API: PATCH changes only what it names.
+    const patched = await admin.json(`/api/v1/instances/${b}`, "PATCH", { labels: ["staging"] });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ id: b, hostname: "vm", displayName: null, labels: ["staging"] });
+    const named = await (await admin.json(`/api/v1/instances/${b}`, "PATCH", { displayName: "Staging web" })).json();
+    expect(named).toMatchObject({ displayName: "Staging web", labels: ["staging"] });
+    expect((await admin.json(`/api/v1/instances/${b}`, "PATCH", { labels: ["x".repeat(41)] })).status).toBe(400);
+    expect((await admin.json(`/api/v1/instances/${b}`, "PATCH", { hostname: "renamed" })).status).toBe(400);
     const audit = (await page(admin, "/audit?q=instance.rename")).html;
     expect(audit).toContain("Renamed an instance");
   });
