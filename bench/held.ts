@@ -145,6 +145,8 @@ export function holdWaits(opts: {
   perAgent?: number;
   timeoutSeconds?: number;
   reconnectDelayMs?: () => number;
+  /** Randomize each agent's first wait timeout (default true). */
+  spreadFirst?: boolean;
   onAnswer?: (a: WaitAgent, r: RawResponse) => void;
 }): HeldFleet {
   let holding = 0;
@@ -167,9 +169,14 @@ export function holdWaits(opts: {
     conns.add(conn);
     const loop = async () => {
       if (!(await conn.connected)) return;
+      // The first wait ends at a random point of the re-poll period, so a fleet opened at once
+      // re-polls spread out afterwards, as real agents (started at different times) do.
+      const full = opts.timeoutSeconds ?? 50;
+      let timeoutSeconds = opts.spreadFirst === false ? full : Math.max(1, Math.round(Math.random() * full));
       while (!stopped && !conn.closed) {
         holding++;
-        const r = await conn.send(waitRequest(a, { timeoutSeconds: opts.timeoutSeconds ?? 50, cursor: a.cursor, host }));
+        const r = await conn.send(waitRequest(a, { timeoutSeconds, cursor: a.cursor, host }));
+        timeoutSeconds = full;
         holding--;
         if (!r) return;
         opts.onAnswer?.(a, r);

@@ -192,10 +192,10 @@ const reconnectStorm: Scenario = {
         p50Ms: h.p50,
         p99Ms: h.p99,
         notes: [
-          `${n} agents holding waits, hub restarted (back up in ${upMs.toFixed(0)} ms): all ${n} waiting again ${(allBackMs / 1000).toFixed(1)} s after the restart began; ` +
+          `${n} agents holding waits, hub restarted (stop + start ${(upMs / 1000).toFixed(1)} s): all ${n} waiting again ${((allBackMs - upMs) / 1000).toFixed(1)} s after the new hub answered; ` +
             `/healthz meanwhile p50 ${f1(h.p50)} ms, p99 ${f1(h.p99)} ms, max ${f1(h.max)} ms, ${h.failed} failed (p50/p99 columns are these)`,
         ],
-        extra: { storm: { agents: n, hubUpMs: upMs, allBackMs, healthz: h } },
+        extra: { storm: { agents: n, restartMs: upMs, allBackAfterUpMs: allBackMs - upMs, healthz: h } },
       };
     } finally {
       fleet?.stop();
