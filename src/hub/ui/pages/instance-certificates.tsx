@@ -194,11 +194,10 @@ export const instanceCertificatePages = new Hono<HubEnv>().post("/instances/:id/
   const back = `/instances/${encodeURIComponent(id)}`;
   try {
     await refreshExternalScan(c.get("deps"), actorOf(c), id);
+    return redirectWithFlash(c, back, { kind: "success", text: "Refresh queued: the agent rescans its external certificate managers now." });
   } catch (err) {
     if (!(err instanceof RuleError)) throw err;
     if (c.req.header("hx-request")) return c.text(sentence(err.message), err.status);
-    return redirectWithFlash(c, back, { kind: "error", text: sentence(err.message) });
+    return redirectWithFlash(c, err.status === 404 ? "/instances" : back, { kind: "error", text: sentence(err.message) });
   }
-  // The outcome travels in the flash cookie, never in the URL (issue 12 #11).
-  return redirectWithFlash(c, back, { kind: "success", text: "Refresh queued: the agent rescans its external certificate managers now." });
 });

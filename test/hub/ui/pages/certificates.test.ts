@@ -376,6 +376,10 @@ describe("a reported certificate", () => {
     expect(t).toContain("built-in default");
     const res = await post(w.admin, `/instances/${web.instanceId}/external-refresh`, {});
     expect(res.status).toBe(303);
+    // The outcome shows once on the instance page (flash cookie, never words from the URL).
+    const cookie = res.headers.get("set-cookie")!.split(";")[0];
+    const after = await fetch(`${w.hub.url}/instances/${web.instanceId}`, { headers: { cookie: `${w.admin.cookie}; ${cookie}` } });
+    expect(text(await after.text())).toContain("Refresh queued");
     expect(await count(w.hub, "commands", `type = 'refresh-external-scan' and instance_id = '${web.instanceId}'`)).toBe(2);
   });
 
