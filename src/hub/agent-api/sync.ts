@@ -3,8 +3,7 @@
 // results; the hub answers only what changed. When nothing did, the answer is 204 and the
 // only cost is the in-memory heartbeat (flushed in batches): no query, no write.
 import { audit } from "../../db/audit";
-import { replaceCertificates } from "../../db/certificates";
-import { advanceCommandCursor, commandsAfter, markDelivered, recordResults } from "../../db/commands";
+import { commandsAfter, markDelivered, recordResults } from "../../db/commands";
 import { SyncRequestSchema, type Command, type SyncResponse } from "../../protocol";
 import { instanceConfig } from "../core/instance-config";
 import { whatIsWaiting } from "../fleet/waiting";
@@ -56,8 +55,7 @@ export async function handleSync(c: Ctx) {
 
   if (req.certificates) {
     const hash = req.certificatesHash ?? `n${req.certificates.length}-${Date.now()}`;
-    await replaceCertificates(db, inst.id, req.certificates, hash, { accounts: req.accounts, externalManagers: req.externalManagers });
-    inst.certificatesHash = hash;
+    await fleet.storeReports(inst, req.certificates, hash, { accounts: req.accounts, externalManagers: req.externalManagers });
     res.certificatesHash = hash;
     changed = true;
   } else if (req.certificatesHash !== undefined && req.certificatesHash !== inst.certificatesHash) {
@@ -72,8 +70,7 @@ export async function handleSync(c: Ctx) {
     return c.json(res);
   }
   if (req.cursor > inst.commandCursor) {
-    await advanceCommandCursor(db, inst.id, req.cursor);
-    inst.commandCursor = req.cursor;
+    await fleet.advanceCursor(inst, req.cursor);
   }
   // Revocation never gets here: authenticate() refused the request already.
   const waiting = whatIsWaiting(inst, { cursor: req.cursor, settingsVersion: req.settingsVersion }, undefined);

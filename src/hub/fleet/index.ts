@@ -8,7 +8,8 @@
 //   the agents' long-polls coherent by construction. The rules (who may do what, audit) are in
 //   src/hub/core/instances.ts; "what is waiting for an agent" in waiting.ts.
 import type { HubDb } from "../../db/client";
-import { insertCommand } from "../../db/commands";
+import { replaceCertificates } from "../../db/certificates";
+import { advanceCommandCursor, insertCommand } from "../../db/commands";
 import { keysRevokedSince } from "../../db/api-tokens";
 import {
   applyRekey,
@@ -95,6 +96,10 @@ export interface FleetService {
   patchCached(inst: CachedInstance, patch: Partial<Pick<CachedInstance, "hostname" | "os" | "arch" | "version" | "machineId" | "allowScripts" | "identityConflict">>): Promise<void>;
   /** The conditional re-key write (only while the row still holds `expectedPublicKey`); the cache follows either way. */
   rekey(id: string, expectedPublicKey: string, patch: Partial<Omit<Instance, "id">>): Promise<CachedInstance | null>;
+  /** The agent stored commands up to `cursor` (never backwards); the cached entry follows. */
+  advanceCursor(inst: CachedInstance, cursor: number): Promise<void>;
+  /** The agent's certificate (and account, external manager) reports under their list hash. */
+  storeReports(inst: CachedInstance, certificates: Parameters<typeof replaceCertificates>[2], hash: string, extras: Parameters<typeof replaceCertificates>[4]): Promise<void>;
   /** Deletes the instance (its commands and certificates go with it) and forgets it everywhere. */
   deleteInstance(id: string): Promise<boolean>;
   /** Stores a command (already checked by core/instances.ts) and wakes the agent. */
@@ -287,6 +292,16 @@ export function createFleetService(deps: FleetDeps): FleetService {
         return null;
       }
       return refresh(id, { resetSequence: true });
+    },
+
+    async advanceCursor(inst, cursor) {
+      await advanceCommandCursor(db, inst.id, cursor);
+      inst.commandCursor = Math.max(inst.commandCursor, cursor);
+    },
+
+    async storeReports(inst, certificates, hash, extras) {
+      await replaceCertificates(db, inst.id, certificates, hash, extras);
+      inst.certificatesHash = hash;
     },
 
     async deleteInstance(id) {
