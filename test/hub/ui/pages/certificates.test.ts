@@ -93,13 +93,14 @@ describe("New certificate", () => {
 
   test("invalid input answers 422 with the message beside each field, keeps what was typed, writes nothing", async () => {
     const before = await count(w.hub, "managed_certificates");
-    const bad = await post(w.admin, "/certificates/new", validForm(web.instanceId, { domains: "ok.example.com, not_a domain!", name: "", "challenge.port": "eighty", "verify.port": "444" }));
+    const bad = await post(w.admin, "/certificates/new", validForm(web.instanceId, { domains: "ok.example.com, not_a domain!", name: "", "challenge.port": "eighty", "verify.port": "444", "renewal.lifetimePercent": "99" }));
     expect(bad.status).toBe(422);
     const html = await bad.text();
     expect(html).toContain("Not a valid domain name: not_a");
     expect(html).toContain("Enter a name");
     expect(html).toMatch(/name="challenge.port"[^>]*value="eighty"/);
     expect(html).toContain("Enter the host to check, or leave both empty.");
+    expect(html).toContain("Between 10 and 95 %, or leave it empty.");
     expect(html).toContain("ok.example.com, not_a domain!"); // the domains as typed
 
     // A rule of the core (wildcards need dns-01) lands on the challenge.
@@ -177,6 +178,8 @@ describe("New certificate", () => {
         "deployments.2.trigger": "always",
         "verify.host": "shop.example.com",
         "verify.port": "8443",
+        "renewal.lifetimePercent": "50",
+        profile: "shortlived",
       }),
     );
     expect(res.status).toBe(303);
@@ -191,6 +194,8 @@ describe("New certificate", () => {
       domains: ["*.shop.example.com", "shop.example.com"],
       challenge: { type: "dns-01", provider: "rfc2136", server: "127.0.0.1:5353", zone: "example.com", credentialId: tsigId },
       verify: { host: "shop.example.com", port: 8443 },
+      renewal: { lifetimePercent: 50 },
+      profile: "shortlived",
     });
     expect(spec.deployments.map((d) => d.type)).toEqual(["pfx", "service", "wait"]);
     expect(spec.deployments[0]).toMatchObject({ encoding: "legacy", passwordCredentialId: pfxPwId });
@@ -201,6 +206,7 @@ describe("New certificate", () => {
 
     const detail = await page(w.admin, loc);
     expect(detail).toContain("Certificate defined.");
+    expect(text(detail)).toContain("at 50 % of the lifetime (this certificate's own rule) · ACME profile shortlived");
     expect(detail).toContain("waiting for the agent");
     // Listed at once as pending.
     expect(text(await page(w.admin, "/certificates"))).toContain("shop");

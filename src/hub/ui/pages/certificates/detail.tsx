@@ -29,6 +29,12 @@ export const RENEWAL_REASON: Record<string, string> = {
   manual: "Renew now was requested",
 };
 
+function renewalRule(r: { daysBeforeExpiry?: number; lifetimePercent?: number } | null): string {
+  if (r?.daysBeforeExpiry) return `${r.daysBeforeExpiry} days before expiry (this certificate's own rule)`;
+  if (r?.lifetimePercent) return `at ${r.lifetimePercent} % of the lifetime (this certificate's own rule)`;
+  return "from the settings (see the instance's effective settings)";
+}
+
 export function durationText(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "—";
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return INVALID; // stored by an old agent or a hand edit
@@ -144,7 +150,12 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
               {d.nextRenewalAt ? <Time ts={d.nextRenewalAt} /> : <span class="muted">not planned yet</span>}
               {d.renewalReason ? <span class="muted"> — {RENEWAL_REASON[d.renewalReason] ?? d.renewalReason}</span> : null}
             </dd>
-            <dt>Failures</dt>
+            <dt>Renewal rule</dt>
+          <dd>
+            {renewalRule(d.renewal as { daysBeforeExpiry?: number; lifetimePercent?: number } | null)}
+            {d.profile ? <span class="muted"> · ACME profile {d.profile}</span> : null}
+          </dd>
+          <dt>Failures</dt>
             <dd>{d.failureCount ? <span class="badge failure">{d.failureCount} in a row</span> : "none"}</dd>
             {d.lastError ? (
               <>

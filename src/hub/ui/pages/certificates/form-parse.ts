@@ -140,7 +140,9 @@ export interface ParsedCertificate {
   challenge: Challenge;
   deployments: DeploymentTask[];
   verify: { host: string; port: number } | null;
+  renewal: { daysBeforeExpiry?: number; lifetimePercent?: number } | null;
   preferredChain: string | null;
+  profile: string | null;
 }
 
 /** The whole form, or the errors by field. */
@@ -170,7 +172,14 @@ export function parseCertificateForm(values: FormValues): { ok: true; data: Pars
   if (verifyPort !== undefined && (verifyPort < 1 || verifyPort > 65535)) errors["verify.port"] = "A port from 1 to 65535.";
   if (verifyHost.length > 253) errors["verify.host"] = "At most 253 characters.";
   const preferredChain = str(values, "preferredChain");
+  const profile = str(values, "profile");
+  if (profile.length > 64) errors.profile = "At most 64 characters.";
+  const days = int(str(values, "renewal.daysBeforeExpiry"), "renewal.daysBeforeExpiry", errors);
+  const percent = int(str(values, "renewal.lifetimePercent"), "renewal.lifetimePercent", errors);
+  if (days !== undefined && (days < 1 || days > 365)) errors["renewal.daysBeforeExpiry"] = "Between 1 and 365 days, or leave it empty.";
+  if (percent !== undefined && (percent < 10 || percent > 95)) errors["renewal.lifetimePercent"] = "Between 10 and 95 %, or leave it empty.";
   if (Object.keys(errors).length || !challenge) return { ok: false, errors };
+  const renewal = days !== undefined || percent !== undefined ? { ...(days !== undefined ? { daysBeforeExpiry: days } : {}), ...(percent !== undefined ? { lifetimePercent: percent } : {}) } : null;
   return {
     ok: true,
     data: {
@@ -182,7 +191,9 @@ export function parseCertificateForm(values: FormValues): { ok: true; data: Pars
       challenge,
       deployments,
       verify: verifyHost ? { host: verifyHost, port: verifyPort ?? 443 } : null,
+      renewal,
       preferredChain: preferredChain || null,
+      profile: profile || null,
     },
   };
 }
@@ -197,9 +208,12 @@ export function valuesOfDefinition(d: {
   challenge: Record<string, unknown>;
   deployments: Record<string, unknown>[];
   verify: { host: string; port: number } | null;
+  renewal?: Record<string, unknown> | null;
   preferredChain: string | null;
+  profile?: string | null;
 }): FormValues {
-  const v: FormValues = { instanceId: d.instanceId, name: d.name, domains: d.domains.join("\n"), keyType: d.keyType, caAccountId: d.caAccountId, preferredChain: d.preferredChain ?? "" };
+  const v: FormValues = { instanceId: d.instanceId, name: d.name, domains: d.domains.join("\n"), keyType: d.keyType, caAccountId: d.caAccountId, preferredChain: d.preferredChain ?? "", profile: d.profile ?? "" };
+  for (const k of ["daysBeforeExpiry", "lifetimePercent"]) if (typeof d.renewal?.[k] === "number") v[`renewal.${k}`] = String(d.renewal[k]);
   const ch = d.challenge;
   const kind: ChallengeKind = ch.type === "dns-01" ? (ch.provider === "exec" ? "dns-exec" : "dns-rfc2136") : ch.webroot ? "http-webroot" : "http-standalone";
   v["challenge.kind"] = kind;

@@ -255,11 +255,34 @@ export function CertificateForm(props: { c: Ctx; form: FormState; choices: FormC
           </div>
           <span class="hint">After the tasks the agent connects there (SNI set) and compares the served serial: served / stale / unreachable.</span>
         </fieldset>
-        <label>
-          Preferred chain <span class="muted">(optional: the issuer name of an alternate chain the CA offers)</span>
-          <input name="preferredChain" value={v("preferredChain")} maxlength={255} aria-invalid={inv("preferredChain")} />
-          <FieldError errors={form.errors} name="preferredChain" />
-        </label>
+        <fieldset class="choice">
+          <legend>Renewal (optional: overrides the settings for this certificate)</legend>
+          <div class="form-row">
+            <label>
+              Days before expiry
+              <input name="renewal.daysBeforeExpiry" type="number" min={1} max={365} value={v("renewal.daysBeforeExpiry")} placeholder="from settings" aria-invalid={inv("renewal.daysBeforeExpiry")} />
+              <FieldError errors={form.errors} name="renewal.daysBeforeExpiry" />
+            </label>
+            <label>
+              or % of the lifetime
+              <input name="renewal.lifetimePercent" type="number" min={10} max={95} value={v("renewal.lifetimePercent")} placeholder="from settings (67)" aria-invalid={inv("renewal.lifetimePercent")} />
+              <FieldError errors={form.errors} name="renewal.lifetimePercent" />
+            </label>
+          </div>
+          <span class="hint">The CA's own renewal window (ARI) wins when it publishes one.</span>
+        </fieldset>
+        <div class="form-row">
+          <label>
+            Preferred chain <span class="muted">(optional: the issuer name of an alternate chain the CA offers)</span>
+            <input name="preferredChain" value={v("preferredChain")} maxlength={255} aria-invalid={inv("preferredChain")} />
+            <FieldError errors={form.errors} name="preferredChain" />
+          </label>
+          <label>
+            ACME profile <span class="muted">(optional, where the CA offers profiles, e.g. shortlived)</span>
+            <input name="profile" value={v("profile")} maxlength={64} aria-invalid={inv("profile")} />
+            <FieldError errors={form.errors} name="profile" />
+          </label>
+        </div>
         <div class="dialog-actions">
           <a class="button" href={props.editing ? `/certificates/${props.editing.certId}` : "/certificates"}>
             Cancel

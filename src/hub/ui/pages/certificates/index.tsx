@@ -121,7 +121,7 @@ async function postForm(c: Ctx, opts: { title: string; action: string; editing?:
 /** Fields the certificate form shows an error beside (the edit form has no instance picker). */
 function shownField(field: string, editing: boolean): boolean {
   if (field === "instanceId") return !editing;
-  return ["name", "domains", "keyType", "caAccountId", "challenge", "preferredChain"].includes(field) || /^(challenge|verify|deployments)\./.test(field);
+  return ["name", "domains", "keyType", "caAccountId", "challenge", "preferredChain", "profile"].includes(field) || /^(challenge|verify|deployments|renewal)\./.test(field);
 }
 
 async function certificateAction(c: Ctx, action: "renew" | "test" | "deploy" | "delete") {
