@@ -4,14 +4,19 @@
 // disabled users and users without a hub role are refused, every outcome is counted and
 // audited — refusals while over a limit as one counted row per burst — and a success opens a
 // session. One instance per hub app (its own attempt counters).
-import { audit } from "../../db/audit";
+// Changing one's own password is limited the same way (a stolen session must not become a
+// password oracle): changeOwnPasswordLimited.
+import { audit, type Actor } from "../../db/audit";
 import type { HubDb } from "../../db/client";
 import { findUserByUsername, recordSignIn } from "../../db/principals";
 import { canRead, rolesOf } from "../../db/roles";
-import { createSession } from "../../db/sessions";
+import { createSession, deleteSession } from "../../db/sessions";
 import type { Metrics } from "../metrics";
 import { AuditBursts } from "../security/audit-bursts";
+import { RateLimiter } from "../security/rate-limit";
 import { SignInLimits } from "../security/sign-in-limits";
+import { changeOwnPassword } from "./principals";
+import { RuleError } from "./errors";
 
 export interface SignInDeps {
   db: HubDb;
@@ -85,4 +90,47 @@ export function createSignIn() {
     await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");
     return { ok: true, sessionToken: session.token };
   };
+}
+
+/** Wrong current passwords per user (across their sessions) before the session making them ends. */
+export const PASSWORD_CHANGE_FAILURES = 5;
+const PASSWORD_CHANGE_WINDOW_MS = 15 * 60_000;
+// Keyed by principal id, which is unique per hub, so one counter serves every hub in the process.
+const wrongCurrentPasswords = new RateLimiter(PASSWORD_CHANGE_FAILURES, PASSWORD_CHANGE_WINDOW_MS);
+
+export type PasswordChangeOutcome =
+  | { ok: true }
+  | { ok: false; reason: "wrong-current" }
+  /** Too many wrong current passwords: this session has been ended (the page clears the cookie). */
+  | { ok: false; reason: "signed-out"; retryAfterSeconds: number };
+
+/**
+ * The signed-in user changes their own password (core/principals.ts changeOwnPassword), counted
+ * before argon2id runs so simultaneous guesses cannot outrun the limit; at the limit the session
+ * making the guesses ends and the lockout is audited.
+ */
+export async function changeOwnPasswordLimited(
+  db: HubDb,
+  input: { principalId: string; sessionIdHash: string | undefined; current: string; next: string },
+  actor: Actor,
+): Promise<PasswordChangeOutcome> {
+  const signOut = async (retryAfterSeconds: number): Promise<PasswordChangeOutcome> => {
+    if (input.sessionIdHash) await deleteSession(db, input.sessionIdHash);
+    await audit(db, actor, "account.password-change-limit", { type: "principal", id: input.principalId }, { sessionEnded: true }, "failure");
+    return { ok: false, reason: "signed-out", retryAfterSeconds };
+  };
+  const slot = wrongCurrentPasswords.reserve(input.principalId);
+  if (!slot.ok) return signOut(slot.retryAfterSeconds);
+  try {
+    await changeOwnPassword(db, input.principalId, input.current, input.next, input.sessionIdHash, actor);
+  } catch (err) {
+    if (!(err instanceof RuleError && err.field === "current")) {
+      slot.refund();
+      throw err;
+    }
+    if (wrongCurrentPasswords.exhausted(input.principalId)) return signOut(slot.retryAfterSeconds);
+    return { ok: false, reason: "wrong-current" };
+  }
+  wrongCurrentPasswords.reset(input.principalId);
+  return { ok: true };
 }

@@ -1,37 +1,27 @@
 // /account: the signed-in user's own account — who they are, their roles, and changing their
 // password (any role may; the current password is required, other sessions end).
-// Wrong current passwords are limited like sign-in (a stolen session must not become a password
-// oracle): the attempt is counted before verifying, and the limit ends the session.
+// Wrong current passwords are limited like sign-in (core/sign-in.ts changeOwnPasswordLimited);
+// this page renders the outcome.
 import { Hono, type Context } from "hono";
 import { deleteCookie } from "hono/cookie";
 import { z } from "zod";
-import { audit } from "../../../db/audit";
-import { deleteSession } from "../../../db/sessions";
 import { getPrincipal } from "../../../db/principals";
 import { listRoles } from "../../../db/roles";
 import type { HubEnv } from "../../context";
 import { actorOf, SESSION_COOKIE } from "../../middleware/auth";
-import { RateLimiter } from "../../security/rate-limit";
-import { RuleError } from "../../core/errors";
-import { changeOwnPassword, MIN_PASSWORD_LENGTH } from "../../core/principals";
+import { MIN_PASSWORD_LENGTH } from "../../core/principals";
+import { changeOwnPasswordLimited, PASSWORD_CHANGE_FAILURES } from "../../core/sign-in";
 import { Csrf, FieldError, Flash, Time } from "../components";
 import { Layout } from "../layout";
 
 type Ctx = Context<HubEnv>;
 type Errors = Record<string, string>;
 
-/** Wrong current passwords per user (across their sessions) before the session making them ends. */
-export const PASSWORD_CHANGE_FAILURES = 5;
-const PASSWORD_CHANGE_WINDOW_MS = 15 * 60_000;
-// Keyed by principal id, which is unique per hub, so one counter serves every hub in the process.
-const wrongCurrentPasswords = new RateLimiter(PASSWORD_CHANGE_FAILURES, PASSWORD_CHANGE_WINDOW_MS);
+// Re-exported for the tests that count up to it.
+export { PASSWORD_CHANGE_FAILURES };
 
-/** Ends this session after too many wrong current passwords and says so. */
-async function signOutForGuessing(c: Ctx, retryAfterSeconds: number) {
-  const auth = c.get("auth");
-  const { db } = c.get("deps");
-  if (auth.sessionIdHash) await deleteSession(db, auth.sessionIdHash);
-  await audit(db, actorOf(c), "account.password-change-limit", { type: "principal", id: auth.principalId }, { sessionEnded: true }, "failure");
+/** The session was ended after too many wrong current passwords (core/sign-in.ts): say so. */
+function signedOutForGuessing(c: Ctx, retryAfterSeconds: number) {
   deleteCookie(c, SESSION_COOKIE, { path: "/" });
   if (c.req.header("hx-request")) c.header("HX-Redirect", "/login");
   c.header("Retry-After", String(retryAfterSeconds));
@@ -129,19 +119,12 @@ export const accountPages = new Hono<HubEnv>()
       for (const i of parsed.error.issues) errors[String(i.path[0] ?? "_form")] ??= i.message;
       return c.html(<AccountPage c={c} errors={errors} />, 422);
     }
-    // Counted before argon2id runs, so simultaneous guesses cannot outrun the limit.
-    const slot = wrongCurrentPasswords.reserve(auth.principalId);
-    if (!slot.ok) return signOutForGuessing(c, slot.retryAfterSeconds);
-    try {
-      await changeOwnPassword(c.get("deps").db, auth.principalId, parsed.data.current, parsed.data.password, auth.sessionIdHash, actorOf(c));
-    } catch (err) {
-      if (!(err instanceof RuleError && err.field === "current")) {
-        slot.refund();
-        throw err;
-      }
-      if (wrongCurrentPasswords.exhausted(auth.principalId)) return signOutForGuessing(c, slot.retryAfterSeconds);
-      return c.html(<AccountPage c={c} errors={{ current: "The current password is wrong" }} />, 422);
-    }
-    wrongCurrentPasswords.reset(auth.principalId);
+    const outcome = await changeOwnPasswordLimited(
+      c.get("deps").db,
+      { principalId: auth.principalId, sessionIdHash: auth.sessionIdHash, current: parsed.data.current, next: parsed.data.password },
+      actorOf(c),
+    );
+    if (!outcome.ok && outcome.reason === "signed-out") return signedOutForGuessing(c, outcome.retryAfterSeconds);
+    if (!outcome.ok) return c.html(<AccountPage c={c} errors={{ current: "The current password is wrong" }} />, 422);
     return c.redirect("/account?done=password", 303);
   });
