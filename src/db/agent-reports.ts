@@ -1,6 +1,6 @@
 // What agents report besides their certificate list, arriving with it (same hash): CA account
 // registration state per instance, and the last scan of each external ACME client.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { AccountReport, ExternalManagerReport } from "../protocol/certificates";
 import type { HubDb } from "./client";
 import { accountRegistrations, externalManagers } from "./schema";
@@ -47,4 +47,18 @@ export function accountRegistrationsOf(db: HubDb, o: { instanceIds?: string[]; c
 
 export function externalManagersOf(db: HubDb, instanceId: string) {
   return db.select().from(externalManagers).where(eq(externalManagers.instanceId, instanceId));
+}
+
+/** One CA account's registrations, errors first then newest first (a page), and their total. */
+export async function registrationsOfAccount(db: HubDb, caAccountId: string, limit: number) {
+  const [rows, [{ n }]] = await Promise.all([
+    db
+      .select()
+      .from(accountRegistrations)
+      .where(eq(accountRegistrations.caAccountId, caAccountId))
+      .orderBy(sql`${accountRegistrations.status} = 'registered'`, desc(accountRegistrations.at))
+      .limit(limit),
+    db.select({ n: sql<number>`count(*)` }).from(accountRegistrations).where(eq(accountRegistrations.caAccountId, caAccountId)),
+  ]);
+  return { rows, total: Number(n) };
 }

@@ -2,13 +2,13 @@
 // joining keys; administrator/readonly tokens authenticate the JSON admin API.
 // Secrets are ≥160-bit random, shown once, stored as SHA-256 (they are not human
 // passwords, so a fast hash compared in constant time is the right tool).
-import { and, desc, eq, gte, like, lt, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, like, lt, ne, or, sql } from "drizzle-orm";
 import { sha256Hex, verifySecretHash } from "../lib/crypto";
 import { newClientId, newClientSecret, newId } from "../lib/ids";
 import type { HubDb } from "./client";
 import { isStorageError } from "./storage-errors";
 import { ROLE, type RoleId } from "./roles";
-import { apiTokens, principalRoles, principals } from "./schema";
+import { apiTokens, instances, principalRoles, principals } from "./schema";
 
 export type ApiToken = typeof apiTokens.$inferSelect;
 
@@ -283,4 +283,15 @@ export async function purgeRevokedTokens(db: HubDb, before: number): Promise<num
     .where(and(eq(apiTokens.state, "revoked"), lt(apiTokens.revokedAt, before), sql`not exists (select 1 from instances i where i.joining_key_id = ${apiTokens.id})`))
     .returning({ id: apiTokens.id });
   return rows.length;
+}
+
+/** Group names known to the hub: joining keys' groups and joined instances' groups, sorted. */
+export async function knownGroupNames(db: HubDb, limit = 500): Promise<string[]> {
+  const rows = await db.all<{ g: string }>(sql`
+    select g from (
+      select ${apiTokens.groupName} as g from ${apiTokens} where ${isNotNull(apiTokens.groupName)}
+      union
+      select ${instances.groupName} as g from ${instances} where ${isNotNull(instances.groupName)}
+    ) where g <> '' order by g limit ${limit}`);
+  return rows.map((r) => r.g);
 }

@@ -1,6 +1,6 @@
 // Managed certificate definitions (what the hub asks an instance's agent to obtain and keep).
 // The agent's reports about them live in certificates.ts (source "managed", same id).
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { HubDb } from "./client";
 import { certificates, managedCertificates } from "./schema";
 
@@ -45,4 +45,18 @@ export function managedCertificatesOf(db: HubDb, instanceId: string) {
 export async function managedCertificateByInstance(db: HubDb, instanceId: string, id: string) {
   const [row] = await db.select().from(managedCertificates).where(and(eq(managedCertificates.instanceId, instanceId), eq(managedCertificates.id, id)));
   return row;
+}
+
+/** The certificates using a CA account, by name (a page), and their total. */
+export async function certificatesUsingAccount(db: HubDb, caAccountId: string, limit: number) {
+  const [rows, [{ n }]] = await Promise.all([
+    db
+      .select({ id: managedCertificates.id, name: managedCertificates.name })
+      .from(managedCertificates)
+      .where(eq(managedCertificates.caAccountId, caAccountId))
+      .orderBy(asc(managedCertificates.name))
+      .limit(limit),
+    db.select({ n: sql<number>`count(*)` }).from(managedCertificates).where(eq(managedCertificates.caAccountId, caAccountId)),
+  ]);
+  return { rows, total: Number(n) };
 }

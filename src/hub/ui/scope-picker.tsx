@@ -4,9 +4,8 @@
 // (?scope=group&group=… / ?scope=instance&instance=…; a bare ?instance= still means that
 // instance), so links and reloads keep it.
 import type { Context } from "hono";
-import { isNotNull, sql } from "drizzle-orm";
 import { getInstance, listInstanceChoices } from "../../db/instances";
-import { apiTokens, instances } from "../../db/schema";
+import { knownGroupNames } from "../../db/api-tokens";
 import type { HubEnv } from "../context";
 import type { Scope } from "../core/scope";
 import { qs } from "./format";
@@ -46,14 +45,7 @@ export function ScopeFields(props: { scope: Scope }) {
 
 /** Group names known to the hub: joining keys' groups and joined instances' groups. */
 export async function knownGroups(c: Ctx, limit = 500): Promise<string[]> {
-  const { db } = c.get("deps");
-  const rows = await db.all<{ g: string }>(sql`
-    select g from (
-      select ${apiTokens.groupName} as g from ${apiTokens} where ${isNotNull(apiTokens.groupName)}
-      union
-      select ${instances.groupName} as g from ${instances} where ${isNotNull(instances.groupName)}
-    ) where g <> '' order by g limit ${limit}`);
-  return rows.map((r) => r.g);
+  return knownGroupNames(c.get("deps").db, limit);
 }
 
 async function postedScopeExists(c: Ctx, posted: { scope: string; scopeId: string }): Promise<boolean> {

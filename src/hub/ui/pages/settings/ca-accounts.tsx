@@ -5,9 +5,9 @@
 // and extra trusted roots, and delete (refused while a certificate uses the account).
 // Rules: src/hub/core/ca-accounts.ts.
 import { Hono } from "hono";
-import { asc, desc, eq, sql } from "drizzle-orm";
 import type { HubDb } from "../../../../db/client";
-import { accountRegistrations, managedCertificates } from "../../../../db/schema";
+import { registrationsOfAccount } from "../../../../db/agent-reports";
+import { certificatesUsingAccount } from "../../../../db/managed-certificates";
 import { instancesByIds } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
 import type { HubEnv } from "../../../context";
@@ -28,23 +28,8 @@ const SHOWN_USERS = 5;
 
 /** Registrations (errors first, newest first) and the certificates using the account: a page of each, with totals. */
 async function usage(db: HubDb, caAccountId: string) {
-  const [regs, [{ n: regCount }], users, [{ n: userCount }]] = await Promise.all([
-    db
-      .select()
-      .from(accountRegistrations)
-      .where(eq(accountRegistrations.caAccountId, caAccountId))
-      .orderBy(sql`${accountRegistrations.status} = 'registered'`, desc(accountRegistrations.at))
-      .limit(SHOWN_REGISTRATIONS),
-    db.select({ n: sql<number>`count(*)` }).from(accountRegistrations).where(eq(accountRegistrations.caAccountId, caAccountId)),
-    db
-      .select({ id: managedCertificates.id, name: managedCertificates.name })
-      .from(managedCertificates)
-      .where(eq(managedCertificates.caAccountId, caAccountId))
-      .orderBy(asc(managedCertificates.name))
-      .limit(SHOWN_USERS),
-    db.select({ n: sql<number>`count(*)` }).from(managedCertificates).where(eq(managedCertificates.caAccountId, caAccountId)),
-  ]);
-  return { regs, regCount: Number(regCount), users, userCount: Number(userCount) };
+  const [regs, users] = await Promise.all([registrationsOfAccount(db, caAccountId, SHOWN_REGISTRATIONS), certificatesUsingAccount(db, caAccountId, SHOWN_USERS)]);
+  return { regs: regs.rows, regCount: regs.total, users: users.rows, userCount: users.total };
 }
 
 async function loadAccounts(c: Ctx, s: ScopeState) {
