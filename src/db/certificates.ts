@@ -201,3 +201,15 @@ export async function certificateCounts(db: HubDb, now: number, expiringMs: numb
     .from(certificates);
   return { total: Number(row?.total ?? 0), expiring: Number(row?.expiring ?? 0), expired: Number(row?.expired ?? 0) };
 }
+
+/** One instance's certificates, soonest expiry first (undated last), at most `limit`, and their total. */
+export async function instanceCertificatesPage(db: HubDb, instanceId: string, limit: number) {
+  const rows = await db
+    .select({ instanceId: certificates.instanceId, id: certificates.id, name: certificates.name, domains: certificates.domains, source: certificates.source, status: certificates.status, notAfter: certificates.notAfter, lastError: certificates.lastError })
+    .from(certificates)
+    .where(eq(certificates.instanceId, instanceId))
+    .orderBy(sql`${certificates.notAfter} is null`, asc(certificates.notAfter), asc(certificates.id))
+    .limit(limit);
+  const [{ n }] = await db.select({ n: sql<number>`count(*)` }).from(certificates).where(eq(certificates.instanceId, instanceId));
+  return { rows, total: Number(n) };
+}

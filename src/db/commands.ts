@@ -1,7 +1,7 @@
 // Commands queued for instances. Each has a per-instance sequence number (delivery order)
 // and a globally unique id (the agent's idempotency key). Rows stay until the instance is
 // removed, so the instance page can show history.
-import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, like, sql } from "drizzle-orm";
 import { newId } from "../lib/ids";
 import type { CommandResult } from "../protocol";
 import type { HubDb } from "./client";
@@ -126,4 +126,14 @@ function safeJson(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** The last commands queued for one certificate (renew, test, deploy), newest first. */
+export function commandsForCertificate(db: HubDb, instanceId: string, certificateId: string, limit = 10) {
+  return db
+    .select()
+    .from(commands)
+    .where(and(eq(commands.instanceId, instanceId), like(commands.payload, `%"certificateId":${JSON.stringify(certificateId)}%`)))
+    .orderBy(desc(commands.seq))
+    .limit(limit);
 }

@@ -4,10 +4,9 @@
 // managers as the agent last scanned them, with problems and "Refresh now"
 // (POST /instances/:id/external-refresh, also used from Settings › External Certificate Managers).
 import { Hono } from "hono";
-import { and, asc, eq, sql } from "drizzle-orm";
 import type { HubDb } from "../../../db/client";
 import { canWrite } from "../../../db/roles";
-import { certificates } from "../../../db/schema";
+import { instanceCertificatesPage } from "../../../db/certificates";
 import type { HubEnv } from "../../context";
 import { RuleError } from "../../core/errors";
 import { refreshExternalScan, type ExternalManagerView } from "../../core/external-managers";
@@ -18,21 +17,15 @@ import { daysLeft, isoTime, qs } from "../format";
 import { redirectWithFlash } from "../flash";
 import { sentence } from "../rule-errors";
 import { detailHref, SOURCE_LABEL, type Ctx } from "./certificates/common";
-import { parseDomains } from "./certificates/queries";
+import { parseDomains } from "../../../db/certificate-list";
 import { showValue } from "./settings/general";
 
 const SHOWN = 100;
 
 /** The instance's certificates, soonest expiry first (bounded; the Certificates page has the rest). */
 export async function instanceCertificates(db: HubDb, instanceId: string) {
-  const rows = await db
-    .select({ instanceId: certificates.instanceId, id: certificates.id, name: certificates.name, domains: certificates.domains, source: certificates.source, status: certificates.status, notAfter: certificates.notAfter, lastError: certificates.lastError })
-    .from(certificates)
-    .where(eq(certificates.instanceId, instanceId))
-    .orderBy(sql`${certificates.notAfter} is null`, asc(certificates.notAfter), asc(certificates.id))
-    .limit(SHOWN + 1);
-  const [{ n }] = await db.select({ n: sql<number>`count(*)` }).from(certificates).where(and(eq(certificates.instanceId, instanceId)));
-  return { rows: rows.slice(0, SHOWN), total: Number(n) };
+  const { rows, total } = await instanceCertificatesPage(db, instanceId, SHOWN + 1);
+  return { rows: rows.slice(0, SHOWN), total };
 }
 
 export function InstanceCertificatesSection(props: { c: Ctx; instanceId: string; list: Awaited<ReturnType<typeof instanceCertificates>>; usable: boolean }) {

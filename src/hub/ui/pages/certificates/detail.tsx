@@ -3,10 +3,9 @@
 // and its duration, every deployment task with its last result, the served-certificate check,
 // the CA account registration, where the files are; Renew now, Test, Deploy now, Edit and
 // Delete for administrators (POST forms with the CSRF token; a Read-only Viewer sees none).
-import { and, desc, eq, like } from "drizzle-orm";
 import type { Child } from "hono/jsx";
 import type { HubDb } from "../../../../db/client";
-import { commands } from "../../../../db/schema";
+import { commandsForCertificate } from "../../../../db/commands";
 import { getCaAccount } from "../../../../db/ca-accounts";
 import { getInstance } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
@@ -87,12 +86,7 @@ const ACTION_LABEL: Record<string, string> = { "renew-certificate": "Renew now",
 
 /** The last commands queued for this certificate (renew, test, deploy), newest first. */
 async function recentActions(db: HubDb, instanceId: string, id: string) {
-  return db
-    .select()
-    .from(commands)
-    .where(and(eq(commands.instanceId, instanceId), like(commands.payload, `%"certificateId":${JSON.stringify(id)}%`)))
-    .orderBy(desc(commands.seq))
-    .limit(10);
+  return commandsForCertificate(db, instanceId, id, 10);
 }
 
 function resultMessage(raw: string | null): string {

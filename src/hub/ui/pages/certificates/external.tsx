@@ -9,7 +9,7 @@ import { Csrf, Flash, StatusBadge, Time } from "../../components";
 import { isoTime } from "../../format";
 import { Layout } from "../../layout";
 import { type Ctx, SOURCE_LABEL } from "./common";
-import { parseDomains } from "./queries";
+import { parseDomains } from "../../../../db/certificate-list";
 
 export function externalRefreshUrl(instanceId: string, id: string) {
   return `/certificates/external/${encodeURIComponent(instanceId)}/${encodeURIComponent(id)}/refresh`;

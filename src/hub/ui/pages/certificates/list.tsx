@@ -13,7 +13,7 @@ import { Layout } from "../../layout";
 import { knownGroups } from "../../scope-picker";
 import { CLIENT_LABEL } from "../settings/external-managers";
 import { type Ctx, detailHref, SOURCE_LABEL } from "./common";
-import { anyCertificate, type CertFilter, type CertListRow, HEALTHS, healthSummary, listCertificatePage, parseDomains, SORTS, SOURCES, type Health } from "./queries";
+import { anyCertificate, type CertFilter, type CertListRow, HEALTHS, healthSummary, listCertificatePage, parseDomains, SORTS, SOURCES, type Health } from "../../../../db/certificate-list";
 
 export const PAGE_SIZE = 50;
 export const TABLE_ID = "certificates-table";
