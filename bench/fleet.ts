@@ -342,7 +342,7 @@ async function seed(dbPath: string, clientId: string, agents: SimAgent[], comman
           instanceId: a.id,
           seq: c.seq,
           type: "ping",
-          payload: "{}",
+          payload: {},
           status: "delivered" as const,
           createdAt: now,
           createdBy: "bench",

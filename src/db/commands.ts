@@ -31,7 +31,7 @@ export async function insertCommand(
       instanceId,
       seq,
       type,
-      payload: JSON.stringify(payload ?? {}),
+      payload: payload ?? {},
       createdAt: Date.now(),
       createdBy,
     });
@@ -110,7 +110,7 @@ export function commandView(c: CommandRow) {
     instanceId: c.instanceId,
     seq: c.seq,
     type: c.type,
-    payload: safeJson(c.payload),
+    payload: c.payload,
     status: c.status,
     result: c.result ? safeJson(c.result) : null,
     createdAt: c.createdAt,

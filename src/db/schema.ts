@@ -121,7 +121,7 @@ export const commands = sqliteTable("commands", {
   instanceId: text("instance_id").notNull().references(() => instances.id, { onDelete: "cascade" }),
   seq: integer("seq").notNull(),
   type: text("type").notNull(),
-  payload: text("payload").notNull().default("{}"), // JSON
+  payload: text("payload", { mode: "json" }).notNull().default({}).$type<unknown>(), // JSON (text column)
   status: text("status", { enum: ["queued", "delivered", "succeeded", "failed", "rejected"] }).notNull().default("queued"),
   result: text("result"), // JSON reported by the agent
   createdAt: integer("created_at").notNull(),

@@ -80,7 +80,7 @@ export async function handleSync(c: Ctx) {
       const now = Date.now();
       await markDelivered(db, inst.id, rows.filter((r) => r.status === "queued").map((r) => r.id), now);
       res.commands = rows.map(
-        (r): Command => ({ id: r.id, seq: r.seq, type: r.type, payload: safeParse(r.payload), createdAt: r.createdAt }),
+        (r): Command => ({ id: r.id, seq: r.seq, type: r.type, payload: r.payload, createdAt: r.createdAt }),
       );
       changed = true;
     }
@@ -96,12 +96,4 @@ export async function handleSync(c: Ctx) {
   }
   if (!changed) return c.body(null, 204);
   return c.json(res);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return {};
-  }
 }
