@@ -23,7 +23,7 @@ import { Layout } from "../layout";
 import { qs } from "../format";
 import { externalManagersView } from "../../core/external-managers";
 import { effectiveSettings } from "../../core/settings";
-import { CommandsTable, InstanceFacts, InstancesTable, type ListFilter } from "./instancePartials";
+import { CommandsTable, InstanceFacts, InstancesTable, type ListFilter } from "./instance-partials";
 import { EffectiveSettings, ExternalManagersStatus, InstanceCertificatesSection, instanceCertificates } from "./instance-certificates";
 
 type Ctx = Context<HubEnv>;
