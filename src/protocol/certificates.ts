@@ -185,6 +185,8 @@ export const DeploymentResultSchema = z.object({
   type: z.string().max(32),
   name: z.string().max(128).optional(),
   lastResult: z.object({ at: epochMs, outcome: z.enum(["succeeded", "failed", "skipped"]), message: text(2000), ms: z.number().int().min(0).max(86_400_000).optional(), output: text(4000).optional() }).nullable(),
+  /** The last "Test task" run of this task alone (kept apart: a test does not change deployment health). */
+  lastTest: z.object({ at: epochMs, outcome: z.enum(["succeeded", "failed", "skipped"]), message: text(2000), ms: z.number().int().min(0).max(86_400_000).optional(), output: text(4000).optional() }).nullable().optional(),
 });
 
 export const RENEWAL_REASONS = ["ari", "lifetime", "days-before-expiry", "backoff", "new", "changed", "manual"] as const;
@@ -242,3 +244,5 @@ export type ExternalManagerReport = z.infer<typeof ExternalManagerReportSchema>;
 
 export const CertificateCommandPayloadSchema = z.object({ certificateId: id });
 export const RenewNowPayloadSchema = z.object({ certificateId: id.optional() }).strict();
+/** test-task: run the certificate's task at `index` (0-based, as in `deployments`) alone, now. */
+export const TestTaskPayloadSchema = z.object({ certificateId: id, index: z.number().int().min(0).max(31) }).strict();

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { epochMs } from "./certificates";
 import { counter, wireId } from "./common";
 
-export const COMMAND_TYPES = ["renew-now", "update-settings", "refresh-external-scan", "ping", "run-script", "renew-certificate", "test-certificate", "deploy-certificate"] as const;
+export const COMMAND_TYPES = ["renew-now", "update-settings", "refresh-external-scan", "ping", "run-script", "renew-certificate", "test-certificate", "deploy-certificate", "test-task"] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 export const CommandTypeSchema = z.enum(COMMAND_TYPES);
 

@@ -15,7 +15,7 @@ import { getAccountKey, saveAccountState, accountReports } from "../db/accounts"
 import { getManaged, listManaged, removeManagedExcept, updateManaged, upsertDefinition, withAttempt, type ManagedRow } from "../db/certificates";
 import { loadInstanceConfig } from "../db/config";
 import type { AgentStore } from "../db/store";
-import { checkServed, runDeployments, type DeployableCertificate, type TaskResult } from "../deploy";
+import { checkServed, mergeTaskResults, runDeployments, runOneTask, withTestResult, type DeployableCertificate, type TaskResult } from "../deploy";
 import { agentSettings } from "../settings";
 import { pruneCertificates, pruneVersions, readVersion, removeCertificateFiles, versionPaths, writeVersion } from "./files";
 import { backoffDelay, nextAriFetch, nextPlan, orderKey, renewalPolicy, type Window } from "./plan";
@@ -188,6 +188,21 @@ export class CertificateLifecycle {
     const row = await getManaged(this.db, certificateId);
     if (!row) return null;
     return this.enqueue(certificateId, () => this.deployCurrent(certificateId, "manual", false));
+  }
+
+  /** "Test task": the task at `index` alone, with the current certificate; its result is kept as the task's lastTest. */
+  async testTask(certificateId: string, index: number): Promise<TaskResult | null> {
+    if (!(await getManaged(this.db, certificateId))) return null;
+    return this.enqueue(certificateId, async () => {
+      const row = (await getManaged(this.db, certificateId))!;
+      const spec = row.spec ? safeSpec(row.spec) : null;
+      if (!spec) throw new Error("the certificate definition is not readable");
+      const cert = row.currentDir ? this.deployable(row, spec) : null;
+      const result = await runOneTask(spec.deployments, index, cert, { ...this.solverContext(), instanceId: this.opts.instanceId?.() ?? undefined, signal: this.abort.signal });
+      await updateManaged(this.db, certificateId, { deployments: JSON.stringify(withTestResult(parseResults(row.deployments), result)) });
+      this.opts.onChange();
+      return result;
+    });
   }
 
   async reports() {
@@ -485,7 +500,7 @@ export class CertificateLifecycle {
     if (spec.deployments.some((t) => t.trigger === "failure" || t.trigger === "always")) {
       const cert = row.currentDir ? this.deployable(row, spec) : null;
       const results = await runDeployments(spec.deployments, cert, "failure", { ...this.solverContext(), instanceId: this.opts.instanceId?.() ?? undefined, signal: this.abort.signal });
-      await updateManaged(this.db, id, { deployments: JSON.stringify(results) });
+      await updateManaged(this.db, id, { deployments: storedResults(row, results) });
       this.opts.onChange();
     }
   }
@@ -539,7 +554,7 @@ export class CertificateLifecycle {
       serial,
       steps: steps.slice(0, 64),
     };
-    await updateManaged(this.db, id, { deployments: JSON.stringify(results), served, deployPending: false, attempts: withAttempt(row, attempt) });
+    await updateManaged(this.db, id, { deployments: storedResults(row, results), served, deployPending: false, attempts: withAttempt(row, attempt) });
     this.opts.onChange();
   }
 
@@ -560,7 +575,7 @@ export class CertificateLifecycle {
       serial: row.serial ?? undefined,
       steps,
     };
-    await updateManaged(this.db, id, { deployments: JSON.stringify(results), served, deployPending: false, attempts: withAttempt(row, attempt) });
+    await updateManaged(this.db, id, { deployments: storedResults(row, results), served, deployPending: false, attempts: withAttempt(row, attempt) });
     this.opts.onChange();
     return results;
   }
@@ -597,6 +612,20 @@ export class CertificateLifecycle {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
+
+function parseResults(json: string | null | undefined): TaskResult[] | null {
+  try {
+    const v = JSON.parse(json ?? "null");
+    return Array.isArray(v) ? (v as TaskResult[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** New results to store: trigger-skipped tasks keep their last real result, tests stay. */
+function storedResults(row: Pick<ManagedRow, "deployments">, results: TaskResult[]): string {
+  return JSON.stringify(mergeTaskResults(parseResults(row.deployments), results));
+}
 
 function safeSpec(json: string): ManagedCertificateSpec | null {
   try {

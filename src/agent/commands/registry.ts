@@ -6,6 +6,7 @@ import { renewCertificate } from "./renew-certificate";
 import { renewNow } from "./renew-now";
 import { runScript } from "./run-script";
 import { testCertificate } from "./test-certificate";
+import { testTask } from "./test-task";
 import type { Handler } from "./types";
 import { updateSettings } from "./update-settings";
 
@@ -15,6 +16,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "renew-certificate": renewCertificate,
   "test-certificate": testCertificate,
   "deploy-certificate": deployCertificate,
+  "test-task": testTask,
   "refresh-external-scan": refreshExternalScan,
   "update-settings": updateSettings,
   "run-script": runScript,

@@ -72,10 +72,30 @@ export async function runDeployments(tasks: DeploymentTask[], cert: DeployableCe
  */
 export function mergeTaskResults(previous: TaskResult[] | null | undefined, current: TaskResult[]): TaskResult[] {
   return current.map((r) => {
-    if (r.lastResult.outcome !== "skipped" || !r.lastResult.message.startsWith(TRIGGER_SKIP)) return r;
     const old = previous?.find((p) => p.index === r.index && p.type === r.type);
-    return old?.lastResult ? { ...r, lastResult: old.lastResult } : r;
+    const withTest = old?.lastTest ? { ...r, lastTest: old.lastTest } : r;
+    if (r.lastResult.outcome !== "skipped" || !r.lastResult.message.startsWith(TRIGGER_SKIP)) return withTest;
+    return old?.lastResult ? { ...withTest, lastResult: old.lastResult } : withTest;
   });
+}
+
+/**
+ * "Test task": runs the task at `index` alone with `cert`, whatever its trigger (like "Deploy
+ * now"), and returns its result with the task's real index.
+ */
+export async function runOneTask(tasks: DeploymentTask[], index: number, cert: DeployableCertificate | null, ctx: DeployContext): Promise<TaskResult> {
+  const task = tasks[index];
+  if (!task) throw new Error(`no deployment task ${index} (this certificate has ${tasks.length} here; the definition may not have synced yet)`);
+  const [result] = await runDeployments([task], cert, "manual", ctx);
+  return { ...result, index };
+}
+
+/** Stores a test result beside the task's deployment result (previous results kept). */
+export function withTestResult(previous: TaskResult[] | null | undefined, test: TaskResult): TaskResult[] {
+  const list = (previous ?? []).filter((p) => p.index !== test.index || p.type === test.type);
+  const old = list.find((p) => p.index === test.index);
+  const entry: TaskResult = { index: test.index, type: test.type, ...(test.name !== undefined ? { name: test.name } : {}), lastResult: (old?.lastResult ?? null) as TaskResult["lastResult"], lastTest: test.lastResult };
+  return [...list.filter((p) => p.index !== test.index), entry].sort((a, b) => a.index - b.index);
 }
 
 async function runWithRetries(task: DeploymentTask, run: TaskRun, base: Omit<TaskResult, "lastResult">): Promise<TaskResult> {

@@ -37,6 +37,8 @@ export interface TaskResult {
   type: string;
   name?: string;
   lastResult: { at: number; outcome: "succeeded" | "failed" | "skipped"; message: string; ms?: number; output?: string };
+  /** The last "Test task" run of this task alone; kept across deployments (index.ts mergeTaskResults). */
+  lastTest?: TaskResult["lastResult"] | null;
 }
 
 /** Files written earlier in this run, handed to later tasks (script environment). */

@@ -1,5 +1,5 @@
 // /api/v1/managed-certificates — certificate definitions for instances, their status as the
-// agent reports it, and the renew / test / deploy actions (202: queued for the agent).
+// agent reports it, and the renew / test / deploy / test-one-task actions (202: queued for the agent).
 // Mounted with adminApi.route("/managed-certificates", managedCertificatesApi).
 import { Hono } from "hono";
 import { z } from "zod";
@@ -11,6 +11,7 @@ import {
   getManagedCertificateDetail,
   listManagedCertificateViews,
   queueCertificateAction,
+  queueTaskTest,
   updateManagedCertificate,
   UpdateManagedCertificateSchema,
 } from "../core/managed-certificates";
@@ -23,6 +24,8 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
 });
 
+const taskParam = z.object({ id: z.string().min(1).max(64), index: z.coerce.number().int().min(0).max(31) });
+
 export const managedCertificatesApi = new Hono<HubEnv>()
   .get("/", validate("query", listQuery), async (c) => c.json(await listManagedCertificateViews(c.get("deps"), c.req.valid("query"))))
   .post("/", validate("json", CreateManagedCertificateSchema), async (c) => c.json(await createManagedCertificate(c.get("deps"), actorOf(c), c.req.valid("json")), 201))
@@ -34,4 +37,5 @@ export const managedCertificatesApi = new Hono<HubEnv>()
   })
   .post("/:id/renew", async (c) => c.json(await queueCertificateAction(c.get("deps"), actorOf(c), c.req.param("id"), "renew"), 202))
   .post("/:id/test", async (c) => c.json(await queueCertificateAction(c.get("deps"), actorOf(c), c.req.param("id"), "test"), 202))
-  .post("/:id/deploy", async (c) => c.json(await queueCertificateAction(c.get("deps"), actorOf(c), c.req.param("id"), "deploy"), 202));
+  .post("/:id/deploy", async (c) => c.json(await queueCertificateAction(c.get("deps"), actorOf(c), c.req.param("id"), "deploy"), 202))
+  .post("/:id/tasks/:index/test", validate("param", taskParam), async (c) => c.json(await queueTaskTest(c.get("deps"), actorOf(c), c.req.valid("param").id, c.req.valid("param").index), 202));

@@ -5,7 +5,7 @@
 // words an admin can act on.
 import { z } from "zod";
 import type { Instance } from "../../db/instances";
-import { CertificateCommandPayloadSchema, RenewNowPayloadSchema } from "../../protocol/certificates";
+import { CertificateCommandPayloadSchema, RenewNowPayloadSchema, TestTaskPayloadSchema } from "../../protocol/certificates";
 import { COMMAND_TYPES, type CommandType } from "../../protocol";
 import { badRequest, conflict, describeZodError } from "./errors";
 
@@ -19,6 +19,7 @@ const PAYLOADS: Record<CommandType, z.ZodType> = {
   "renew-certificate": CertificateCommandPayloadSchema.strict(),
   "test-certificate": CertificateCommandPayloadSchema.strict(),
   "deploy-certificate": CertificateCommandPayloadSchema.strict(),
+  "test-task": TestTaskPayloadSchema,
 };
 
 /** What an admin types into the payload box for each command (shown as its placeholder). */

@@ -28,6 +28,7 @@ import {
   KeyTypeSchema,
   RenewalPolicySchema,
   RenewNowPayloadSchema,
+  TestTaskPayloadSchema,
   VerifySchema,
   type Challenge,
   type DeploymentTask,
@@ -151,12 +152,18 @@ export function toSpec(row: ManagedCertificateRow): ManagedCertificateSpec {
   };
 }
 
-type Detail = { attempts?: { at: number }[]; deployments?: { index: number; lastResult: unknown }[] };
+type Detail = { attempts?: { at: number }[]; deployments?: { index: number; type?: string; lastResult: unknown; lastTest?: unknown }[] };
 
 /** Definition + the agent's last report (status "pending" until the first one). */
 export function managedCertificateView(row: ManagedCertificateRow, report?: CertificateRow, registration?: { status: string; message: string | null; accountUrl: string | null; at: number }) {
   const detail = (report?.detail ?? {}) as Detail;
-  const results = new Map((detail.deployments ?? []).map((d) => [d.index, d.lastResult]));
+  const results = new Map((detail.deployments ?? []).map((d) => [d.index, d]));
+  // A result belongs to the task at its index only while that task has the same type (an edit
+  // that reorders tasks must not show one task's output under another).
+  const resultOf = (d: DeploymentTask, i: number) => {
+    const r = results.get(i);
+    return r && (r.type === undefined || r.type === d.type) ? r : undefined;
+  };
   return {
     id: row.id,
     instanceId: row.instanceId,
@@ -165,7 +172,7 @@ export function managedCertificateView(row: ManagedCertificateRow, report?: Cert
     caAccountId: row.caAccountId,
     keyType: row.keyType,
     challenge: row.challenge,
-    deployments: (row.deployments as DeploymentTask[]).map((d, i) => ({ ...d, lastResult: results.get(i) ?? null })),
+    deployments: (row.deployments as DeploymentTask[]).map((d, i) => ({ ...d, lastResult: resultOf(d, i)?.lastResult ?? null, lastTest: resultOf(d, i)?.lastTest ?? null })),
     verify: row.verify ?? null,
     renewal: row.renewal ?? null,
     preferredChain: row.preferredChain,
@@ -283,9 +290,32 @@ export async function checkCommandPayload(core: Pick<CoreDeps, "db">, instanceId
     : type === "renew-now"
       ? parseOr400(RenewNowPayloadSchema, payload ?? {}, "payload for renew-now").certificateId
       : undefined;
+  if (type === "test-task") {
+    const p = parseOr400(TestTaskPayloadSchema, payload ?? {}, "payload for test-task");
+    const row = await managedCertificateByInstance(core.db, instanceId, p.certificateId);
+    if (!row) throw badRequest(`payload.certificateId: no managed certificate ${p.certificateId} on instance ${instanceId}`, "payload.certificateId");
+    checkTaskIndex(row.deployments as DeploymentTask[], p.index, "payload.index");
+    return;
+  }
   if (named && !(await managedCertificateByInstance(core.db, instanceId, named))) {
     throw badRequest(`payload.certificateId: no managed certificate ${named} on instance ${instanceId}`, "payload.certificateId");
   }
+}
+
+function checkTaskIndex(tasks: DeploymentTask[], index: number, field: string) {
+  if (!Number.isInteger(index) || index < 0 || index >= tasks.length) {
+    throw tasks.length ? notFound(`no deployment task ${index} on this certificate (it has ${tasks.length}, numbered from 0)`) : badRequest("this certificate has no deployment tasks to test", field);
+  }
+}
+
+/** "Test task": the agent runs the task at `index` alone with the current certificate (202). */
+export async function queueTaskTest(core: CoreDeps, actor: Actor, id: string, index: number) {
+  const row = await existing(core, id);
+  checkTaskIndex(row.deployments as DeploymentTask[], index, "index");
+  await usableInstance(core, row.instanceId);
+  const cmd = await queueCommand(core, row.instanceId, "test-task", { certificateId: id, index }, actor);
+  if (!cmd) throw notFound(`instance ${row.instanceId} not found`);
+  return { commandId: cmd.id, seq: cmd.seq, type: "test-task" as const, status: "queued" as const, certificateId: id, index, instanceId: row.instanceId };
 }
 
 const ACTIONS = { renew: "renew-certificate", test: "test-certificate", deploy: "deploy-certificate" } as const satisfies Record<string, CommandType>;

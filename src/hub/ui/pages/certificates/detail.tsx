@@ -82,7 +82,21 @@ function ActionForm(props: { c: Ctx; id: string; action: string; label: string; 
 
 export const LIVE_ID = "certificate-live";
 
-const ACTION_LABEL: Record<string, string> = { "renew-certificate": "Renew now", "test-certificate": "Test", "deploy-certificate": "Deploy now" };
+const ACTION_LABEL: Record<string, string> = { "renew-certificate": "Renew now", "test-certificate": "Test", "deploy-certificate": "Deploy now", "test-task": "Test task" };
+
+type TaskRun = { at: number; outcome: string; message: string; ms?: number; output?: string };
+
+/** One task run (its last deployment or its last test): outcome, time, duration, message, output tail. */
+function TaskRunView(props: { r: TaskRun }) {
+  const r = props.r;
+  return (
+    <>
+      <StatusBadge status={r.outcome === "succeeded" ? "success" : r.outcome === "failed" ? "failure" : "skipped"} label={r.outcome} /> <Time ts={r.at} /> <span class="muted">{durationText(r.ms)}</span>
+      <div>{r.message}</div>
+      {r.output ? <pre class="output">{r.output}</pre> : null}
+    </>
+  );
+}
 
 /** The last commands queued for this certificate (renew, test, deploy), newest first. */
 async function recentActions(db: HubDb, instanceId: string, id: string) {
@@ -243,11 +257,13 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
                 <th>Task</th>
                 <th>Runs</th>
                 <th>Last result</th>
+                {write ? <th></th> : null}
               </tr>
             </thead>
             <tbody>
               {d.deployments.map((t, i) => {
-                const r = t.lastResult as { at: number; outcome: string; message: string; ms?: number; output?: string } | null;
+                const r = t.lastResult as TaskRun | null;
+                const tested = (t as { lastTest?: TaskRun | null }).lastTest ?? null;
                 return (
                   <tr data-task-index={i}>
                     <td>{i + 1}</td>
@@ -261,17 +277,18 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
                       {t.continueOnError ? <div class="muted">continues on error</div> : null}
                     </td>
                     <td>
-                      {r ? (
-                        <>
-                          <StatusBadge status={r.outcome === "succeeded" ? "success" : r.outcome === "failed" ? "failure" : "skipped"} label={r.outcome} /> <Time ts={r.at} />{" "}
-                          <span class="muted">{durationText(r.ms)}</span>
-                          <div>{r.message}</div>
-                          {r.output ? <pre class="output">{r.output}</pre> : null}
-                        </>
-                      ) : (
-                        <span class="muted">not run yet</span>
-                      )}
+                      {r ? <TaskRunView r={r} /> : <span class="muted">not run yet</span>}
+                      {tested ? (
+                        <div class="task-test">
+                          <strong>Last test</strong> <TaskRunView r={tested} />
+                        </div>
+                      ) : null}
                     </td>
+                    {write ? (
+                      <td>
+                        <ActionForm c={c} id={d.id} action={`tasks/${i}/test`} label="Test" hint="Run this task alone now with the current certificate and show its output" />
+                      </td>
+                    ) : null}
                   </tr>
                 );
               })}

@@ -15,6 +15,7 @@ import {
   deleteManagedCertificate,
   getManagedCertificateDetail,
   queueCertificateAction,
+  queueTaskTest,
   updateManagedCertificate,
 } from "../../../core/managed-certificates";
 import { actorOf, requireAdmin } from "../../../middleware/auth";
@@ -35,6 +36,7 @@ const DONE: Record<string, string> = {
   renew: "Renewal queued: the agent orders a new certificate now.",
   test: "Test queued: the agent checks the challenge for every domain without asking the CA.",
   deploy: "Deployment queued: the agent runs the tasks again with the current certificate.",
+  "test-task": "Task test queued: the agent runs that task alone with the current certificate; its output shows under the task.",
   deleted: "Certificate deleted. The agent stops renewing it.",
   refresh: "Refresh queued: the agent rescans its external certificate managers.",
 };
@@ -124,7 +126,7 @@ function shownField(field: string, editing: boolean): boolean {
   return ["name", "domains", "keyType", "caAccountId", "challenge", "preferredChain", "profile"].includes(field) || /^(challenge|verify|deployments|renewal)\./.test(field);
 }
 
-async function certificateAction(c: Ctx, action: "renew" | "test" | "deploy" | "delete") {
+async function certificateAction(c: Ctx, action: "renew" | "test" | "deploy" | "delete" | "test-task") {
   const id = c.req.param("id") ?? "";
   const core = c.get("deps");
   try {
@@ -132,7 +134,11 @@ async function certificateAction(c: Ctx, action: "renew" | "test" | "deploy" | "
       await deleteManagedCertificate(core, actorOf(c), id);
       return goTo(c, `${BASE}?done=deleted`);
     }
-    await queueCertificateAction(core, actorOf(c), id, action);
+    if (action === "test-task") {
+      const index = Number(c.req.param("index"));
+      if (!Number.isInteger(index) || index < 0 || index > 31) return notFoundPage(c, "No such deployment task.");
+      await queueTaskTest(core, actorOf(c), id, index);
+    } else await queueCertificateAction(core, actorOf(c), id, action);
     return goTo(c, `${BASE}/${encodeURIComponent(id)}?done=${action}`);
   } catch (err) {
     if (!(err instanceof RuleError)) throw err;
@@ -213,4 +219,5 @@ export const certificatePages = new Hono<HubEnv>()
   .post(`${BASE}/:id/renew`, (c) => certificateAction(c, "renew"))
   .post(`${BASE}/:id/test`, (c) => certificateAction(c, "test"))
   .post(`${BASE}/:id/deploy`, (c) => certificateAction(c, "deploy"))
+  .post(`${BASE}/:id/tasks/:index/test`, (c) => certificateAction(c, "test-task"))
   .post(`${BASE}/:id/delete`, (c) => certificateAction(c, "delete"));
