@@ -1,44 +1,166 @@
 // PEM files deployment: cert.pem, chain.pem, fullchain.pem and privkey.pem in one directory (the
-// names certbot users know), each replaced atomically. privkey.pem is 0600 unless the task gives
-// a mode; the others 0644 or the task's mode.
+// names certbot users know). privkey.pem is 0600 unless the task gives a mode; the others 0644
+// or the task's mode.
+//
+// The certificate and its key must change together: a server (re)loading while only one of them
+// is new fails ("key values mismatch") or, worse, a restart does not come back. Replacing four
+// files one by one (each atomically) leaves an instant with a new key beside the old certificate.
+// So, like certbot's live/ → archive/ links, the files are symlinks into one version directory:
+//
+//   <dir>/cert.pem → .certhub-pem/current/cert.pem   (same for chain, fullchain, privkey)
+//   <dir>/.certhub-pem/current → <serial>-<random>   (one symlink, swapped with one rename)
+//
+// Each version is written completely (every file fsynced) before the `current` link moves, so at
+// every instant — across a kill -9 too — the four names resolve into one version: a reader that
+// opens both files while no swap happens between its two opens gets a matching pair, and a
+// careful reader (fullchain, key, fullchain again) can tell when one did. nginx, Apache, HAProxy
+// and Postfix follow symlinks when they read certificates (and are reloaded after this task).
+// The previous version is kept (a reader mid-open keeps working); older ones are removed.
+// The names in <dir> are only replaced when they are not our links yet (first run, or files of
+// an older agent); a symlink pointing anywhere else is refused, as for every task.
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { PemTaskSchema } from "../../protocol/certificates";
 import type { z } from "zod";
+import type { PemTaskSchema } from "../../protocol/certificates";
 import { writeFileAtomic } from "./atomic-write";
 import { parseMode, requireCert, TaskError, type TaskOutput, type TaskRun } from "./types";
 
 type PemTask = z.infer<typeof PemTaskSchema>;
 
 export const PEM_FILE_NAMES = { cert: "cert.pem", chain: "chain.pem", fullchain: "fullchain.pem", key: "privkey.pem" } as const;
+/** The hidden directory inside the task's directory that holds the versions. */
+export const PEM_VERSIONS_DIR = ".certhub-pem";
+const CURRENT = "current";
 
 export async function deployPem(task: PemTask, run: TaskRun): Promise<TaskOutput> {
   const cert = requireCert(run);
   const mode = parseMode(task.mode);
+  const dir = task.directory;
   const paths = {
-    cert: join(task.directory, PEM_FILE_NAMES.cert),
-    chain: join(task.directory, PEM_FILE_NAMES.chain),
-    fullchain: join(task.directory, PEM_FILE_NAMES.fullchain),
-    key: join(task.directory, PEM_FILE_NAMES.key),
+    cert: join(dir, PEM_FILE_NAMES.cert),
+    chain: join(dir, PEM_FILE_NAMES.chain),
+    fullchain: join(dir, PEM_FILE_NAMES.fullchain),
+    key: join(dir, PEM_FILE_NAMES.key),
   };
   const owner = { owner: task.owner, group: task.group };
-  // The key first, the certificates after it: a server reloading in between pairs the new key
-  // with the old certificate for a moment at worst, and the certificate (which the verify step
-  // and users look at) lands last, after everything it depends on.
-  const files: Array<[string, string, number]> = [
-    [paths.key, cert.keyPem, mode ?? 0o600],
-    [paths.chain, cert.chainPem, mode ?? 0o644],
-    [paths.cert, cert.certPem, mode ?? 0o644],
-    [paths.fullchain, cert.fullchainPem, mode ?? 0o644],
-  ];
-  for (const [path, pem, fileMode] of files) {
+  try {
+    await checkDirectory(dir);
+    for (const name of Object.values(PEM_FILE_NAMES)) await checkName(dir, name);
+    const versions = join(dir, PEM_VERSIONS_DIR);
+    await ensureVersionsDir(versions);
+    const version = `${cert.serial.slice(0, 40) || "0"}-${randomBytes(4).toString("hex")}`;
+    const vdir = join(versions, version);
     try {
-      await writeFileAtomic(path, ensureNewline(pem), { mode: fileMode, ...owner });
+      await mkdir(vdir, { mode: 0o755 });
     } catch (e) {
-      throw new TaskError(e instanceof Error ? e.message : String(e));
+      throw new Error(`${vdir}: cannot create the version directory: ${errText(e)}`);
     }
+    const files: Array<[string, string, number]> = [
+      [PEM_FILE_NAMES.key, cert.keyPem, mode ?? 0o600],
+      [PEM_FILE_NAMES.chain, cert.chainPem, mode ?? 0o644],
+      [PEM_FILE_NAMES.cert, cert.certPem, mode ?? 0o644],
+      [PEM_FILE_NAMES.fullchain, cert.fullchainPem, mode ?? 0o644],
+    ];
+    try {
+      for (const [name, pem, fileMode] of files) await writeFileAtomic(join(vdir, name), ensureNewline(pem), { mode: fileMode, ...owner });
+    } catch (e) {
+      await rm(vdir, { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
+    // The swap: from here on every name resolves into the new version.
+    const previous = await readlink(join(versions, CURRENT)).catch(() => null);
+    await replaceWithSymlink(versions, CURRENT, version);
+    // First run (or regular files from an older agent): make the names our links.
+    for (const name of Object.values(PEM_FILE_NAMES)) {
+      const target = join(PEM_VERSIONS_DIR, CURRENT, name);
+      if ((await readlink(join(dir, name)).catch(() => null)) !== target) await replaceWithSymlink(dir, name, target);
+    }
+    await syncDir(dir);
+    await pruneVersions(versions, [version, previous]);
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e));
   }
   Object.assign(run.paths, paths);
-  return { message: `wrote cert.pem, chain.pem, fullchain.pem, privkey.pem to ${task.directory} (serial ${cert.serial})` };
+  return { message: `wrote cert.pem, chain.pem, fullchain.pem, privkey.pem to ${dir} (serial ${cert.serial})` };
+}
+
+async function checkDirectory(dir: string) {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch (e: any) {
+    if (e?.code === "ENOENT") throw new Error(`${dir}: directory does not exist (create it first; certhub does not create directories)`);
+    throw new Error(`${dir}: ${errText(e)}`);
+  }
+  if (!st.isDirectory()) throw new Error(`${dir}: not a directory`);
+}
+
+/** A name in the task's directory may be missing, a regular file, or our own link — nothing else. */
+async function checkName(dir: string, name: string) {
+  const path = join(dir, name);
+  const st = await lstat(path).catch((e: any) => {
+    if (e?.code === "ENOENT") return null;
+    throw new Error(`${path}: ${errText(e)}`);
+  });
+  if (!st || st.isFile()) return;
+  if (st.isSymbolicLink()) {
+    if ((await readlink(path)) === join(PEM_VERSIONS_DIR, CURRENT, name)) return;
+    throw new Error(`${path}: is a symbolic link to elsewhere; refusing to replace it (point the task at the real directory)`);
+  }
+  throw new Error(`${path}: exists and is not a regular file`);
+}
+
+async function ensureVersionsDir(versions: string) {
+  const st = await lstat(versions).catch(() => null);
+  if (st?.isDirectory()) return;
+  if (st) throw new Error(`${versions}: exists and is not a directory (certhub keeps the PEM versions there)`);
+  try {
+    await mkdir(versions, { mode: 0o755 });
+  } catch (e) {
+    throw new Error(`${versions}: cannot create a directory in ${join(versions, "..")}: ${errText(e)}`);
+  }
+}
+
+/** Puts a symlink `name` → `target` in `dir` with one rename (atomic for readers). */
+async function replaceWithSymlink(dir: string, name: string, target: string) {
+  const tmp = join(dir, `.${name}.certhub-${randomBytes(6).toString("hex")}.link`);
+  try {
+    await symlink(target, tmp);
+    await rename(tmp, join(dir, name));
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw new Error(`${join(dir, name)}: cannot replace it: ${errText(e)}`);
+  }
+  await syncDir(dir);
+}
+
+/** Removes versions other than the current and the previous one (and leftovers of a kill -9). */
+async function pruneVersions(versions: string, keep: Array<string | null>) {
+  for (const e of await readdir(versions).catch(() => [] as string[])) {
+    if (e === CURRENT || keep.includes(e)) continue;
+    await rm(join(versions, e), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+async function syncDir(dir: string) {
+  let h;
+  try {
+    h = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await h.sync();
+  } catch {
+    // file systems without directory fsync
+  } finally {
+    await h?.close().catch(() => {});
+  }
+}
+
+function errText(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  if (err?.code === "EACCES") return "permission denied (EACCES)";
+  if (err?.code === "EPERM") return "operation not permitted (EPERM)";
+  return err?.message ?? String(e);
 }
 
 function ensureNewline(pem: string): string {

@@ -3,7 +3,7 @@
 // owner/group asked for; symlinks, missing directories and bad owners fail with clear messages
 // and leave no temp files.
 import { describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runDeployments, writeFileAtomic } from "../../../src/agent/deploy";
 import { ROOT, tempDir } from "../../helpers";
@@ -143,7 +143,9 @@ describe("pem task", () => {
     expect(mode("cert.pem")).toBe(0o644);
     expect(mode("chain.pem")).toBe(0o644);
     expect(mode("fullchain.pem")).toBe(0o644);
-    expect(readdirSync(dir).sort()).toEqual(["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]);
+    // the names are links into one version directory (pem.ts: the pair changes together)
+    expect(readdirSync(dir).sort()).toEqual([".certhub-pem", "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]);
+    for (const f of ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]) expect(readlinkSync(join(dir, f))).toBe(`.certhub-pem/current/${f}`);
   });
 
   test('mode "0640" applies to every file, the key included', async () => {
@@ -186,11 +188,12 @@ console.log(JSON.stringify([a[0].lastResult, b[0].lastResult]));`,
     expect(r.stderr.toString()).toBe("");
     const [denied, chownDenied] = JSON.parse(r.stdout.toString());
     expect(denied.outcome).toBe("failed");
-    expect(denied.message).toBe(`${join(rootOwned, "privkey.pem")}: cannot create a file in ${rootOwned}: permission denied (EACCES)`);
+    expect(denied.message).toBe(`${join(rootOwned, ".certhub-pem")}: cannot create a directory in ${rootOwned}: permission denied (EACCES)`);
     expect(chownDenied.outcome).toBe("failed");
-    expect(chownDenied.message).toBe(`${join(own, "privkey.pem")}: cannot set owner/group root: permission denied (EPERM)`);
+    expect(chownDenied.message).toMatch(new RegExp(`^${join(own, ".certhub-pem")}/[0-9a-f]+-[0-9a-f]{8}/privkey\\.pem: cannot set owner/group root: permission denied \\(EPERM\\)$`));
     expect(readdirSync(rootOwned)).toEqual([]);
-    expect(readdirSync(own)).toEqual([]); // the temp file was removed
+    expect(readdirSync(own)).toEqual([".certhub-pem"]);
+    expect(readdirSync(join(own, ".certhub-pem"))).toEqual([]); // the half-made version was removed
   });
   if (!isRoot) test("owner/group test needs root", () => console.warn("NOT RUN: chown to nobody needs root"));
 
