@@ -185,7 +185,7 @@ describe("certificates through the API with the compiled binary", () => {
     const view = await waitValid(certId, "standalone certificate valid");
     timings.standalonePostToValid = Math.round(performance.now() - t0);
     const files = await until("PEM files deployed", async () => (existsSync(path.join(pemDir, "privkey.pem")) ? readdirSync(pemDir) : null));
-    expect(files.sort()).toEqual(["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]); // no temp files left
+    expect(files.sort()).toEqual([".certhub-pem", "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]); // no temp files left (the names link into .certhub-pem/current)
     const certPem = readFileSync(path.join(pemDir, "cert.pem"), "utf8");
     const x = new X509Certificate(certPem);
     expect(view.serial).toMatch(/^[0-9a-f]+$/);
@@ -242,7 +242,7 @@ describe("certificates through the API with the compiled binary", () => {
     expect(torn).toBeNull();
     expect(reads).toBeGreaterThan(10);
     expect(mode(path.join(pemDir, "privkey.pem"))).toBe(0o640);
-    expect(readdirSync(pemDir).sort()).toEqual(["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]);
+    expect(readdirSync(pemDir).sort()).toEqual([".certhub-pem", "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]);
     expect(view.attempts.length).toBeGreaterThanOrEqual(2);
     expect(view.attempts[0]).toMatchObject({ outcome: "succeeded", kind: "renew" });
     for (let i = 1; i < view.attempts.length; i++) expect(view.attempts[i - 1].at).toBeGreaterThanOrEqual(view.attempts[i].at);
