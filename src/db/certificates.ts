@@ -213,3 +213,15 @@ export async function instanceCertificatesPage(db: HubDb, instanceId: string, li
   const [{ n }] = await db.select({ n: sql<number>`count(*)` }).from(certificates).where(eq(certificates.instanceId, instanceId));
   return { rows, total: Number(n) };
 }
+
+/** Full rows for keys found by a list query (listCertificatePage), in the order given. */
+export async function certificatesByKeys(db: HubDb, keys: { instanceId: string; id: string }[]) {
+  if (keys.length === 0) return [];
+  const rows = await db
+    .select({ cert: certificates, hostname: instances.hostname })
+    .from(certificates)
+    .innerJoin(instances, eq(instances.id, certificates.instanceId))
+    .where(sql`(${certificates.instanceId}, ${certificates.id}) in (values ${sql.join(keys.map((k) => sql`(${k.instanceId}, ${k.id})`), sql`, `)})`);
+  const byKey = new Map(rows.map((r) => [`${r.cert.instanceId}\n${r.cert.id}`, r]));
+  return keys.map((k) => byKey.get(`${k.instanceId}\n${k.id}`)).filter((r) => r !== undefined);
+}
