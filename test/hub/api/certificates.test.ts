@@ -212,6 +212,41 @@ describe("managed certificates", () => {
     expect((await call(w.admin, "POST", "/api/v1/instances/inst_nope/external-refresh")).status).toBe(404);
   });
 
+  test("Test task: POST …/tasks/{index}/test is 202 and reaches the agent as test-task {certificateId, index}; the index is checked; the agent's lastTest shows per task", async () => {
+    const agent = await addInstance(w);
+    const ca = await createCaAccount(w.admin);
+    const cert = await call(w.admin, "POST", "/api/v1/managed-certificates", {
+      instanceId: agent.instanceId, name: "t", domains: ["t.example.com"], caAccountId: ca.id, challenge: { type: "http-01" },
+      deployments: [{ type: "pem", directory: "/etc/ssl/t" }, { type: "wait", seconds: 1 }],
+    });
+    expect(cert.status).toBe(201);
+    const id = cert.body.id;
+    const r = await call(w.admin, "POST", `/api/v1/managed-certificates/${id}/tasks/1/test`);
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ type: "test-task", status: "queued", certificateId: id, index: 1 });
+    expect((await call(w.admin, "POST", `/api/v1/managed-certificates/${id}/tasks/2/test`)).status).toBe(404);
+    expect((await call(w.admin, "POST", `/api/v1/managed-certificates/${id}/tasks/-1/test`)).status).toBe(400);
+    expect((await call(w.admin, "POST", "/api/v1/managed-certificates/mc_nope/tasks/0/test")).status).toBe(404);
+    // the generic commands endpoint applies the same checks
+    const generic = await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/commands`, { type: "test-task", payload: { certificateId: id, index: 0 } });
+    expect(generic.status).toBe(202);
+    for (const payload of [{ certificateId: id }, { certificateId: id, index: 5 }, { certificateId: "mc_elsewhere", index: 0 }, { certificateId: id, index: 0, extra: 1 }]) {
+      expect((await call(w.admin, "POST", `/api/v1/instances/${agent.instanceId}/commands`, { type: "test-task", payload })).status).not.toBe(202);
+    }
+    const body = await (await agent.sync({ settingsVersion: 0 })).json();
+    expect(body.commands.map((c: any) => [c.type, c.payload])).toEqual([
+      ["test-task", { certificateId: id, index: 1 }],
+      ["test-task", { certificateId: id, index: 0 }],
+    ]);
+    // The agent reports the test apart from the deployment result.
+    const now = Date.now();
+    const test = { at: now, outcome: "succeeded", message: "waited 1 s", ms: 1003 };
+    const sent = await agent.sync({ settingsVersion: 0, certificatesHash: "t1", certificates: [{ id, name: "t", domains: ["t.example.com"], source: "managed", status: "valid", deployments: [{ index: 1, type: "wait", lastResult: null, lastTest: test }] }] });
+    expect(sent.status).toBe(200);
+    const view = (await call(w.admin, "GET", `/api/v1/managed-certificates/${id}`)).body;
+    expect(view.deployments.map((d: any) => [d.lastResult, d.lastTest])).toEqual([[null, null], [null, test]]);
+  });
+
   test("bad input gets a clear 4xx and loses nothing: invalid domain, wildcard with http-01, unknown or out-of-scope CA account or credential, revoked instance", async () => {
     const agent = await addInstance(w, { group: "bad-g" });
     const other = await addInstance(w);
