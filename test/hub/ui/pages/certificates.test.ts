@@ -328,6 +328,20 @@ describe("a reported certificate", () => {
     expect(await count(w.hub, "managed_certificates", `id = '${id}'`)).toBe(1);
   });
 
+  test("Test task: a Test button per deployment task queues test-task for that task; the task's last test shows under it; viewers have no button", async () => {
+    const html = await page(w.admin, `/certificates/${id}`);
+    expect(html).toContain(`action="/certificates/${id}/tasks/0/test"`);
+    expect(html).toContain(`action="/certificates/${id}/tasks/1/test"`);
+    const res = await post(w.admin, `/certificates/${id}/tasks/1/test`, {});
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`/certificates/${id}?done=test-task`);
+    expect(await page(w.admin, `/certificates/${id}?done=test-task`)).toContain("Task test queued");
+    expect(await count(w.hub, "commands", `type = 'test-task' and instance_id = '${web.instanceId}' and payload = '{"certificateId":"${id}","index":1}'`)).toBe(1);
+    expect((await post(w.admin, `/certificates/${id}/tasks/7/test`, {})).status).toBe(404);
+    expect(await page(viewer, `/certificates/${id}`)).not.toContain("/tasks/0/test");
+    expect((await post(viewer, `/certificates/${id}/tasks/0/test`, {})).status).toBe(403);
+  });
+
   test("the list: summary counts, filters, sort, external certificates labelled with their client", async () => {
     const html = await page(w.admin, "/certificates");
     const summary = (h: string) => Number(html.match(new RegExp(`data-health="${h}"><span class="value">(\\d+)`))![1]);
