@@ -79,6 +79,8 @@ export async function deployPem(task: PemTask, run: TaskRun): Promise<TaskOutput
     }
     await syncDir(dir);
     await pruneVersions(versions, [version, previous]);
+    await removeStaleLinks(dir);
+    await removeStaleLinks(versions);
   } catch (e) {
     throw new TaskError(e instanceof Error ? e.message : String(e));
   }
@@ -141,6 +143,15 @@ async function pruneVersions(versions: string, keep: Array<string | null>) {
   for (const e of await readdir(versions).catch(() => [] as string[])) {
     if (e === CURRENT || keep.includes(e)) continue;
     await rm(join(versions, e), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** A temp link a killed agent left between its symlink() and rename() (hidden, harmless, removed). */
+async function removeStaleLinks(dir: string) {
+  for (const e of await readdir(dir).catch(() => [] as string[])) {
+    if (!/^\.(cert\.pem|chain\.pem|fullchain\.pem|privkey\.pem|current)\.certhub-[0-9a-f]{12}\.link$/.test(e)) continue;
+    const st = await lstat(join(dir, e)).catch(() => null);
+    if (st?.isSymbolicLink()) await unlink(join(dir, e)).catch(() => {});
   }
 }
 

@@ -4,9 +4,10 @@
 // certificate. The reader reads fullchain, key, fullchain again and only judges reads where the
 // certificate did not change meanwhile (a swap between its two opens is not a pair on disk).
 // A control run with the old scheme (each file replaced atomically on its own, key first) shows
-// this reader does catch a mismatched pair.
+// this reader does catch a mismatched pair. Also: the layout (names → .certhub-pem/current),
+// migration from regular files, pruning, leftovers of a kill -9, links elsewhere refused.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runDeployments, writeFileAtomic } from "../../../src/agent/deploy";
 import type { DeployableCertificate } from "../../../src/agent/deploy";
@@ -92,4 +93,48 @@ describe("pem task: the certificate/key pair changes together", () => {
     console.log(`naive scheme: reader ${JSON.stringify(n)}`);
     expect(n.mismatched).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe("pem task: directory layout", () => {
+  const ca = makeCa();
+  const a = issue(ca, { serialHex: "7a01", domains: ["layout.example.test"] });
+  const b = issue(ca, { serialHex: "7a02", domains: ["layout.example.test"] });
+  const c = issue(ca, { serialHex: "7a03", domains: ["layout.example.test"] });
+  const pem = (dir: string) => [{ type: "pem" as const, directory: dir, trigger: "success" as const }];
+
+  test("regular files from an older agent become links; current and previous versions kept, older and leftovers removed", async () => {
+    const dir = tempDir("certhub-pem-layout-");
+    for (const f of ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]) writeFileSync(join(dir, f), "old regular file\n");
+    for (const cert of [a, b, c]) {
+      const [r] = await runDeployments(pem(dir), cert, "success", context());
+      expect(r.lastResult.outcome).toBe("succeeded");
+    }
+    for (const f of ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]) {
+      expect(lstatSync(join(dir, f)).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(join(dir, f))).toBe(`.certhub-pem/current/${f}`);
+    }
+    expect(readFileSync(join(dir, "fullchain.pem"), "utf8")).toBe(c.fullchainPem);
+    expect(readFileSync(join(dir, "privkey.pem"), "utf8")).toBe(c.keyPem);
+    const versions = readdirSync(join(dir, ".certhub-pem")).sort();
+    expect(versions.map((v) => v.slice(0, 4))).toEqual(["7a02", "7a03", "curr"]); // 7a01 pruned
+    expect(readlinkSync(join(dir, ".certhub-pem", "current"))).toStartWith("7a03-");
+    // what a kill -9 can leave: a half-written version and a temp link — the next run removes both
+    mkdirSync(join(dir, ".certhub-pem", "7a09-deadbeef"));
+    symlinkSync("x", join(dir, ".cert.pem.certhub-0123456789ab.link"));
+    await runDeployments(pem(dir), a, "success", context());
+    expect(readdirSync(dir).sort()).toEqual([".certhub-pem", "cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]);
+    expect(readdirSync(join(dir, ".certhub-pem")).map((v) => v.slice(0, 4)).sort()).toEqual(["7a01", "7a03", "curr"]);
+  });
+
+  test("a name that links elsewhere is refused and nothing changes", async () => {
+    const dir = tempDir("certhub-pem-layout-");
+    const elsewhere = join(tempDir("certhub-pem-elsewhere-"), "key.pem");
+    writeFileSync(elsewhere, "not ours\n");
+    symlinkSync(elsewhere, join(dir, "privkey.pem"));
+    const [r] = await runDeployments(pem(dir), a, "success", context());
+    expect(r.lastResult.outcome).toBe("failed");
+    expect(r.lastResult.message).toBe(`${join(dir, "privkey.pem")}: is a symbolic link to elsewhere; refusing to replace it (point the task at the real directory)`);
+    expect(readdirSync(dir)).toEqual(["privkey.pem"]);
+    expect(readFileSync(elsewhere, "utf8")).toBe("not ours\n");
+  });
 });
