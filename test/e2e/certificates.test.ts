@@ -263,7 +263,7 @@ describe("certificates through the API with the compiled binary", () => {
 
   test("Deploy now → 202: the PEM files are written again with the current version, no new order", async () => {
     const before = await getCert(certId);
-    for (const f of readdirSync(pemDir)) (await import("node:fs")).rmSync(path.join(pemDir, f));
+    for (const f of readdirSync(pemDir)) (await import("node:fs")).rmSync(path.join(pemDir, f), { recursive: true }); // .certhub-pem is a directory
     const r = await api(`/managed-certificates/${certId}/deploy`, "POST", {});
     expect(r.status).toBe(202);
     await until("files back", async () => existsSync(path.join(pemDir, "privkey.pem")) && existsSync(path.join(pemDir, "cert.pem")), 15_000, 50);
