@@ -35,6 +35,9 @@ describe("command registry", () => {
     ["deploy-certificate", null],
     ["renew-now", { certificateId: "a", extra: true }],
     ["update-settings", { values: "x" }],
+    ["test-task", { certificateId: "a" }],
+    ["test-task", { certificateId: "a", index: -1 }],
+    ["test-task", { certificateId: "a", index: 0, extra: 1 }],
   ])("%s refuses payload %j", async (type, payload) => {
     const r = await handlerFor(type)!(payload, ctx);
     expect(r.status).toBe("rejected");
@@ -47,5 +50,8 @@ describe("command registry", () => {
       expect(r.status).toBe("failed");
       expect(r.message).toContain("mc_unknown");
     }
+    const r = await handlerFor("test-task")!({ certificateId: "mc_unknown", index: 0 }, ctx);
+    expect(r.status).toBe("failed");
+    expect(r.message).toContain("mc_unknown");
   });
 });
