@@ -252,6 +252,7 @@ describe("deployment tasks with the compiled binary and Pebble", () => {
     expect(deployed.attempts[0]).toMatchObject({ outcome: "succeeded", serial });
     expect(deployed.served).toBe("served");
     for (const [i, d] of deployed.deployments.entries()) expect(d.lastResult.at, `task ${i}`).toBeGreaterThan(before.deployments[i].lastResult.at);
+    expect(deployed.deployments[3].lastTest).toEqual(before.deployments[3].lastTest); // a deployment keeps the last test
     expect(hooks.length).toBe(hooksBefore + 1);
     expect(JSON.parse(hooks.at(-1)!.body)).toMatchObject({ serial, outcome: "manual" });
 
