@@ -286,7 +286,7 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
                     </td>
                     {write ? (
                       <td>
-                        <ActionForm c={c} id={d.id} action={`tasks/${i}/test`} label="Test" hint="Run this task alone now with the current certificate and show its output" />
+                        <ActionForm c={c} id={d.id} action={`tasks/${i}/test`} label="Test task" hint="Run this task alone now with the current certificate and show its output" />
                       </td>
                     ) : null}
                   </tr>
