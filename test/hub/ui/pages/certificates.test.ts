@@ -328,7 +328,7 @@ describe("a reported certificate", () => {
     expect(await count(w.hub, "managed_certificates", `id = '${id}'`)).toBe(1);
   });
 
-  test("Test task: a Test button per deployment task queues test-task for that task; the task's last test shows under it; viewers have no button", async () => {
+  test("Test task: a Test task button per deployment task queues test-task for that task; the task's last test shows under it; viewers have no button", async () => {
     const html = await page(w.admin, `/certificates/${id}`);
     expect(html).toContain(`action="/certificates/${id}/tasks/0/test"`);
     expect(html).toContain(`action="/certificates/${id}/tasks/1/test"`);
