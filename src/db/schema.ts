@@ -104,7 +104,7 @@ export const instances = sqliteTable("instances", {
   updatedAt: integer("updated_at").notNull(),
   // Admin's name and labels, so two hosts both called "vm" can be told apart (hostname stays the agent's).
   displayName: text("display_name"),
-  labels: text("labels").notNull().default("[]"), // JSON array of short strings
+  labels: text("labels", { mode: "json" }).notNull().default([]).$type<string[]>(), // JSON array of short strings (text column)
   // Set by "reinstate": the instance is not online again until the agent has synced after it.
   reinstatedAt: integer("reinstated_at"),
   // As the agent last reported it (null: an agent too old to say); run-script is refused when false.

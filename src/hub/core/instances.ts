@@ -47,7 +47,7 @@ export async function removeInstance(core: Deps, id: string, actor: Actor): Prom
 
 /** The admin's display name and labels (the hostname stays what the agent reports). */
 export async function renameInstance(core: Deps, id: string, names: { displayName: string | null; labels: string[] }, actor: Actor): Promise<void> {
-  if (!(await core.fleet.updateInstance(id, { displayName: names.displayName, labels: JSON.stringify(names.labels) }))) throw notFound(NOT_FOUND);
+  if (!(await core.fleet.updateInstance(id, { displayName: names.displayName, labels: names.labels }))) throw notFound(NOT_FOUND);
   await audit(core.db, actor, "instance.rename", { type: "instance", id }, names);
 }
 
