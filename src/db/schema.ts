@@ -241,7 +241,7 @@ export const settings = sqliteTable("settings", {
   scope: text("scope", { enum: ["global", "group", "instance"] }).notNull(),
   scopeId: text("scope_id").notNull().default(""),
   key: text("key").notNull(),
-  value: text("value").notNull(),
+  value: text("value", { mode: "json" }).notNull().$type<unknown>(), // JSON (text column)
   updatedAt: integer("updated_at").notNull(),
   updatedBy: text("updated_by"),
 }, (t) => [primaryKey({ columns: [t.scope, t.scopeId, t.key] })]);

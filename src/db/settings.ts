@@ -1,4 +1,4 @@
-// Setting values stored at a scope (global / group / instance). Values are JSON text; the
+// Setting values stored at a scope (global / group / instance). Values are JSON (drizzle mode: "json" over a text column); the
 // rules (registry keys, allowed scopes, validation, resolution) are in src/hub/core/settings.ts.
 import { and, asc, eq } from "drizzle-orm";
 import type { HubDb } from "./client";
@@ -15,12 +15,12 @@ export function settingsAtScope(db: HubDb, s: { scope: SettingRow["scope"]; scop
   return db.select().from(settings).where(exactScope(settings, s)).orderBy(asc(settings.key));
 }
 
-export async function putSetting(db: HubDb, s: { scope: SettingRow["scope"]; scopeId: string }, key: string, json: string, by: string | null) {
+export async function putSetting(db: HubDb, s: { scope: SettingRow["scope"]; scopeId: string }, key: string, value: unknown, by: string | null) {
   const now = Date.now();
   const [row] = await db
     .insert(settings)
-    .values({ ...s, key, value: json, updatedAt: now, updatedBy: by })
-    .onConflictDoUpdate({ target: [settings.scope, settings.scopeId, settings.key], set: { value: json, updatedAt: now, updatedBy: by } })
+    .values({ ...s, key, value, updatedAt: now, updatedBy: by })
+    .onConflictDoUpdate({ target: [settings.scope, settings.scopeId, settings.key], set: { value, updatedAt: now, updatedBy: by } })
     .returning();
   return row;
 }

@@ -29,12 +29,9 @@ function checkScopeAllowed(key: SettingKey, s: Scope) {
   if (!allowed.includes(s.scope)) throw badRequest(`setting "${key}" cannot be set at scope "${s.scope}" (allowed: ${allowed.join(", ")})`, "scope");
 }
 
+/** The stored value (drizzle parses the JSON); still checked against the registry where used. */
 function parseStored(row: SettingRow): unknown {
-  try {
-    return JSON.parse(row.value);
-  } catch {
-    return undefined;
-  }
+  return row.value;
 }
 
 export function settingView(row: SettingRow) {
@@ -47,7 +44,7 @@ export async function setSetting(core: CoreDeps, actor: Actor, rawKey: string, s
   checkScopeAllowed(key, s);
   const parsed = SETTINGS[key].schema.safeParse(value);
   if (!parsed.success) throw badRequest(`invalid value for "${key}": ${describeZodError(parsed.error)}`, "value");
-  const row = await putSetting(core.db, s, key, JSON.stringify(parsed.data), actor.label);
+  const row = await putSetting(core.db, s, key, parsed.data, actor.label);
   await audit(core.db, actor, "setting.set", { type: "setting", id: key }, { ...scopeView(s), value: parsed.data });
   await core.fleet.settingsChanged(fleetTarget(s));
   return settingView(row);

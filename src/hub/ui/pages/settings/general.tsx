@@ -32,13 +32,7 @@ export function showValue(key: string, v: unknown): string {
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-const parse = (row: SettingRow): unknown => {
-  try {
-    return JSON.parse(row.value);
-  } catch {
-    return undefined;
-  }
-};
+const parse = (row: SettingRow): unknown => row.value;
 
 export interface Inherited {
   value: unknown;
