@@ -463,3 +463,16 @@ describe("with a joined instance", () => {
     expect(await (await admin.fetch("/settings?instance=inst_gone")).text()).toContain("No instance with id inst_gone");
   });
 });
+
+test("every full page starts with <!DOCTYPE html> (standards mode, not quirks)", async () => {
+  const hub = await startTestHub();
+  try {
+    const s = await signIn(hub.url);
+    for (const path of ["/login", "/", "/instances", "/certificates", "/settings", "/account", "/no-such-page"]) {
+      const res = path === "/login" ? await fetch(`${hub.url}${path}`) : await s.fetch(path);
+      expect({ path, start: (await res.text()).slice(0, 15) }).toEqual({ path, start: "<!DOCTYPE html>" });
+    }
+  } finally {
+    await hub.stop();
+  }
+});

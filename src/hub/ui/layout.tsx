@@ -1,5 +1,6 @@
 // Page shell shared by every admin page: navigation (top level, and the Settings sub-navigation
 // on every settings page), CSRF header for htmx, assets.
+import { DOCTYPE } from "./doctype";
 import type { Child } from "hono/jsx";
 import type { AuthInfo } from "../context";
 
@@ -39,6 +40,8 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
   const top = topOf(props.active);
   const inSettings = props.active !== undefined && SETTINGS_KEYS.has(props.active);
   return (
+    <>
+    {DOCTYPE}
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -90,5 +93,6 @@ export function Layout(props: { title: string; auth: AuthInfo; active?: NavKey; 
         </main>
       </body>
     </html>
+    </>
   );
 }

@@ -2,6 +2,7 @@
 // password (any role may; the current password is required, other sessions end).
 // Wrong current passwords are limited like sign-in (core/sign-in.ts changeOwnPasswordLimited);
 // this page renders the outcome.
+import { DOCTYPE } from "../doctype";
 import { Hono, type Context } from "hono";
 import { deleteCookie } from "hono/cookie";
 import { z } from "zod";
@@ -26,6 +27,8 @@ function signedOutForGuessing(c: Ctx, retryAfterSeconds: number) {
   if (c.req.header("hx-request")) c.header("HX-Redirect", "/login");
   c.header("Retry-After", String(retryAfterSeconds));
   return c.html(
+    <>
+    {DOCTYPE}
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -43,7 +46,8 @@ function signedOutForGuessing(c: Ctx, retryAfterSeconds: number) {
           </p>
         </div>
       </body>
-    </html>,
+    </html>
+    </>,
     429,
   );
 }

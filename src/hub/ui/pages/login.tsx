@@ -1,5 +1,6 @@
 // Sign-in and sign-out pages. The rules (guess limits, dummy-hash timing, refusals, audit,
 // the session) are in src/hub/core/sign-in.ts; this file only renders their outcome.
+import { DOCTYPE } from "../doctype";
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -39,6 +40,8 @@ export function safeNext(next: string | undefined): string {
 
 function LoginPage(props: { error?: string; username?: string; next?: string; status?: number }) {
   return (
+    <>
+    {DOCTYPE}
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -64,6 +67,7 @@ function LoginPage(props: { error?: string; username?: string; next?: string; st
         </form>
       </body>
     </html>
+    </>
   );
 }
 

@@ -1,5 +1,6 @@
 // The page for an address that leads nowhere: the usual navigation around it (when signed in),
 // so a mistyped or stale link is not a dead end.
+import { DOCTYPE } from "../doctype";
 import type { Context } from "hono";
 import type { HubEnv } from "../../context";
 import { Layout } from "../layout";
@@ -16,6 +17,8 @@ export function notFoundPage(c: Context<HubEnv>) {
   );
   if (auth) return c.html(<Layout title="Page not found" auth={auth}>{body}</Layout>, 404);
   return c.html(
+    <>
+    {DOCTYPE}
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -32,7 +35,8 @@ export function notFoundPage(c: Context<HubEnv>) {
           </p>
         </main>
       </body>
-    </html>,
+    </html>
+    </>,
     404,
   );
 }
