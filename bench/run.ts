@@ -46,6 +46,12 @@ export const SCENARIOS: Scenario[] = [
   ...SCALE_SCENARIOS, // held-connections, reconnect-storm (each on its own hub)
 ];
 
+/** Scripts measured in their own process: `--only certificates-page` / `--only external-scan`. */
+const STANDALONE = [
+  { name: "certificates-page", script: "certificates-page.ts" }, // 100k certificates on 10k instances: p50/p99 per page and the API
+  { name: "external-scan", script: "external-scan.ts" }, // 10k certbot renewal confs, as a ratio of reading as many small files
+];
+
 // ---------------------------------------------------------------------------------------------
 
 
@@ -257,6 +263,14 @@ async function main(argv: string[]): Promise<number> {
     const out = join(import.meta.dir, "results.json");
     writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), bin: o.bin, options: { ...o, only: o.only ? [...o.only] : undefined }, results }, null, 2) + "\n");
     console.log(`\nresults written to ${out}`);
+    // Benchmarks with their own set-up (a 100k-certificate hub, a 10k-lineage certbot tree),
+    // run as their own processes and printed as they report.
+    for (const b of STANDALONE) {
+      if (o.only && !o.only.has(b.name)) continue;
+      console.log(`\n== ${b.name} (${b.script}) ==`);
+      const code = Bun.spawnSync([process.execPath, join(import.meta.dir, b.script)], { stdout: "inherit", stderr: "inherit" }).exitCode;
+      if (code !== 0) failed++;
+    }
   } finally {
     await hub.stop();
   }
