@@ -12,6 +12,7 @@ import type { HubConfig } from "./config";
 import type { HubDeps } from "./context";
 import { loadOrCreateEncryptionKey } from "./encryption-key";
 import { createFleetService } from "./fleet";
+import { pushSocketHandlers } from "./agent-api/push";
 import { Metrics } from "./metrics";
 import { loadOrCreateTls } from "./tls";
 
@@ -63,6 +64,8 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
       // descriptor. An authenticated agent wait extends its own connection (agent-api/wait.ts).
       idleTimeout: IDLE_TIMEOUT_SECONDS,
       maxRequestBodySize: 4 * 1024 * 1024,
+      // The agents' WebSocket push channel (agent-api/push.ts); its pings keep proxies open.
+      websocket: pushSocketHandlers(fleet),
     });
     const host = ["0.0.0.0", "::"].includes(config.listen.hostname) ? "localhost" : config.listen.hostname;
     url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;

@@ -11,6 +11,7 @@ import { handleLeave } from "./leave";
 import { handleRekey } from "./rekey";
 import { handleSync } from "./sync";
 import { fail } from "./util";
+import { handlePush } from "./push";
 import { handleWait } from "./wait";
 
 const limit = (maxSize: number): MiddlewareHandler<HubEnv> =>
@@ -24,7 +25,7 @@ const instrument =
     await next();
     const m = c.get("deps").metrics;
     m.counter("certhub_agent_requests_total", "Agent API requests").inc({ endpoint, status: String(c.res.status) });
-    if (endpoint !== "wait") {
+    if (endpoint !== "wait" && endpoint !== "push") {
       m.histogram("certhub_agent_request_seconds", "Agent API request duration").observe({ endpoint }, (performance.now() - started) / 1000);
     }
   };
@@ -36,6 +37,7 @@ export function agentApi(): Hono<HubEnv> {
   app.post("/join", instrument("join"), limit(BODY_LIMITS.join), (c) => handleJoin(c, joinLimiters));
   app.post("/sync", instrument("sync"), limit(BODY_LIMITS.sync), handleSync);
   app.post("/wait", instrument("wait"), limit(BODY_LIMITS.small), handleWait);
+  app.get("/push", instrument("push"), handlePush);
   app.post("/rekey", instrument("rekey"), limit(BODY_LIMITS.small), handleRekey);
   app.post("/leave", instrument("leave"), limit(BODY_LIMITS.small), handleLeave);
 

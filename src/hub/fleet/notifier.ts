@@ -1,6 +1,6 @@
-// Push nudges: agents hold a long-poll (/wait) open; queueing a command (or revoking, or
-// resetting an identity) wakes the waiters of that instance at once. Long-poll rather than
-// WebSocket/SSE because it passes every proxy and needs nothing but HTTP on the agent side.
+// Push nudges: agents hold a WebSocket (/push) or, where a proxy breaks upgrades, a long-poll
+// (/wait) open; queueing a command (or revoking, or resetting an identity) wakes the sockets
+// and waiters of that instance at once.
 // In memory, per hub process; changes made by another hub process on the same database reach
 // this one through the change feed (change-feed.ts), which calls notify() here.
 
@@ -11,14 +11,52 @@
  */
 export const MAX_WAITERS_PER_INSTANCE = 2;
 
+/** A held WebSocket push channel (agent-api/push.ts): told of every nudge, closed on release. */
+export interface PushSubscriber {
+  nudge(): void;
+  release(): void;
+}
+
 export class Notifier {
   private waiters = new Map<string, Set<(nudged: boolean) => void>>();
+  private subscribers = new Map<string, Set<PushSubscriber>>();
   private count = 0;
+  private socketCount = 0;
   /** Set by the server while descriptors run short: new waits are refused (503). */
   shedding = false;
 
   get size(): number {
     return this.count;
+  }
+
+  /** Open WebSocket push channels. */
+  get sockets(): number {
+    return this.socketCount;
+  }
+
+  /**
+   * Registers a WebSocket push channel. Unlike a wait it lasts until released, so one identity
+   * may hold at most MAX_WAITERS_PER_INSTANCE of them: false (refused) beyond that.
+   */
+  subscribe(instanceId: string, sub: PushSubscriber): boolean {
+    let set = this.subscribers.get(instanceId);
+    if (set && set.size >= MAX_WAITERS_PER_INSTANCE) return false;
+    if (!set) this.subscribers.set(instanceId, (set = new Set()));
+    set.add(sub);
+    this.socketCount++;
+    return true;
+  }
+
+  unsubscribe(instanceId: string, sub: PushSubscriber) {
+    const set = this.subscribers.get(instanceId);
+    if (!set?.delete(sub)) return;
+    this.socketCount--;
+    if (set.size === 0) this.subscribers.delete(instanceId);
+  }
+
+  /** How many push sockets the instance holds here. */
+  socketsOf(instanceId: string): number {
+    return this.subscribers.get(instanceId)?.size ?? 0;
   }
 
   /** Whether the instance has a wait open here. */
@@ -27,6 +65,8 @@ export class Notifier {
   }
 
   notify(instanceId: string) {
+    const subs = this.subscribers.get(instanceId);
+    if (subs) for (const sub of [...subs]) sub.nudge();
     const set = this.waiters.get(instanceId);
     if (!set) return;
     this.waiters.delete(instanceId);
@@ -68,6 +108,14 @@ export class Notifier {
   /** Ends up to `n` of the longest-held waits (the agents re-poll later): frees descriptors. */
   releaseOldest(n: number): number {
     let released = 0;
+    for (const [, set] of this.subscribers) {
+      if (released >= n) break;
+      for (const sub of [...set]) {
+        if (released >= n) break;
+        sub.release();
+        released++;
+      }
+    }
     for (const [, set] of this.waiters) {
       if (released >= n) break;
       for (const wake of [...set]) {
@@ -81,6 +129,7 @@ export class Notifier {
 
   /** Wakes everyone (shutdown), so long-polls end promptly. */
   releaseAll() {
+    for (const set of [...this.subscribers.values()]) for (const sub of [...set]) sub.release();
     const all = [...this.waiters.values()];
     this.waiters.clear();
     for (const set of all) for (const wake of [...set]) wake(false);

@@ -1,0 +1,106 @@
+// GET /api/agent/v1/push — the WebSocket push channel (protocol/push.ts). Cheaper to hold than
+// the /wait long-poll: no re-request every 50 s (each cost ~1 ms of hub CPU), ~2 KiB instead
+// of ~4 KiB per held agent; only the runtime's pings flow while nothing happens. The long-poll
+// stays as the fallback for proxies that break upgrades.
+// Same admission as /wait: a signed upgrade (sequence ignored, as it carries no data), at most
+// MAX_WAITERS_PER_INSTANCE sockets per identity, 503 + Retry-After while descriptors run short.
+import type { ServerWebSocket, WebSocketHandler } from "bun";
+import { PUSH_CLOSE, PushHasSchema, PushQuerySchema, type PushHas, type PushMessage } from "../../protocol";
+import type { FleetService } from "../fleet";
+import { MAX_WAITERS_PER_INSTANCE, type PushSubscriber } from "../fleet/notifier";
+import { shouldWake, whatIsWaiting } from "../fleet/waiting";
+import { bunServer, fail, type Ctx } from "./util";
+import { authenticate } from "./verify";
+
+/** The runtime pings a silent socket shortly before this and closes it without a pong. */
+export const PUSH_IDLE_SECONDS = 56;
+const NUDGE = JSON.stringify({ nudge: true } satisfies PushMessage);
+
+export interface PushSocketData {
+  instanceId: string;
+  has: PushHas;
+  sub?: PushSubscriber;
+}
+
+interface Upgrader {
+  upgrade(req: Request, opts: { data: PushSocketData }): boolean;
+}
+
+export async function handlePush(c: Ctx) {
+  const { fleet } = c.get("deps");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    return fail(c, 426, "this endpoint is a WebSocket: send an Upgrade request (or use POST /wait)", "bad-request", { Upgrade: "websocket" });
+  }
+  const authed = await authenticate(c, { sequence: "ignore", endpoint: "push" });
+  if (!authed.ok) return authed.response;
+  if (authed.auth.raw.length) return fail(c, 400, "the upgrade request has no body", "bad-request");
+  const query = PushQuerySchema.safeParse(c.req.query());
+  if (!query.success) return fail(c, 400, "invalid request: cursor and settingsVersion (counters) are required in the query", "bad-request");
+  if (fleet.push.shedding) {
+    const retryAfter = String(15 + Math.floor(Math.random() * 45));
+    return fail(c, 503, "the hub is short of connections; keep syncing and retry the push channel later", "rate-limited", { "Retry-After": retryAfter, Connection: "close" });
+  }
+  const id = authed.auth.inst.id;
+  if (fleet.push.socketsOf(id) >= MAX_WAITERS_PER_INSTANCE) {
+    return fail(c, 429, "this instance already holds its push connections", "rate-limited", { "Retry-After": "60" });
+  }
+  const server = bunServer(c) as (Upgrader & object) | null;
+  if (!server || typeof server.upgrade !== "function") return fail(c, 501, "this hub is not serving WebSockets");
+  if (!server.upgrade(c.req.raw, { data: { instanceId: id, has: query.data } })) {
+    return fail(c, 400, "WebSocket upgrade failed", "bad-request");
+  }
+  return new Response(null); // ignored by the runtime once upgraded
+}
+
+/** The Bun.serve `websocket` handlers (server.ts). */
+export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSocketData> {
+  // Decides with the same rules as /sync and /wait (fleet/waiting.ts). Loads what a change
+  // evicted from the cache, so a revocation is seen here and not only at the next request.
+  async function check(ws: ServerWebSocket<PushSocketData>) {
+    const { instanceId, has } = ws.data;
+    const inst = fleet.peekInstance(instanceId) ?? (await fleet.getInstance(instanceId));
+    if (!ws.data.sub) return; // closed meanwhile
+    if (!inst) return ws.close(PUSH_CLOSE.cutOff, "removed");
+    let keyState = inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined;
+    if (inst.joiningKeyId && keyState === undefined) keyState = (await fleet.keyInfo(inst.joiningKeyId))?.state;
+    if (!ws.data.sub) return;
+    const w = whatIsWaiting(inst, has, keyState);
+    if (w.cutOff || w.rekey) return ws.close(PUSH_CLOSE.cutOff, w.cutOff ? "revoked" : "reset");
+    if (shouldWake(inst, has, keyState)) ws.send(NUDGE);
+  }
+  const checkSafely = (ws: ServerWebSocket<PushSocketData>) =>
+    check(ws).catch(() => {
+      // The database is unreachable: the agent's periodic sync reports it; reconnect later.
+      if (ws.data.sub) ws.close(PUSH_CLOSE.released, "hub error");
+    });
+  return {
+    idleTimeout: PUSH_IDLE_SECONDS,
+    sendPings: true,
+    maxPayloadLength: 1024,
+    perMessageDeflate: false,
+    open(ws) {
+      const sub: PushSubscriber = { nudge: () => void checkSafely(ws), release: () => ws.close(PUSH_CLOSE.released, "released") };
+      // Re-checked here: two upgrades of one identity may have passed the cap together.
+      if (!fleet.push.subscribe(ws.data.instanceId, sub)) return ws.close(PUSH_CLOSE.released, "too many push connections");
+      ws.data.sub = sub;
+      void checkSafely(ws);
+    },
+    message(ws, message) {
+      let has: PushHas | null = null;
+      if (typeof message === "string") {
+        try {
+          const parsed = PushHasSchema.safeParse(JSON.parse(message));
+          if (parsed.success) has = parsed.data;
+        } catch {}
+      }
+      if (!has) return ws.close(PUSH_CLOSE.badMessage, "expected {cursor, settingsVersion}");
+      ws.data.has = has;
+      void checkSafely(ws);
+    },
+    close(ws) {
+      const sub = ws.data.sub;
+      ws.data.sub = undefined;
+      if (sub) fleet.push.unsubscribe(ws.data.instanceId, sub);
+    },
+  };
+}

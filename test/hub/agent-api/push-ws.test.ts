@@ -1,0 +1,133 @@
+// The WebSocket push channel (GET /api/agent/v1/push) against an in-process hub with a real
+// listener: signed upgrades only, a nudge within 100 ms of a queued command, at most two
+// sockets per identity, and the socket of a revoked instance closed by the hub.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AGENT_API_PREFIX, PUSH_CLOSE, loadPrivateKey, sha256HexOf, signRequest } from "../../../src/protocol";
+import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { FakeAgent } from "../agent-api.fixtures";
+
+let hub: TestHub;
+let admin: Session;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await signIn(hub.url);
+});
+afterAll(() => hub.stop());
+
+async function joinedAgent(): Promise<FakeAgent> {
+  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
+  const key = (await res.json()) as { clientId: string; secret: string };
+  const a = await new FakeAgent(hub.url).joined(key.clientId, key.secret);
+  expect((await a.sync({ settingsVersion: 1 })).status).toBe(204);
+  return a;
+}
+
+function pushHeaders(a: FakeAgent, o: { tamper?: boolean } = {}): Record<string, string> {
+  const headers = signRequest(loadPrivateKey(a.keyPair.privateKeyPkcs8), {
+    method: "GET",
+    path: `${AGENT_API_PREFIX}/push`,
+    instanceId: a.instanceId,
+    time: Date.now(),
+    seq: a.seq,
+    bootId: a.bootId,
+    bodySha256: sha256HexOf(o.tamper ? "x" : ""),
+  });
+  return headers;
+}
+
+const pushUrl = () => `${hub.url.replace(/^http/, "ws")}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`;
+
+interface Opened {
+  ws: WebSocket;
+  messages: { at: number; data: string }[];
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens a socket; resolves once open, or rejects with the refusal. */
+function openPush(headers: Record<string, string>): Promise<Opened> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(pushUrl(), { headers } as any);
+    const messages: Opened["messages"] = [];
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.addEventListener("close", (e) => r({ code: e.code, reason: e.reason })));
+    ws.addEventListener("message", (e) => messages.push({ at: performance.now(), data: String(e.data) }));
+    ws.addEventListener("open", () => resolve({ ws, messages, closed }));
+    ws.addEventListener("error", () => reject(new Error("upgrade refused")));
+  });
+}
+
+/** The status a plain HTTP upgrade attempt gets (the WebSocket API hides it). */
+async function upgradeStatus(headers: Record<string, string>): Promise<number> {
+  const res = await fetch(`${hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
+    headers: { ...headers, Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef") },
+  });
+  await res.arrayBuffer().catch(() => {});
+  return res.status;
+}
+
+describe("WebSocket push channel", () => {
+  test("an unsigned or wrongly signed upgrade is refused with 401 and holds nothing", async () => {
+    const a = await joinedAgent();
+    expect(await upgradeStatus({})).toBe(401);
+    expect(await upgradeStatus(pushHeaders(a, { tamper: true }))).toBe(401);
+    await expect(openPush({})).rejects.toThrow("upgrade refused");
+    expect(hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(0);
+  });
+
+  test("a queued command nudges the socket within 100 ms", async () => {
+    const a = await joinedAgent();
+    const s = await openPush(pushHeaders(a));
+    await Bun.sleep(100);
+    expect(s.messages).toEqual([]); // nothing is waiting yet: no frame
+    const queued = performance.now();
+    expect((await admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
+    for (let i = 0; i < 100 && !s.messages.length; i++) await Bun.sleep(5);
+    expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: true }]);
+    expect(s.messages[0]!.at - queued).toBeLessThan(100);
+    // Once the agent says it has the command, nothing more is waiting and no nudge follows.
+    s.ws.send(JSON.stringify({ cursor: 1, settingsVersion: 1 }));
+    await Bun.sleep(100);
+    expect(s.messages.length).toBe(1);
+    s.ws.close();
+  });
+
+  test("one identity holds at most two sockets: a third is refused", async () => {
+    const a = await joinedAgent();
+    const first = await openPush(pushHeaders(a));
+    const second = await openPush(pushHeaders(a));
+    expect(await upgradeStatus(pushHeaders(a))).toBe(429);
+    await expect(openPush(pushHeaders(a))).rejects.toThrow("upgrade refused");
+    expect(hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(2);
+    first.ws.close();
+    await first.closed;
+    for (let i = 0; i < 50 && hub.deps.fleet.push.socketsOf(a.instanceId) > 1; i++) await Bun.sleep(10);
+    const third = await openPush(pushHeaders(a)); // room again once one is closed
+    second.ws.close();
+    third.ws.close();
+  });
+
+  test("revoking the instance closes its socket; the revoked agent cannot reconnect", async () => {
+    const a = await joinedAgent();
+    const s = await openPush(pushHeaders(a));
+    const started = performance.now();
+    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    const closed = await Promise.race([s.closed, Bun.sleep(2000).then(() => null)]);
+    expect(closed).toEqual({ code: PUSH_CLOSE.cutOff, reason: "revoked" });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await upgradeStatus(pushHeaders(a))).toBe(403);
+  });
+
+  test("while descriptors run short a new socket gets 503 with Retry-After", async () => {
+    const a = await joinedAgent();
+    hub.deps.fleet.push.shedding = true;
+    try {
+      const res = await fetch(`${hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
+        headers: { ...pushHeaders(a), Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef") },
+      });
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      hub.deps.fleet.push.shedding = false;
+    }
+  });
+});
