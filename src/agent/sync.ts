@@ -2,13 +2,15 @@
 // - sync loop: periodic sync (hub-chosen interval, ±10 % jitter), immediately when nudged,
 //   when results are waiting or when the hub has more to send; on failures it backs off
 //   exponentially with jitter so a restarted hub is not stampeded by its whole fleet.
-// - wait loop: a long-poll the hub answers as soon as something is queued (push, < 2 s).
+// - push loop: a WebSocket the hub nudges as soon as something is queued (push, < 2 s); where
+//   a proxy breaks upgrades, the long-poll (/wait) instead, with the WebSocket re-tried now and
+//   then. Either way a nudge only triggers a sync: the push channel carries no data.
 // A sync that changes nothing costs one small signed request and a 204.
 // Every hub answer is validated with zod before use (a hub is trusted to configure, not to
 // crash the agent); a received InstanceConfig is stored and handed to the certificate lifecycle.
 import { z } from "zod";
 import { InstanceConfigSchema, type InstanceConfig } from "../protocol/certificates";
-import { generateInstanceKeyPair, CUT_OFF_CODES, RekeyResponseSchema, SyncResponseSchema, WaitResponseSchema, type SyncRequest } from "../protocol";
+import { generateInstanceKeyPair, CUT_OFF_CODES, PushMessageSchema, RekeyResponseSchema, SyncResponseSchema, WaitResponseSchema, type SyncRequest } from "../protocol";
 import type { CommandExecutor } from "./commands";
 import { saveInstanceConfig } from "./db/config";
 import type { AgentStore, CertificateReports, HubLink } from "./db/store";
@@ -27,6 +29,14 @@ const REVOKED_RECHECK_MS = 5 * 60_000;
 const REVOKED_FAST_RECHECK_MS = 5_000;
 const REVOKED_FAST_WINDOW_MS = 15 * 60_000;
 const MAX_BACKOFF_MS = 60_000;
+/** After the WebSocket failed to open, the long-poll serves this long (jittered) before a retry. */
+const WEBSOCKET_RETRY_MS = 10 * 60_000;
+const WEBSOCKET_OPEN_TIMEOUT_MS = 15_000;
+
+/** CERTHUB_PUSH=long-poll keeps an agent on the long-poll (e.g. behind a proxy known to break upgrades). */
+export function webSocketPushWanted(env: Record<string, string | undefined> = process.env): boolean {
+  return env.CERTHUB_PUSH !== "long-poll";
+}
 
 interface Session {
   active: boolean;
@@ -74,14 +84,18 @@ export class SyncEngine {
   /** When this process first saw the revocation (the fast re-check window starts there). */
   private revokedSeenAt: number | null = null;
   private syncWaiters: (() => void)[] = [];
+  /** The last sync failed because the hub could not be reached. */
+  private hubUnreachable = false;
   connection: Connection = "connecting";
+  /** The push channel in use: "websocket", "long-poll", or null while none is held. */
+  pushChannel: "websocket" | "long-poll" | null = null;
   lastError: string | null = null;
   lastSyncAt: number | null = null;
 
   constructor(
     private store: AgentStore,
     private executor: CommandExecutor,
-    private opts: { bootId: string; log: (msg: string) => void; allowScripts?: boolean } & SyncHooks,
+    private opts: { bootId: string; log: (msg: string) => void; allowScripts?: boolean; webSocketPush?: boolean } & SyncHooks,
   ) {}
 
   get bootId(): string {
@@ -187,6 +201,7 @@ export class SyncEngine {
       try {
         const more = await this.syncOnce(session);
         this.failures = 0;
+        this.hubUnreachable = false;
         if (more) this.immediate = true;
       } catch (err) {
         await this.onSyncError(err).catch((e) => {
@@ -279,6 +294,8 @@ export class SyncEngine {
   }
 
   private async onSyncError(err: unknown) {
+    // Only a hub out of reach says the push socket may be dead (a half-open connection).
+    this.hubUnreachable = err instanceof HubClientError && err.kind === "unreachable";
     const link = this.link;
     if (!link) return;
     const message = err instanceof Error ? err.message : String(err);
@@ -350,14 +367,36 @@ export class SyncEngine {
 
   private async waitLoop(session: Session) {
     let failures = 0;
+    let webSocketFailures = 0;
+    let webSocketRetryAt = 0;
+    const useWebSocket = this.opts.webSocketPush ?? webSocketPushWanted();
     while (session.active) {
       const link = this.link;
       const client = this.client;
       if (!link || !client || link.state !== "joined" || this.connection !== "connected") {
-        // Only long-poll once a sync has succeeded: the sync loop owns error handling.
+        // Only hold a push channel once a sync has succeeded: the sync loop owns error handling.
         await Promise.race([this.syncCompleted(), Bun.sleep(30_000), session.ended]);
         continue;
       }
+      if (useWebSocket && Date.now() >= webSocketRetryAt) {
+        const held = await this.holdWebSocket(session, client);
+        if (!session.active) break;
+        if (held === "refused") {
+          // Refused or broken by something on the way (or the hub sheds): the long-poll serves
+          // until a fully jittered retry, so a fleet behind one proxy does not retry in step.
+          if (webSocketRetryAt === 0) this.opts.log("the push WebSocket could not be opened; using the long-poll (the WebSocket is re-tried now and then)");
+          webSocketRetryAt = Date.now() + WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS;
+          continue;
+        }
+        webSocketRetryAt = 0;
+        if (held === "long") webSocketFailures = 0;
+        else webSocketFailures++;
+        // Reconnect with full jitter: a hub restart drops every socket at once.
+        const pause = held === "long" ? Math.random() * 5000 : Math.random() * backoff(webSocketFailures) * 2;
+        await Promise.race([Bun.sleep(pause), session.ended]);
+        continue;
+      }
+      this.pushChannel = "long-poll";
       const abort = new AbortController();
       session.waitAbort = abort;
       const started = Date.now();
@@ -400,6 +439,92 @@ export class SyncEngine {
         await Promise.race([Bun.sleep(Math.random() * backoff(failures) * 2), session.ended]);
       } finally {
         if (session.waitAbort === abort) session.waitAbort = null;
+      }
+    }
+  }
+  /**
+   * Holds one WebSocket push channel until it closes. "refused": it never opened (fall back to
+   * the long-poll); "long": it was open a while (a restart or idle cut, reconnect soon);
+   * "short": it closed soon after opening (count as a failure and back off).
+   */
+  private holdWebSocket(session: Session, client: HubClient): Promise<"refused" | "long" | "short"> {
+    const link = this.link!;
+    const sent = { cursor: link.commandCursor, settingsVersion: link.settingsVersion, nudged: false };
+    let ws: WebSocket;
+    try {
+      ws = client.openPush({ cursor: sent.cursor, settingsVersion: sent.settingsVersion });
+    } catch {
+      return Promise.resolve("refused");
+    }
+    const abort = new AbortController();
+    session.waitAbort = abort;
+    return new Promise((resolve) => {
+      let openedAt = 0;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(openTimer);
+        if (session.waitAbort === abort) session.waitAbort = null;
+        if (this.pushChannel === "websocket") this.pushChannel = null;
+        try {
+          ws.close();
+        } catch {}
+        resolve(!openedAt ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short");
+      };
+      const openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
+      abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached
+      void session.ended.then(finish);
+      ws.addEventListener("open", () => {
+        openedAt = Date.now();
+        clearTimeout(openTimer);
+        this.pushChannel = "websocket";
+        void this.reportHasAfterSyncs(session, ws, sent, () => finished);
+      });
+      ws.addEventListener("message", (e) => {
+        let nudge = false;
+        try {
+          nudge = PushMessageSchema.safeParse(JSON.parse(String(e.data))).success;
+        } catch {}
+        if (nudge && session.active) {
+          sent.nudged = true;
+          this.syncNow();
+        }
+      });
+      ws.addEventListener("error", finish);
+      ws.addEventListener("close", () => {
+        // Closed by the hub after it was open (revoked, removed, reset, restart): sync now and
+        // learn why, exactly as a nudge would.
+        if (openedAt && session.active) this.syncNow();
+        finish();
+      });
+    });
+  }
+
+  /**
+   * Tells the hub what this agent has after every sync, so it nudges only for what is new.
+   * Closes the socket when syncs fail: the hub may be gone without the socket noticing.
+   */
+  private async reportHasAfterSyncs(session: Session, ws: WebSocket, sent: { cursor: number; settingsVersion: number; nudged: boolean }, done: () => boolean) {
+    while (session.active && !done()) {
+      await Promise.race([this.syncCompleted(), session.ended]);
+      if (!session.active || done()) return;
+      if (this.connection !== "connected" && this.hubUnreachable) {
+        ws.close();
+        return;
+      }
+      const link = this.link;
+      if (!link) return;
+      // After a nudge always: the sync may have started before the nudged change (the hub then
+      // nudges again, as a long-poll re-poll would return at once).
+      if (link.commandCursor === sent.cursor && link.settingsVersion === sent.settingsVersion && !sent.nudged) continue;
+      sent.cursor = link.commandCursor;
+      sent.settingsVersion = link.settingsVersion;
+      sent.nudged = false;
+      try {
+        ws.send(JSON.stringify({ cursor: sent.cursor, settingsVersion: sent.settingsVersion }));
+      } catch {
+        return;
       }
     }
   }

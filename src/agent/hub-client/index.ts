@@ -16,6 +16,7 @@ import {
   type Facts,
   type JoinResponse,
   type KeyPair,
+  type PushHas,
 } from "../../protocol";
 import { HubClientError, classifyFetchError } from "./errors";
 import { fetchPinnedCertificate, fetchTlsOptions } from "./tls";
@@ -190,6 +191,19 @@ export class HubClient {
     const headers = signRequest(this.privateKey, { method: "POST", path: signedPath(endpoint), instanceId: this.instanceId, time: Date.now(), seq, bootId: this.bootId, bodySha256: sha256HexOf(body) });
     const res = await send(`${this.url}${AGENT_API_PREFIX}/${endpoint}`, headers, body, this.tls, opts.timeoutMs ?? 30_000, opts.signal);
     return readResponse<T>(res);
+  }
+
+  /**
+   * Opens the WebSocket push channel (GET /push, protocol/push.ts), signed like a wait (current
+   * sequence number, empty body) and with the same TLS trust as every other request (pinned
+   * certificate or system roots). The caller handles open/message/close.
+   */
+  openPush(has: PushHas): WebSocket {
+    const path = signedPath("push");
+    const headers = signRequest(this.privateKey, { method: "GET", path, instanceId: this.instanceId, time: Date.now(), seq: this.seq, bootId: this.bootId, bodySha256: sha256HexOf("") });
+    const url = `${this.url.replace(/^http/, "ws")}${path}?cursor=${has.cursor}&settingsVersion=${has.settingsVersion}`;
+    // perMessageDeflate off: the frames are tiny, and each compressor costs memory on both ends.
+    return new WebSocket(url, { headers, perMessageDeflate: false, ...(this.tls ? { tls: this.tls } : {}) } as unknown as string[]);
   }
 
   /** Switches to a new key (after /rekey succeeded). */

@@ -1,0 +1,107 @@
+// The agent's push channel: a real agent against an in-process hub holds the WebSocket
+// (/push) and gets commands through it; behind a proxy that refuses upgrades it falls back to
+// the long-poll (/wait) and still gets commands pushed.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Agent } from "../../src/agent/agent";
+import { getCommand } from "../../src/db/commands";
+import { tempDir } from "../helpers";
+import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+
+let hub: TestHub;
+let admin: Session;
+const agents: Agent[] = [];
+const logs: string[] = [];
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  admin = await signIn(hub.url);
+});
+afterAll(async () => {
+  for (const a of agents) await a.stop().catch(() => {});
+  await hub.stop();
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+async function joinedAgent(url: string) {
+  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
+  const key = (await res.json()) as { clientId: string; secret: string };
+  const a = await Agent.create({ dataDir: tempDir("certhub-agent-"), listen: null, allowScripts: false }, (m) => logs.push(m));
+  await a.start();
+  agents.push(a);
+  const r = await a.join({ url, clientId: key.clientId, secret: key.secret, fingerprint: null });
+  await until("first sync", async () => (await a.status()).status === "connected");
+  return { agent: a, instanceId: r.instanceId };
+}
+
+/** Queues a ping and returns how long until its result was stored in the hub. */
+async function pingRoundTrip(instanceId: string): Promise<number> {
+  const started = performance.now();
+  const res = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping", payload: {} });
+  expect(res.status).toBe(202);
+  const { commandId } = await res.json();
+  const done = await until("ping done", async () => {
+    const c = await getCommand(hub.deps.db, commandId);
+    return c?.status === "succeeded" ? c : undefined;
+  });
+  expect(done.status).toBe("succeeded");
+  return performance.now() - started;
+}
+
+describe("agent push channel", () => {
+  test("a joined agent holds the WebSocket (no long-poll) and commands arrive through it", async () => {
+    const { instanceId } = await joinedAgent(hub.url);
+    const push = hub.deps.fleet.push;
+    await until("WebSocket held", () => push.socketsOf(instanceId) === 1);
+    expect(push.has(instanceId)).toBe(false); // no long-poll beside it
+    // The sync interval is a minute: a result within 2 s came by push.
+    for (let i = 0; i < 5; i++) expect(await pingRoundTrip(instanceId)).toBeLessThan(2000);
+    expect(push.socketsOf(instanceId)).toBe(1);
+    expect(push.has(instanceId)).toBe(false);
+  });
+
+  test("behind a proxy that refuses upgrades the agent falls back to the long-poll and still gets pushes", async () => {
+    let refusedUpgrades = 0;
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 120,
+      async fetch(req) {
+        const u = new URL(req.url);
+        if (req.headers.get("upgrade")) {
+          refusedUpgrades++;
+          return new Response("upgrades are not allowed here", { status: 502 });
+        }
+        return fetch(`${hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+      },
+    });
+    try {
+      const { instanceId } = await joinedAgent(`http://127.0.0.1:${proxy.port}`);
+      const push = hub.deps.fleet.push;
+      await until("long-poll held", () => push.has(instanceId));
+      expect(refusedUpgrades).toBeGreaterThanOrEqual(1);
+      expect(push.socketsOf(instanceId)).toBe(0);
+      for (let i = 0; i < 3; i++) expect(await pingRoundTrip(instanceId)).toBeLessThan(2000);
+      expect(logs.some((l) => /push WebSocket could not be opened; using the long-poll/.test(l))).toBe(true);
+    } finally {
+      for (const a of agents.splice(1)) await a.stop().catch(() => {});
+      proxy.stop(true);
+    }
+  });
+
+  test("revoking the instance closes its WebSocket and the agent shows access revoked at once", async () => {
+    const { agent, instanceId } = await joinedAgent(hub.url);
+    await until("WebSocket held", () => hub.deps.fleet.push.socketsOf(instanceId) === 1);
+    expect((await admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    await until("revoked on the agent", async () => (await agent.status()).accessRevoked === true, 2000);
+    await until("socket gone", () => hub.deps.fleet.push.socketsOf(instanceId) === 0, 2000);
+  });
+});
