@@ -10,7 +10,7 @@
 // crash the agent); a received InstanceConfig is stored and handed to the certificate lifecycle.
 import { z } from "zod";
 import { InstanceConfigSchema, type InstanceConfig } from "../protocol/certificates";
-import { generateInstanceKeyPair, CUT_OFF_CODES, PushMessageSchema, RekeyResponseSchema, SyncResponseSchema, WaitResponseSchema, type SyncRequest } from "../protocol";
+import { generateInstanceKeyPair, CUT_OFF_CODES, PushMessageSchema, RekeyResponseSchema, type PushMessage, SyncResponseSchema, WaitResponseSchema, type SyncRequest } from "../protocol";
 import type { CommandExecutor } from "./commands";
 import { saveInstanceConfig } from "./db/config";
 import type { AgentStore, CertificateReports, HubLink } from "./db/store";
@@ -31,7 +31,9 @@ const REVOKED_FAST_WINDOW_MS = 15 * 60_000;
 const MAX_BACKOFF_MS = 60_000;
 /** After the WebSocket failed to open, the long-poll serves this long (jittered) before a retry. */
 const WEBSOCKET_RETRY_MS = 10 * 60_000;
-const WEBSOCKET_OPEN_TIMEOUT_MS = 15_000;
+const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
+/** The hub answers on open at once; silence means something in between broke the upgrade. */
+const WEBSOCKET_FIRST_FRAME_MS = 2_000;
 
 /** CERTHUB_PUSH=long-poll keeps an agent on the long-poll (e.g. behind a proxy known to break upgrades). */
 export function webSocketPushWanted(env: Record<string, string | undefined> = process.env): boolean {
@@ -443,8 +445,8 @@ export class SyncEngine {
     }
   }
   /**
-   * Holds one WebSocket push channel until it closes. "refused": it never opened (fall back to
-   * the long-poll); "long": it was open a while (a restart or idle cut, reconnect soon);
+   * Holds one WebSocket push channel until it closes. "refused": it never opened, or the hub's
+   * first frame never came through (fall back to the long-poll); "long": it was open a while (a restart or idle cut, reconnect soon);
    * "short": it closed soon after opening (count as a failure and back off).
    */
   private holdWebSocket(session: Session, client: HubClient): Promise<"refused" | "long" | "short"> {
@@ -460,6 +462,7 @@ export class SyncEngine {
     session.waitAbort = abort;
     return new Promise((resolve) => {
       let openedAt = 0;
+      let confirmed = false;
       let finished = false;
       const finish = () => {
         if (finished) return;
@@ -470,23 +473,30 @@ export class SyncEngine {
         try {
           ws.close();
         } catch {}
-        resolve(!openedAt ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short");
+        resolve(!confirmed ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short");
       };
-      const openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
+      let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
       abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached
       void session.ended.then(finish);
       ws.addEventListener("open", () => {
         openedAt = Date.now();
         clearTimeout(openTimer);
-        this.pushChannel = "websocket";
-        void this.reportHasAfterSyncs(session, ws, sent, () => finished);
+        openTimer = setTimeout(finish, WEBSOCKET_FIRST_FRAME_MS);
       });
       ws.addEventListener("message", (e) => {
-        let nudge = false;
+        let message: PushMessage | null = null;
         try {
-          nudge = PushMessageSchema.safeParse(JSON.parse(String(e.data))).success;
+          const parsed = PushMessageSchema.safeParse(JSON.parse(String(e.data)));
+          if (parsed.success) message = parsed.data;
         } catch {}
-        if (nudge && session.active) {
+        if (!message) return;
+        if (!confirmed) {
+          confirmed = true;
+          clearTimeout(openTimer);
+          this.pushChannel = "websocket";
+          void this.reportHasAfterSyncs(session, ws, sent, () => finished);
+        }
+        if (message.nudge && session.active) {
           sent.nudged = true;
           this.syncNow();
         }
@@ -495,7 +505,7 @@ export class SyncEngine {
       ws.addEventListener("close", () => {
         // Closed by the hub after it was open (revoked, removed, reset, restart): sync now and
         // learn why, exactly as a nudge would.
-        if (openedAt && session.active) this.syncNow();
+        if (confirmed && session.active) this.syncNow();
         finish();
       });
     });

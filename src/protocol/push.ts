@@ -2,7 +2,9 @@
 // /wait (method GET, path /api/agent/v1/push, empty body) and says what the agent has in its
 // query (?cursor=&settingsVersion=). Then:
 //   agent → hub  text {"cursor":n,"settingsVersion":m} after every sync (what it has now)
-//   hub → agent  text {"nudge":true} whenever something is waiting: sync now
+//   hub → agent  text {"nudge":false} at once on open (nothing waiting), or {"nudge":true}
+//                whenever something is waiting: sync now. The first frame tells the agent the
+//                channel works end to end (a proxy may answer 101 and then pass nothing).
 // The hub closes the socket when the instance is revoked, removed or reset (the agent syncs and
 // learns why). Nothing else flows but the runtime's WebSocket pings.
 import { z } from "zod";
@@ -17,7 +19,7 @@ export const PushQuerySchema = z.object({
   settingsVersion: z.coerce.number().pipe(counter),
 });
 
-export const PushMessageSchema = z.strictObject({ nudge: z.literal(true) });
+export const PushMessageSchema = z.strictObject({ nudge: z.boolean() });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
 /** Close codes the hub uses (4000–4999 are the application's). */

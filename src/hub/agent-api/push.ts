@@ -15,6 +15,7 @@ import { authenticate } from "./verify";
 /** The runtime pings a silent socket shortly before this and closes it without a pong. */
 export const PUSH_IDLE_SECONDS = 56;
 const NUDGE = JSON.stringify({ nudge: true } satisfies PushMessage);
+const HELLO = JSON.stringify({ nudge: false } satisfies PushMessage);
 
 export interface PushSocketData {
   instanceId: string;
@@ -56,7 +57,7 @@ export async function handlePush(c: Ctx) {
 export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSocketData> {
   // Decides with the same rules as /sync and /wait (fleet/waiting.ts). Loads what a change
   // evicted from the cache, so a revocation is seen here and not only at the next request.
-  async function check(ws: ServerWebSocket<PushSocketData>) {
+  async function check(ws: ServerWebSocket<PushSocketData>, first = false) {
     const { instanceId, has } = ws.data;
     const inst = fleet.peekInstance(instanceId) ?? (await fleet.getInstance(instanceId));
     if (!ws.data.sub) return; // closed meanwhile
@@ -67,9 +68,10 @@ export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSo
     const w = whatIsWaiting(inst, has, keyState);
     if (w.cutOff || w.rekey) return ws.close(PUSH_CLOSE.cutOff, w.cutOff ? "revoked" : "reset");
     if (shouldWake(inst, has, keyState)) ws.send(NUDGE);
+    else if (first) ws.send(HELLO);
   }
-  const checkSafely = (ws: ServerWebSocket<PushSocketData>) =>
-    check(ws).catch(() => {
+  const checkSafely = (ws: ServerWebSocket<PushSocketData>, first = false) =>
+    check(ws, first).catch(() => {
       // The database is unreachable: the agent's periodic sync reports it; reconnect later.
       if (ws.data.sub) ws.close(PUSH_CLOSE.released, "hub error");
     });
@@ -83,7 +85,7 @@ export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSo
       // Re-checked here: two upgrades of one identity may have passed the cap together.
       if (!fleet.push.subscribe(ws.data.instanceId, sub)) return ws.close(PUSH_CLOSE.released, "too many push connections");
       ws.data.sub = sub;
-      void checkSafely(ws);
+      void checkSafely(ws, true);
     },
     message(ws, message) {
       let has: PushHas | null = null;

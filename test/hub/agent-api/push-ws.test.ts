@@ -1,6 +1,7 @@
 // The WebSocket push channel (GET /api/agent/v1/push) against an in-process hub with a real
 // listener: signed upgrades only, a nudge within 100 ms of a queued command, at most two
 // sockets per identity, and the socket of a revoked instance closed by the hub.
+// The first frame on open answers at once: {nudge:false} when nothing is waiting.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AGENT_API_PREFIX, PUSH_CLOSE, loadPrivateKey, sha256HexOf, signRequest } from "../../../src/protocol";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
@@ -78,7 +79,9 @@ describe("WebSocket push channel", () => {
     const a = await joinedAgent();
     const s = await openPush(pushHeaders(a));
     await Bun.sleep(100);
-    expect(s.messages).toEqual([]); // nothing is waiting yet: no frame
+    // The one frame on open says the channel works; nothing is waiting yet.
+    expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: false }]);
+    s.messages.length = 0;
     const queued = performance.now();
     expect((await admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
     for (let i = 0; i < 100 && !s.messages.length; i++) await Bun.sleep(5);
@@ -109,6 +112,7 @@ describe("WebSocket push channel", () => {
   test("revoking the instance closes its socket; the revoked agent cannot reconnect", async () => {
     const a = await joinedAgent();
     const s = await openPush(pushHeaders(a));
+    await Bun.sleep(50);
     const started = performance.now();
     expect((await admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
     const closed = await Promise.race([s.closed, Bun.sleep(2000).then(() => null)]);
