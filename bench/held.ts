@@ -1,5 +1,6 @@
-// Simulated agents that hold the push channel (POST /api/agent/v1/wait), for the
-// held-connections and reconnect-storm bench scenarios and the scale tests. Each wait is a
+// Simulated agents that hold the push channel (POST /api/agent/v1/wait, or the WebSocket
+// GET /api/agent/v1/push with holdSockets), for the held-connections and reconnect-storm bench
+// scenarios and the scale tests. Each wait is a
 // real signed request (src/protocol/signing.ts) on a raw TCP socket: fetch pools and caps its
 // connections (256 in flight by default), raw sockets let the caller decide exactly how many
 // connections exist — which is the point here. Agents are seeded straight into hub.db (as a
@@ -212,6 +213,90 @@ export function holdWaits(opts: {
       stopped = true;
       for (const c of conns) c.close();
       conns.clear();
+    },
+  };
+}
+
+/** The signature headers of a push WebSocket upgrade (GET, empty body), as the agent sends them. */
+export function pushHeaders(a: WaitAgent): Record<string, string> {
+  return signRequest(a.key, { method: "GET", path: signedPath("push"), instanceId: a.id, time: Date.now(), seq: 1, bootId: a.bootId, bodySha256: sha256HexOf("") });
+}
+
+/**
+ * Every agent holds one push WebSocket, opened `concurrency` at a time; after each nudge it
+ * reports its new cursor as the agent does after its sync. Reconnects after
+ * `reconnectDelayMs()` when the hub closes the socket or refuses the upgrade.
+ */
+export function holdSockets(opts: {
+  port: number;
+  agents: WaitAgent[];
+  concurrency?: number;
+  reconnectDelayMs?: () => number;
+  onNudge?: (a: WaitAgent) => void;
+}): HeldFleet {
+  let holding = 0;
+  let nudges = 0;
+  let refused = 0;
+  let reconnects = 0;
+  let stopped = false;
+  const sockets = new Set<WebSocket>();
+  const delay = opts.reconnectDelayMs ?? (() => 1000 + Math.random() * 2000);
+  const open = (a: WaitAgent) =>
+    new Promise<void>((settled) => {
+      if (stopped) return settled();
+      const url = `ws://127.0.0.1:${opts.port}${AGENT_API_PREFIX}/push?cursor=${a.cursor ?? 0}&settingsVersion=1`;
+      const ws = new WebSocket(url, { headers: pushHeaders(a), perMessageDeflate: false } as unknown as string[]);
+      sockets.add(ws);
+      let confirmed = false;
+      ws.onmessage = (e) => {
+        const nudge = String(e.data).includes('"nudge":true');
+        if (!confirmed) {
+          confirmed = true;
+          holding++;
+          settled();
+        }
+        if (nudge) {
+          nudges++;
+          a.cursor = (a.cursor ?? 0) + 1; // as if it had synced and stored the command
+          opts.onNudge?.(a);
+          ws.send(JSON.stringify({ cursor: a.cursor, settingsVersion: 1 }));
+        }
+      };
+      ws.onclose = () => {
+        sockets.delete(ws);
+        if (confirmed) holding--;
+        else refused++;
+        settled();
+        if (!stopped) {
+          reconnects++;
+          setTimeout(() => void open(a), delay());
+        }
+      };
+    });
+  void (async () => {
+    const queue = [...opts.agents];
+    const workers = Array.from({ length: opts.concurrency ?? 256 }, async () => {
+      for (let a = queue.shift(); a && !stopped; a = queue.shift()) await open(a);
+    });
+    await Promise.all(workers);
+  })();
+  return {
+    get holding() {
+      return holding;
+    },
+    get nudges() {
+      return nudges;
+    },
+    get refused() {
+      return refused;
+    },
+    get reconnects() {
+      return reconnects;
+    },
+    stop() {
+      stopped = true;
+      for (const ws of sockets) ws.close();
+      sockets.clear();
     },
   };
 }

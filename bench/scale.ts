@@ -1,7 +1,8 @@
 // Push-channel scenarios for `npm run bench` (issue 13), with agents from bench/held.ts:
-//   held-connections   N agents (--held 1000,10000,…) each hold their signed /wait long-poll:
+//   held-connections   N agents (--held 1000,10000,…) each hold their push channel, once as the
+//                      signed /wait long-poll and once as the WebSocket (/push), side by side:
 //                      hub RSS per held agent, hub CPU per agent-minute while held (re-polls
-//                      included), push latency (command queued → the agent's wait answers),
+//                      included, the hub's idle CPU before the agents came subtracted), push latency (command queued → the agent's wait answers),
 //                      /healthz latency while held.
 //   reconnect-storm    --storm N agents (default 2000) hold their waits; the hub is restarted
 //                      on the same port and data dir; every agent reconnects after a fully
@@ -12,7 +13,7 @@
 import { join } from "node:path";
 import { runCli, startHub, tempDir, type Hub } from "../test/helpers";
 import { signIn } from "../test/helpers/session";
-import { holdWaits, processCpuSeconds, processFdCount, processRssBytes, seedWaitAgents, type HeldFleet, type WaitAgent } from "./held";
+import { holdSockets, holdWaits, processCpuSeconds, processFdCount, processRssBytes, seedWaitAgents, type HeldFleet, type WaitAgent } from "./held";
 import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
 
@@ -59,19 +60,24 @@ async function healthzLatencies(url: string, count: number, gapMs: number): Prom
   return { p50: s.p50Ms ?? NaN, p99: s.p99Ms ?? NaN, max: s.maxMs ?? NaN, failed };
 }
 
+type Channel = "long-poll" | "websocket";
+
 interface HeldFigures {
+  channel: Channel;
   agents: number;
   held: number;
   rssPerAgentKiB: number | null;
   cpuMsPerAgentMinute: number | null;
   hubCpuPct: number | null;
+  /** The hub's CPU before any agent connected (subtracted from the per-agent figure). */
+  idleHubCpuPct: number;
   pushP50Ms?: number;
   pushP99Ms?: number;
   healthzP99Ms: number;
   descriptors: number | null;
 }
 
-async function heldOnce(ctx: BenchContext, n: number): Promise<HeldFigures> {
+async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise<HeldFigures> {
   const { hub, dataDir } = await freshHub(ctx);
   let fleet: HeldFleet | undefined;
   try {
@@ -79,21 +85,34 @@ async function heldOnce(ctx: BenchContext, n: number): Promise<HeldFigures> {
     const pid = hub.proc.pid;
     await Bun.sleep(1000);
     const rss0 = processRssBytes(pid);
+    // The hub's own idle CPU (timers, the descriptor guard) before any agent connects: subtracted,
+    // so the per-agent figure is what holding costs.
+    const idle0 = processCpuSeconds(pid);
+    const idleT0 = performance.now();
+    await Bun.sleep(10_000);
+    const idle1 = processCpuSeconds(pid);
+    const idleRate = idle0 !== null && idle1 !== null ? (idle1 - idle0) / ((performance.now() - idleT0) / 1000) : 0;
     const pushStarted = new Map<string, number>();
     const pushMs: number[] = [];
-    fleet = holdWaits({
-      port: hub.port,
-      agents,
-      timeoutSeconds: WAIT_SECONDS,
-      onAnswer: (a, r) => {
-        if (r.status === 200 && r.body.includes('"nudge":true')) {
-          a.cursor = (a.cursor ?? 0) + 1; // as if it had synced and stored the command
-          const t = pushStarted.get(a.id);
-          if (t !== undefined) pushMs.push(performance.now() - t);
-          pushStarted.delete(a.id);
-        }
-      },
-    });
+    const pushed = (a: WaitAgent) => {
+      const t = pushStarted.get(a.id);
+      if (t !== undefined) pushMs.push(performance.now() - t);
+      pushStarted.delete(a.id);
+    };
+    fleet =
+      channel === "websocket"
+        ? holdSockets({ port: hub.port, agents, onNudge: pushed })
+        : holdWaits({
+            port: hub.port,
+            agents,
+            timeoutSeconds: WAIT_SECONDS,
+            onAnswer: (a, r) => {
+              if (r.status === 200 && r.body.includes('"nudge":true')) {
+                a.cursor = (a.cursor ?? 0) + 1; // as if it had synced and stored the command
+                pushed(a);
+              }
+            },
+          });
     // Opened gradually by the kernel backlog; settle until (almost) everyone holds a wait.
     await until(() => fleet!.holding >= n * 0.99, 120_000);
     await Bun.sleep(2000);
@@ -109,6 +128,7 @@ async function heldOnce(ctx: BenchContext, n: number): Promise<HeldFigures> {
     const wallS = (performance.now() - t0) / 1000;
     const cpu1 = processCpuSeconds(pid);
     const cpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    const netCpuS = cpuS !== null ? Math.max(0, cpuS - idleRate * wallS) : null;
 
     // Push latency (commands queued for 50 agents through the admin API) and /healthz meanwhile.
     const health = healthzLatencies(hub.url, 20, 250);
@@ -123,10 +143,12 @@ async function heldOnce(ctx: BenchContext, n: number): Promise<HeldFigures> {
     await Bun.sleep(500);
     const push = pushMs.length ? summarize(pushMs, 1) : undefined;
     return {
+      channel,
       agents: n,
       held,
       rssPerAgentKiB: rss0 !== null && rss1 !== null && held ? (rss1 - rss0) / 1024 / held : null,
-      cpuMsPerAgentMinute: cpuS !== null && held ? (cpuS * 1000) / (held * (wallS / 60)) : null,
+      cpuMsPerAgentMinute: netCpuS !== null && held ? (netCpuS * 1000) / (held * (wallS / 60)) : null,
+      idleHubCpuPct: idleRate * 100,
       hubCpuPct: cpuS !== null ? (cpuS / wallS) * 100 : null,
       pushP50Ms: push?.p50Ms,
       pushP99Ms: push?.p99Ms,
@@ -145,7 +167,7 @@ const heldConnections: Scenario = {
   name: "held-connections",
   async run(ctx) {
     const figures: HeldFigures[] = [];
-    for (const n of ctx.options.held) figures.push(await heldOnce(ctx, n));
+    for (const n of ctx.options.held) for (const channel of ["long-poll", "websocket"] as const) figures.push(await heldOnce(ctx, n, channel));
     const last = figures[figures.length - 1];
     return {
       rps: 0,
@@ -155,8 +177,8 @@ const heldConnections: Scenario = {
       requests: 0,
       notes: figures.map(
         (f) =>
-          `${f.agents} agents: ${f.held} waits held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent, ` +
-          `${f1(f.cpuMsPerAgentMinute, 3)} ms hub CPU per agent-minute (${f1(f.hubCpuPct)} % of a core), ` +
+          `${f.agents} agents, ${f.channel}: ${f.held} held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent, ` +
+          `${f1(f.cpuMsPerAgentMinute, 3)} ms hub CPU per agent-minute (hub at ${f1(f.hubCpuPct)} % of a core, ${f1(f.idleHubCpuPct)} % idle), ` +
           `push p50 ${f1(f.pushP50Ms)} ms / p99 ${f1(f.pushP99Ms)} ms, /healthz p99 ${f1(f.healthzP99Ms)} ms while held`,
       ),
       extra: { held: figures },
