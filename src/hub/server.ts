@@ -80,6 +80,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
   metrics.gauge("certhub_descriptor_pressure", "1 while the hub sheds connections because descriptors run short, 2 when critical", () => [
     { labels: {}, value: guard ? ["normal", "shedding", "critical"].indexOf(guard.pressure) : 0 },
   ]);
+  metrics.gauge("certhub_agent_push_sockets", "Agent push WebSockets currently open", () => [{ labels: {}, value: fleet.push.sockets }]);
   let lastPressure: Pressure = "normal";
   // Called every 100 ms by the guard. Bun's accept loop spins on EMFILE, so the hub must never
   // get there: idle keep-alives go first, then (critical) the longest-held agent waits.

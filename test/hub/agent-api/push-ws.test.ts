@@ -78,6 +78,8 @@ describe("WebSocket push channel", () => {
   test("a queued command nudges the socket within 100 ms", async () => {
     const a = await joinedAgent();
     const s = await openPush(pushHeaders(a));
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(Number(metrics.match(/^certhub_agent_push_sockets (\d+)/m)?.[1])).toBeGreaterThanOrEqual(1);
     await Bun.sleep(100);
     // The one frame on open says the channel works; nothing is waiting yet.
     expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: false }]);
