@@ -66,7 +66,10 @@ interface HeldFigures {
   channel: Channel;
   agents: number;
   held: number;
+  /** Steady state: measured after the CPU window. */
   rssPerAgentKiB: number | null;
+  /** Right after the fleet connected (includes the garbage of opening it). */
+  rssPerAgentAtOpenKiB: number | null;
   cpuMsPerAgentMinute: number | null;
   hubCpuPct: number | null;
   /** The hub's CPU before any agent connected (subtracted from the per-agent figure). */
@@ -128,6 +131,8 @@ async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise
     const wallS = (performance.now() - t0) / 1000;
     const cpu1 = processCpuSeconds(pid);
     const cpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    // Again after the window: the garbage of opening the fleet has been collected by then.
+    const rss2 = processRssBytes(pid);
     const netCpuS = cpuS !== null ? Math.max(0, cpuS - idleRate * wallS) : null;
 
     // Push latency (commands queued for 50 agents through the admin API) and /healthz meanwhile.
@@ -146,7 +151,8 @@ async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise
       channel,
       agents: n,
       held,
-      rssPerAgentKiB: rss0 !== null && rss1 !== null && held ? (rss1 - rss0) / 1024 / held : null,
+      rssPerAgentKiB: rss0 !== null && rss2 !== null && held ? (rss2 - rss0) / 1024 / held : null,
+      rssPerAgentAtOpenKiB: rss0 !== null && rss1 !== null && held ? (rss1 - rss0) / 1024 / held : null,
       cpuMsPerAgentMinute: netCpuS !== null && held ? (netCpuS * 1000) / (held * (wallS / 60)) : null,
       idleHubCpuPct: idleRate * 100,
       hubCpuPct: cpuS !== null ? (cpuS / wallS) * 100 : null,
@@ -177,7 +183,7 @@ const heldConnections: Scenario = {
       requests: 0,
       notes: figures.map(
         (f) =>
-          `${f.agents} agents, ${f.channel}: ${f.held} held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent, ` +
+          `${f.agents} agents, ${f.channel}: ${f.held} held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent (${f1(f.rssPerAgentAtOpenKiB)} right after connecting), ` +
           `${f1(f.cpuMsPerAgentMinute, 3)} ms hub CPU per agent-minute (hub at ${f1(f.hubCpuPct)} % of a core, ${f1(f.idleHubCpuPct)} % idle), ` +
           `push p50 ${f1(f.pushP50Ms)} ms / p99 ${f1(f.pushP99Ms)} ms, /healthz p99 ${f1(f.healthzP99Ms)} ms while held`,
       ),
