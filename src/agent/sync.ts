@@ -371,6 +371,7 @@ export class SyncEngine {
     let failures = 0;
     let webSocketFailures = 0;
     let webSocketRetryAt = 0;
+    let webSocketWorked = false;
     const useWebSocket = this.opts.webSocketPush ?? webSocketPushWanted();
     while (session.active) {
       const link = this.link;
@@ -387,10 +388,12 @@ export class SyncEngine {
           // Refused or broken by something on the way (or the hub sheds): the long-poll serves
           // until a fully jittered retry, so a fleet behind one proxy does not retry in step.
           if (webSocketRetryAt === 0) this.opts.log("the push WebSocket could not be opened; using the long-poll (the WebSocket is re-tried now and then)");
-          webSocketRetryAt = Date.now() + WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS;
+          // Where it worked before, the hub was most likely restarting: try again within a minute.
+          webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * 60_000 : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
           continue;
         }
         webSocketRetryAt = 0;
+        webSocketWorked = true;
         if (held === "long") webSocketFailures = 0;
         else webSocketFailures++;
         // Reconnect with full jitter: a hub restart drops every socket at once.
@@ -444,10 +447,12 @@ export class SyncEngine {
       }
     }
   }
+
   /**
    * Holds one WebSocket push channel until it closes. "refused": it never opened, or the hub's
-   * first frame never came through (fall back to the long-poll); "long": it was open a while (a restart or idle cut, reconnect soon);
-   * "short": it closed soon after opening (count as a failure and back off).
+   * first frame never came through (fall back to the long-poll); "long": it was open a while
+   * (a restart or idle cut: reconnect soon); "short": it closed soon after opening (count as a
+   * failure and back off).
    */
   private holdWebSocket(session: Session, client: HubClient): Promise<"refused" | "long" | "short"> {
     const link = this.link!;
