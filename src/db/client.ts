@@ -1,6 +1,7 @@
 // Opens the hub database: a local libSQL file by default, or a libSQL server.
 import { createClient, type Client } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { gateTransactions } from "../lib/transaction-gate";
 import { preparePrivateDatabase, restrictDatabaseSideFiles } from "../lib/private-files";
 import { applyMigrations, type Migration } from "./migrate";
 import { hubMigrations } from "./migrations";
@@ -31,7 +32,8 @@ export async function openDatabase<S extends Record<string, unknown>>(
   // Local files: one connection, so the per-connection PRAGMAs below hold for every query
   // (the client's pool would open further connections without them); SQLite has one writer
   // anyway. `timeout` is the busy timeout for any connection the client opens.
-  const client = createClient(local ? { url, concurrency: 1, timeout: 5000 } : { url, authToken });
+  // Interactive transactions hold that one connection: other queries wait for them (gate).
+  const client = local ? gateTransactions(createClient({ url, concurrency: 1, timeout: 5000 })) : createClient({ url, authToken });
   if (local) {
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
