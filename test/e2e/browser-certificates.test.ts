@@ -10,14 +10,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import path from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { ADMIN_PASSWORD, binPath, startHub, tempDir, type Hub } from "../helpers";
+import type { BrowserContext, Page } from "playwright-core";
+import { binPath, startHub, tempDir, type Hub } from "../helpers";
 import { startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
+import { haveChromium, openBrowser, signInAsAdmin, warnIfNoChromium } from "../helpers/browser";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser certificate tests skipped: ${CHROMIUM} is missing (npm test installs it as root: apt-get install -y chromium)`);
+warnIfNoChromium("browser certificate tests");
 
 describe.skipIf(!haveChromium)("certificates through the pages in a real browser", () => {
   let hub: Hub;
@@ -44,24 +43,7 @@ describe.skipIf(!haveChromium)("certificates through the pages in a real browser
       return st.status === "connected" && st.instanceId ? st : null;
     }, 15_000)).instanceId;
 
-    context = await chromium.launchPersistentContext(tempDir("certhub-chromium-"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    await context.route(/^(?!https?:\/\/127\.0\.0\.1[:/])/, (route) => {
-      problems.push(`request beyond loopback: ${route.request().url()}`);
-      return route.abort();
-    });
-    await context.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`${page.url()}: console error: ${m.text()} (${m.location().url})`);
-    });
-    page.on("pageerror", (e) => problems.push(`${page.url()}: uncaught ${e.message}`));
-    page.setDefaultTimeout(10_000);
+    ({ context, page } = await openBrowser(problems));
   }, 90_000);
 
   afterAll(async () => {
@@ -83,10 +65,7 @@ describe.skipIf(!haveChromium)("certificates through the pages in a real browser
     "a global CA account and a certificate for a joined instance, through the pages alone, issued by Pebble",
     async () => {
       await visit("/login");
-      await page.fill("input[name=username]", "admin");
-      await page.fill("input[name=password]", ADMIN_PASSWORD);
-      await page.click("button[type=submit]");
-      await page.waitForURL(`${hub.url}/`);
+      await signInAsAdmin(page, hub.url);
 
       // Before anything exists the Certificates page says what to do.
       await visit("/certificates");

@@ -6,15 +6,13 @@
 // then online without a reload. No console error or CSP violation on the way.
 // npm test installs chromium as root; elsewhere this file skips with a message.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { Agent } from "../../src/agent/agent";
-import { ADMIN_PASSWORD, tempDir } from "../helpers";
+import { tempDir } from "../helpers";
+import { haveChromium, openBrowser, signInAsAdmin, warnIfNoChromium } from "../helpers/browser";
 import { signIn, startTestHub, type TestHub } from "../helpers/session";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (npm test installs it as root: apt-get install -y chromium)`);
+warnIfNoChromium("browser tests");
 
 describe.skipIf(!haveChromium)("the first hour in a real browser", () => {
   let hub: TestHub;
@@ -32,32 +30,12 @@ describe.skipIf(!haveChromium)("the first hour in a real browser", () => {
     await agent.start();
     instanceId = (await agent.join({ url: hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null })).instanceId;
 
-    context = await chromium.launchPersistentContext(tempDir("certhub-chromium-"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    await context.route(/^(?!https?:\/\/127\.0\.0\.1[:/])/, (route) => {
-      problems.push(`request beyond loopback: ${route.request().url()}`);
-      return route.abort();
-    });
-    await context.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => {
-      // A 422 answer to htmx (a refused form, on purpose) is logged by the browser as a failed resource.
-      if (m.type() === "error" && !/status of 422/.test(m.text())) problems.push(`${page.url()}: console error: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`${page.url()}: uncaught ${e.message}`));
+    // A 422 answer to htmx (a refused form, on purpose) is logged by the browser as a failed resource.
+    ({ context, page } = await openBrowser(problems, { ignoreConsoleError: /status of 422/ }));
     page.on("dialog", (d) => void d.accept()); // hx-confirm
-    page.setDefaultTimeout(10_000);
 
     await page.goto(`${hub.url}/login`);
-    await page.fill("input[name=username]", "admin");
-    await page.fill("input[name=password]", ADMIN_PASSWORD);
-    await page.click("button[type=submit]");
-    await page.waitForURL(`${hub.url}/`);
+    await signInAsAdmin(page, hub.url);
   }, 30_000);
 
   afterAll(async () => {

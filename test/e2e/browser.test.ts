@@ -4,12 +4,11 @@
 // npm test installs chromium as root; elsewhere this file skips with a message.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { ADMIN_PASSWORD, binPath, runCli, startHub, tempDir, type Hub } from "../helpers";
+import type { BrowserContext, Page } from "playwright-core";
+import { binPath, runCli, startHub, tempDir, type Hub } from "../helpers";
+import { haveChromium, openBrowser, signInAsAdmin, warnIfNoChromium } from "../helpers/browser";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (npm test installs it as root: apt-get install -y chromium)`);
+warnIfNoChromium("browser tests");
 
 describe.skipIf(!haveChromium)("admin pages in a real browser", () => {
   let hub: Hub;
@@ -23,26 +22,7 @@ describe.skipIf(!haveChromium)("admin pages in a real browser", () => {
     if (!existsSync(binPath())) throw new Error(`${binPath()} not found: run \`npm run build\` (npm test does it)`);
     dataDir = tempDir("certhub-browser-hub-");
     hub = await startHub({ dataDir });
-    context = await chromium.launchPersistentContext(tempDir("certhub-chromium-"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    // Only loopback: anything else is a bug in the page (or a CDN link), and is refused.
-    await context.route(/^(?!https?:\/\/127\.0\.0\.1[:/])/, (route) => {
-      problems.push(`request beyond loopback: ${route.request().url()}`);
-      return route.abort();
-    });
-    // CSP violations also reach the console, but count them explicitly too.
-    await context.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`${page.url()}: console error: ${m.text()} (${m.location().url})`);
-    });
-    page.on("pageerror", (e) => problems.push(`${page.url()}: uncaught ${e.message}`));
-    page.setDefaultTimeout(10_000);
+    ({ context, page } = await openBrowser(problems));
   }, 30_000);
 
   afterAll(async () => {
@@ -62,10 +42,7 @@ describe.skipIf(!haveChromium)("admin pages in a real browser", () => {
     "sign in, create a joining key with htmx, see the secret once, revoke it",
     async () => {
       await visit("/login");
-      await page.fill("input[name=username]", "admin");
-      await page.fill("input[name=password]", ADMIN_PASSWORD);
-      await page.click("button[type=submit]");
-      await page.waitForURL(`${hub.url}/`);
+      await signInAsAdmin(page, hub.url);
       await page.getByRole("heading", { name: "Join your first instance" }).waitFor();
 
       // Every page loads cleanly.
