@@ -1,9 +1,8 @@
 // Fragments of the Instances pages that htmx re-fetches every few seconds.
-import type { CertificateRow } from "../../../db/certificates";
 import type { CommandRow } from "../../../db/commands";
 import type { InstanceView } from "../../fleet/view";
 import { OffsetPager, StatusBadge } from "../components";
-import { ago, daysLeft, isoTime, qs } from "../format";
+import { ago, isoTime, qs } from "../format";
 
 export interface ListFilter {
   q?: string;
@@ -143,45 +142,6 @@ export function CommandsTable(props: { commands: CommandRow[] }) {
       </tbody>
     </table>
   );
-}
-
-export function InstanceCertificates(props: { rows: CertificateRow[] }) {
-  if (props.rows.length === 0) return <p class="muted">This instance reports no certificates yet.</p>;
-  return (
-    <table>
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Domains</th>
-          <th>Source</th>
-          <th>Status</th>
-          <th>Expires</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map((c) => (
-          <tr>
-            <td>{c.name}</td>
-            <td>{safeDomains(c.domains).join(", ")}</td>
-            <td>{c.source}</td>
-            <td>
-              <StatusBadge status={c.status} />
-            </td>
-            <td title={isoTime(c.notAfter)}>{daysLeft(c.notAfter) || "—"}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-export function safeDomains(json: string): string[] {
-  try {
-    const v = JSON.parse(json);
-    return Array.isArray(v) ? v.map(String) : [];
-  } catch {
-    return [];
-  }
 }
 
 export function InstanceFacts(props: { i: InstanceView }) {
