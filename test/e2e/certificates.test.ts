@@ -18,6 +18,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import path from "node:path";
 import { freePort, runCli, startHub, tempDir, type Hub } from "../helpers";
 import { PEBBLE_EAB, startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
+import { recordingProxy, type SentBody } from "../helpers/recording-proxy";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
 
 const ZONE = "certhub.test";
@@ -31,7 +32,7 @@ let proxy: ReturnType<typeof Bun.serve>;
 let proxyUrl: string;
 let caAccountId: string;
 /** Every body an agent sent to the hub (through the proxy). */
-const sent: { path: string; body: string }[] = [];
+const sent: SentBody[] = [];
 /** Every API response body this file received (checked for secrets at the end). */
 const responses: string[] = [];
 const agents: RunningAgent[] = [];
@@ -58,28 +59,6 @@ async function api(p: string, method = "GET", body?: unknown): Promise<{ status:
     json = JSON.parse(text);
   } catch {}
   return { status: res.status, json, text };
-}
-
-/** Forwards to the hub and keeps each request body (what agents send). */
-function recordingProxy(target: string) {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 120, // the agent's long-poll holds 50 s
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
-      if (body !== undefined) sent.push({ path: url.pathname, body });
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      try {
-        const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
-        return new Response(res.body, { status: res.status, headers: res.headers });
-      } catch {
-        return new Response("hub unreachable", { status: 502 }); // the hub restarting
-      }
-    },
-  });
 }
 
 let counter = 0;
@@ -141,7 +120,7 @@ beforeAll(async () => {
   if (key.code !== 0) throw new Error(`keys create: ${key.stderr}`);
   const { clientId, secret } = JSON.parse(key.stdout);
   auth = `Basic ${btoa(`${clientId}:${secret}`)}`;
-  proxy = recordingProxy(hub.url);
+  proxy = recordingProxy(hub.url, sent);
   proxyUrl = `http://127.0.0.1:${proxy.port}`;
   ({ agent: agentA, instanceId: instanceA } = await joinedAgent({ how: "curl" }));
   ({ agent: agentS, instanceId: instanceS } = await joinedAgent({ how: "cli", args: ["--allow-scripts"] }));

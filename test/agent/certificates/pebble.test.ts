@@ -13,6 +13,7 @@ import { Agent } from "../../../src/agent/agent";
 import { getRenewalInfo } from "../../../src/agent/acme";
 import { freePort, ROOT, tempDir } from "../../helpers";
 import { PEBBLE_EAB, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from "../../helpers/acme-peers";
+import { recordingProxy, type SentBody } from "../../helpers/recording-proxy";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
 
 let pebble: Pebble;
@@ -22,30 +23,12 @@ let admin: Session;
 let proxy: ReturnType<typeof Bun.serve>;
 let proxyUrl: string;
 let caAccountId: string;
-const sent: { path: string; body: string }[] = [];
+const sent: SentBody[] = [];
 const agents: Agent[] = [];
 /** Every log line the agents wrote (in-process and subprocess). */
 const logs: string[] = [];
 /** Data dirs of every agent that sent through the proxy (in-process and subprocess). */
 const agentDirs: string[] = [];
-
-/** Forwards everything to the hub and records each request body (what agents send). */
-function recordingProxy(target: string) {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 120, // the agent's long-poll holds 50 s
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
-      if (body !== undefined) sent.push({ path: url.pathname, body });
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
-      return new Response(res.body, { status: res.status, headers: res.headers });
-    },
-  });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -148,7 +131,7 @@ beforeAll(async () => {
   pebble = await startPebble({ dnsServer: dns.dnsServer, env: { PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" } });
   hub = await startTestHub();
   admin = await signIn(hub.url);
-  proxy = recordingProxy(hub.url);
+  proxy = recordingProxy(hub.url, sent);
   proxyUrl = `http://127.0.0.1:${proxy.port}`;
   const r = await api("/api/v1/ca-accounts", "POST", {
     title: "Pebble",
