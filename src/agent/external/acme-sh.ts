@@ -16,6 +16,7 @@ import {
   fsProblem,
   mapLimit,
   messageOf,
+  openRoot,
   reportId,
   uniqueDomains,
 } from "./common";
@@ -71,17 +72,9 @@ export async function readAcmeSh(input: ReaderInput): Promise<ClientScan> {
 }
 
 async function scanHome(home: string, now: number, out: ClientScan): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(home);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return;
-    out.found = true;
-    out.rootUnreadable = true;
-    out.problems.push(fsProblem(home, err, "list"));
-    return;
-  }
-  out.found = true;
+  const listed = await openRoot(home, out, () => readdir(home));
+  if (!listed) return;
+  let entries = listed.value;
   // account.conf: only CERT_HOME and LOG_FILE are taken from it (it also holds API credentials).
   let certHome = home;
   let logFile: string | undefined;

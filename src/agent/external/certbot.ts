@@ -16,6 +16,7 @@ import {
   fsProblem,
   mapLimit,
   messageOf,
+  openRoot,
   reportId,
 } from "./common";
 import { ConfigObjError, type ConfigObjSection, configObjList, parseConfigObj } from "./configobj";
@@ -33,16 +34,7 @@ export async function readCertbot(input: ReaderInput): Promise<ClientScan> {
 }
 
 async function scanRoot(root: string, input: ReaderInput, out: ClientScan): Promise<void> {
-  try {
-    await stat(root);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return;
-    out.found = true;
-    out.rootUnreadable = true;
-    out.problems.push(fsProblem(root, err));
-    return;
-  }
-  out.found = true;
+  if (!(await openRoot(root, out, () => stat(root), "read"))) return;
   const renewalDir = path.join(root, "renewal");
   let names: string[];
   try {

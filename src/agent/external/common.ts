@@ -102,6 +102,25 @@ export function fsProblem(path: string, err: unknown, what = "read"): string {
   return `cannot ${what} ${path}: ${code ?? msg}`;
 }
 
+/**
+ * Opens a client's root folder with `open` (a listing, a stat). A missing root means the client
+ * is not installed here: null, and the scan stays "not found". Otherwise the client counts as
+ * found, and a root that cannot be read is reported and marks the whole scan as failed (null).
+ */
+export async function openRoot<T>(root: string, out: ClientScan, open: () => Promise<T>, what = "list"): Promise<{ value: T } | null> {
+  try {
+    const value = await open();
+    out.found = true;
+    return { value };
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return null;
+    out.found = true;
+    out.rootUnreadable = true;
+    out.problems.push(fsProblem(root, err, what));
+    return null;
+  }
+}
+
 /** Runs fn over items with at most `limit` in flight, keeping order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

@@ -17,6 +17,7 @@ import {
   fsProblem,
   mapLimit,
   messageOf,
+  openRoot,
   readText,
   reportId,
   uniqueDomains,
@@ -62,17 +63,9 @@ async function readJson(file: string): Promise<unknown> {
 }
 
 async function scanRoot(root: string, now: number, out: ClientScan): Promise<void> {
-  let servers: string[];
-  try {
-    servers = await listDirs(root);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return;
-    out.found = true;
-    out.rootUnreadable = true;
-    out.problems.push(fsProblem(root, err, "list"));
-    return;
-  }
-  out.found = true;
+  const listed = await openRoot(root, out, () => listDirs(root));
+  if (!listed) return;
+  const servers = listed.value;
   const orderDirs: Array<{ dir: string; server: string; account: string; order: string; ca: string | null }> = [];
   for (const server of servers) {
     const serverDir = path.join(root, server);

@@ -19,6 +19,7 @@ import {
   fsProblem,
   mapLimit,
   messageOf,
+  openRoot,
   readText,
   reportId,
   uniqueDomains,
@@ -105,16 +106,7 @@ export async function readWacs(client: WacsClient, input: ReaderInput): Promise<
 
 async function scanRoot(client: WacsClient, root: string, now: number, out: ClientScan): Promise<void> {
   const files: string[] = [];
-  try {
-    await collectRenewalFiles(root, 0, files, out.problems);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return;
-    out.found = true;
-    out.rootUnreadable = true;
-    out.problems.push(fsProblem(root, err, "list"));
-    return;
-  }
-  out.found = true;
+  if (!(await openRoot(root, out, () => collectRenewalFiles(root, 0, files, out.problems)))) return;
   const results = await mapLimit(files.sort(), 32, (file) => readRenewal(client, root, file, now));
   for (const r of results) {
     if (r.report) out.certificates.push(r.report);
