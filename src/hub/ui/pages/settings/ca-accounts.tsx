@@ -17,7 +17,7 @@ import { actorOf } from "../../../middleware/auth";
 import { Csrf, EmptyState, FieldError, Flash, FormError, type FormState, isHtmx, readForm, StatusBadge, Time, valueOf } from "../../components";
 import { applyRuleError, zodFieldErrors } from "../../rule-errors";
 import { readScope, ScopeFields, type ScopeState } from "../../scope-picker";
-import { type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
+import { answerDelete, type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
 
 const PATH = "/settings/ca-accounts";
 const DONE = { created: "CA account added. Instances it applies to register with the CA when a certificate first uses it.", deleted: "CA account deleted." };
@@ -268,18 +268,7 @@ export const caAccountPages = new Hono<HubEnv>()
     if (isHtmx(c)) return c.html(<AddCaAccountForm c={c} s={s} form={form} />, 422);
     return page(c, s, { form }, 422);
   })
-  .post(`${PATH}/:id/delete`, async (c) => {
-    const f = await readForm(c);
-    const s = await readScope(c, postedScope(f));
-    try {
-      await deleteCaAccount(c.get("deps"), actorOf(c), c.req.param("id"));
-      return redirectDone(c, PATH, s.scope, "deleted");
-    } catch (err) {
-      const form = applyRuleError({ values: {}, errors: {} }, err, () => false);
-      const status = (err as { status?: number }).status === 404 ? 404 : 409;
-      const flash = { kind: "error" as const, text: form.formError ?? "Not deleted." };
-      if (isHtmx(c)) return c.html(<Flash message={flash} />, status);
-      return page(c, s, { flash }, status);
-    }
-  });
+  .post(`${PATH}/:id/delete`, (c) =>
+    answerDelete(c, PATH, (id) => deleteCaAccount(c.get("deps"), actorOf(c), id), (s, flash, status) => page(c, s, { flash }, status)),
+  );
 
