@@ -6,7 +6,7 @@
 //                      /healthz latency while held.
 //   reconnect-storm    --storm N agents (default 2000) hold their waits; the hub is restarted
 //                      on the same port and data dir; every agent reconnects after a fully
-//                      jittered pause (0–5 s, as src/agent/sync.ts does): time until all hold
+//                      jittered pause (0–5 s, as src/agent/sync/push.ts does): time until all hold
 //                      again, /healthz worst case meanwhile.
 // Each runs its own hub (same binary as the rest of the bench), so its memory and descriptors
 // are the scenario's alone. The figures also go to bench/results.json (run.ts).
@@ -17,7 +17,7 @@ import { holdSockets, holdWaits, processCpuSeconds, processFdCount, processRssBy
 import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
 
-/** Re-poll timeout the real agent uses (src/agent/sync.ts WAIT_SECONDS). */
+/** Re-poll timeout the real agent uses (src/agent/sync/push.ts WAIT_SECONDS). */
 const WAIT_SECONDS = 50;
 
 async function freshHub(ctx: BenchContext, port?: number, dataDir = tempDir("certhub-bench-scale-")): Promise<{ hub: Hub; dataDir: string }> {

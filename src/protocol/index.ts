@@ -1,5 +1,5 @@
 // The hub <-> agent wire protocol, shared by hub (src/hub/agent-api, src/hub/fleet) and agent
-// (src/agent/hub-client, src/agent/sync.ts). Every body either side receives is validated
+// (src/agent/hub-client, src/agent/sync/). Every body either side receives is validated
 // against these schemas (zod 4). The agent only ever connects outbound:
 //   POST /api/agent/v1/join    join.ts    joining key + new Ed25519 public key → instance id
 //   POST /api/agent/v1/sync    sync.ts    heartbeat, results, certificates → config, commands (204 = nothing new)

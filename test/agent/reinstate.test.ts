@@ -1,4 +1,4 @@
-// Reinstating a revoked instance with a real agent (src/agent/sync.ts): the agent learns within
+// Reinstating a revoked instance with a real agent (src/agent/sync/): the agent learns within
 // seconds that it may talk to the hub again and logs "access restored", and until it has synced
 // the hub does not call the instance online. The agent also tells the hub its script policy in
 // its first sync.

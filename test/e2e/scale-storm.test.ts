@@ -1,6 +1,6 @@
 // Reconnect storm (issue 13): 2,000 agents hold their push channel, the hub restarts on the
 // same port and database, and every agent comes back (re-polling after a fully jittered pause
-// of up to 5 s, as src/agent/sync.ts does) within a bounded time, while /healthz and a
+// of up to 5 s, as src/agent/sync/push.ts does) within a bounded time, while /healthz and a
 // signed-in admin page keep answering within 2 s.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";

@@ -1,0 +1,199 @@
+// The agent's push channel (src/agent/sync/): a WebSocket the hub nudges as soon as something
+// is queued (push, < 2 s); where a proxy breaks upgrades, the long-poll (/wait) instead, with
+// the WebSocket re-tried now and then. Either way a nudge only triggers a sync: the push
+// channel carries no data.
+import { PushMessageSchema, type PushMessage, WaitResponseSchema } from "../../protocol";
+import { HubClient, HubClientError } from "../hub-client";
+import type { SyncEngine } from "./engine";
+import { backoff, parseHub, type Session } from "./session";
+
+// Under the 60 s idle timeout common to reverse proxies and load balancers; a proxy that cuts
+// sooner just makes the agent re-poll (see waitLoop).
+const WAIT_SECONDS = 50;
+/** After the WebSocket failed to open, the long-poll serves this long (jittered) before a retry. */
+const WEBSOCKET_RETRY_MS = 10 * 60_000;
+const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
+/** The hub answers on open at once; silence means something in between broke the upgrade. */
+const WEBSOCKET_FIRST_FRAME_MS = 2_000;
+
+/** CERTHUB_PUSH=long-poll keeps an agent on the long-poll (e.g. behind a proxy known to break upgrades). */
+export function webSocketPushWanted(env: Record<string, string | undefined> = process.env): boolean {
+  return env.CERTHUB_PUSH !== "long-poll";
+}
+
+export async function waitLoop(engine: SyncEngine, session: Session) {
+  let failures = 0;
+  let webSocketFailures = 0;
+  let webSocketRetryAt = 0;
+  let webSocketWorked = false;
+  const useWebSocket = engine.opts.webSocketPush ?? webSocketPushWanted();
+  while (session.active) {
+    const link = engine.link;
+    const client = engine.client;
+    if (!link || !client || link.state !== "joined" || engine.connection !== "connected") {
+      // Only hold a push channel once a sync has succeeded: the sync loop owns error handling.
+      await Promise.race([engine.syncCompleted(), Bun.sleep(30_000), session.ended]);
+      continue;
+    }
+    if (useWebSocket && Date.now() >= webSocketRetryAt) {
+      const held = await holdWebSocket(engine, session, client);
+      if (!session.active) break;
+      if (held === "refused") {
+        // Refused or broken by something on the way (or the hub sheds): the long-poll serves
+        // until a fully jittered retry, so a fleet behind one proxy does not retry in step.
+        if (webSocketRetryAt === 0) engine.opts.log("the push WebSocket could not be opened; using the long-poll (the WebSocket is re-tried now and then)");
+        // Where it worked before, the hub was most likely restarting: try again within a minute.
+        webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * 60_000 : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
+        continue;
+      }
+      webSocketRetryAt = 0;
+      webSocketWorked = true;
+      if (held === "long") webSocketFailures = 0;
+      else webSocketFailures++;
+      // Reconnect with full jitter: a hub restart drops every socket at once.
+      const pause = held === "long" ? Math.random() * 5000 : Math.random() * backoff(webSocketFailures) * 2;
+      await Promise.race([Bun.sleep(pause), session.ended]);
+      continue;
+    }
+    engine.pushChannel = "long-poll";
+    const abort = new AbortController();
+    session.waitAbort = abort;
+    const started = Date.now();
+    try {
+      const res = await client.post<unknown>(
+        "wait",
+        { cursor: link.commandCursor, settingsVersion: link.settingsVersion, timeoutSeconds: WAIT_SECONDS },
+        { timeoutMs: (WAIT_SECONDS + 15) * 1000, signal: abort.signal },
+      );
+      failures = 0;
+      const nudge = res.status !== 204 && res.body != null && parseHub(WaitResponseSchema, res.body, "wait").nudge;
+      if (nudge && session.active) {
+        const synced = engine.syncCompleted();
+        engine.syncNow();
+        await Promise.race([synced, Bun.sleep(30_000), session.ended]);
+      }
+    } catch (err) {
+      if (!session.active) break;
+      if (abort.signal.aborted) continue; // re-keyed: wait again with the new identity
+      if (err instanceof HubClientError && (err.status === 503 || err.status === 429)) {
+        // The hub is short of connections: stay on the periodic sync, retry the push
+        // channel after a fully jittered pause so the fleet does not return in step.
+        await Promise.race([Bun.sleep(Math.random() * 60_000), session.ended]);
+        continue;
+      }
+      if (err instanceof HubClientError && err.kind === "hub") {
+        // Revoked/removed/rekey: let the sync loop find out and handle it.
+        engine.syncNow();
+        await Promise.race([engine.syncCompleted(), Bun.sleep(30_000), session.ended]);
+        continue;
+      }
+      // A proxy or server idle timeout closing a long-held poll is not a failure, but a hub
+      // restart drops every poll at once: re-poll after a fully jittered pause (≤ 5 s).
+      if (Date.now() - started > 5000) {
+        await Promise.race([Bun.sleep(Math.random() * 5000), session.ended]);
+        continue;
+      }
+      failures++;
+      // Full jitter: a fleet failing together spreads over the whole backoff window.
+      await Promise.race([Bun.sleep(Math.random() * backoff(failures) * 2), session.ended]);
+    } finally {
+      if (session.waitAbort === abort) session.waitAbort = null;
+    }
+  }
+}
+
+/**
+ * Holds one WebSocket push channel until it closes. "refused": it never opened, or the hub's
+ * first frame never came through (fall back to the long-poll); "long": it was open a while
+ * (a restart or idle cut: reconnect soon); "short": it closed soon after opening (count as a
+ * failure and back off).
+ */
+function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient): Promise<"refused" | "long" | "short"> {
+  const link = engine.link!;
+  const sent = { cursor: link.commandCursor, settingsVersion: link.settingsVersion, nudged: false };
+  let ws: WebSocket;
+  try {
+    ws = client.openPush({ cursor: sent.cursor, settingsVersion: sent.settingsVersion });
+  } catch {
+    return Promise.resolve("refused");
+  }
+  const abort = new AbortController();
+  session.waitAbort = abort;
+  return new Promise((resolve) => {
+    let openedAt = 0;
+    let confirmed = false;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(openTimer);
+      if (session.waitAbort === abort) session.waitAbort = null;
+      if (engine.pushChannel === "websocket") engine.pushChannel = null;
+      try {
+        ws.close();
+      } catch {}
+      resolve(!confirmed ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short");
+    };
+    let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
+    abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached
+    void session.ended.then(finish);
+    ws.addEventListener("open", () => {
+      openedAt = Date.now();
+      clearTimeout(openTimer);
+      openTimer = setTimeout(finish, WEBSOCKET_FIRST_FRAME_MS);
+    });
+    ws.addEventListener("message", (e) => {
+      let message: PushMessage | null = null;
+      try {
+        const parsed = PushMessageSchema.safeParse(JSON.parse(String(e.data)));
+        if (parsed.success) message = parsed.data;
+      } catch {}
+      if (!message) return;
+      if (!confirmed) {
+        confirmed = true;
+        clearTimeout(openTimer);
+        engine.pushChannel = "websocket";
+        void reportHasAfterSyncs(engine, session, ws, sent, () => finished);
+      }
+      if (message.nudge && session.active) {
+        sent.nudged = true;
+        engine.syncNow();
+      }
+    });
+    ws.addEventListener("error", finish);
+    ws.addEventListener("close", () => {
+      // Closed by the hub after it was open (revoked, removed, reset, restart): sync now and
+      // learn why, exactly as a nudge would.
+      if (confirmed && session.active) engine.syncNow();
+      finish();
+    });
+  });
+}
+
+/**
+ * Tells the hub what this agent has after every sync, so it nudges only for what is new.
+ * Closes the socket when syncs fail: the hub may be gone without the socket noticing.
+ */
+async function reportHasAfterSyncs(engine: SyncEngine, session: Session, ws: WebSocket, sent: { cursor: number; settingsVersion: number; nudged: boolean }, done: () => boolean) {
+  while (session.active && !done()) {
+    await Promise.race([engine.syncCompleted(), session.ended]);
+    if (!session.active || done()) return;
+    if (engine.connection !== "connected" && engine.hubUnreachable) {
+      ws.close();
+      return;
+    }
+    const link = engine.link;
+    if (!link) return;
+    // After a nudge always: the sync may have started before the nudged change (the hub then
+    // nudges again, as a long-poll re-poll would return at once).
+    if (link.commandCursor === sent.cursor && link.settingsVersion === sent.settingsVersion && !sent.nudged) continue;
+    sent.cursor = link.commandCursor;
+    sent.settingsVersion = link.settingsVersion;
+    sent.nudged = false;
+    try {
+      ws.send(JSON.stringify({ cursor: sent.cursor, settingsVersion: sent.settingsVersion }));
+    } catch {
+      return;
+    }
+  }
+}
