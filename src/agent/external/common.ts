@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { CertificateReport, CertSource, CertStatus } from "../../protocol/certificates";
 import { MAX_TIME_MS, MIN_TIME_MS } from "../../protocol/certificates";
+import type { CertFacts } from "./x509";
 
 /** What one reader returns for one client. */
 export interface ClientScan {
@@ -119,6 +120,27 @@ export async function openRoot<T>(root: string, out: ClientScan, open: () => Pro
     out.problems.push(fsProblem(root, err, what));
     return null;
   }
+}
+
+/**
+ * The report fields every reader fills alike, from the certificate (`facts`, null when it could
+ * not be read; `notAfter` may instead come from the client's own record) and the renewal state.
+ */
+export function certState(
+  facts: CertFacts | null | undefined,
+  renewal: { notAfter?: number | null; nextRenewalAt: number | null | undefined; lastRenewalFailed: boolean; lastError: string | null | undefined },
+  now: number,
+): Pick<CertificateReport, "status" | "notBefore" | "notAfter" | "serial" | "issuer" | "nextRenewalAt" | "lastError"> {
+  const notAfter = renewal.notAfter !== undefined ? renewal.notAfter : (facts?.notAfter ?? null);
+  return {
+    status: deriveStatus({ notAfter, nextRenewalAt: renewal.nextRenewalAt, lastRenewalFailed: renewal.lastRenewalFailed }, now),
+    notBefore: boundedTime(facts?.notBefore),
+    notAfter: boundedTime(notAfter),
+    serial: facts?.serial ?? null,
+    issuer: facts ? clip(facts.issuer, 512) : null,
+    nextRenewalAt: boundedTime(renewal.nextRenewalAt),
+    lastError: renewal.lastError ? clip(renewal.lastError, 2000) : null,
+  };
 }
 
 /** Runs fn over items with at most `limit` in flight, keeping order. */
