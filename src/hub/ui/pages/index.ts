@@ -4,14 +4,14 @@ import { Hono } from "hono";
 import type { HubEnv } from "../../context";
 import { requirePageSession } from "../../middleware/auth";
 import { accountPages } from "./account";
-import { apiAccessPages } from "./api-access";
+import { apiAccessPages } from "./settings/security/api-access";
 import { auditPages } from "./audit";
 import { certificatePages } from "./certificates";
 import { dashboardPages } from "./dashboard";
 import { instanceCertificatePages } from "./instance-certificates";
 import { instancePages } from "./instances";
 import { settingsPages } from "./settings";
-import { usersPages } from "./users";
+import { usersPages } from "./settings/security/users";
 
 export const adminPages = new Hono<HubEnv>();
 adminPages.use("*", requirePageSession);

@@ -1,10 +1,10 @@
 // The Users dialogs' forms: add a principal, edit it, pick its roles, reset a password. Each
 // posts into its .form-host, so a 422 answer re-renders it there with the errors.
-import { ROLE } from "../../../../db/roles";
-import type { AuthInfo } from "../../../context";
-import { MIN_PASSWORD_LENGTH } from "../../../core/principals";
-import { Csrf, FieldError, FormError, type FormState, valueOf } from "../../components";
-import { DialogActions } from "../../dialogs";
+import { ROLE } from "../../../../../../db/roles";
+import type { AuthInfo } from "../../../../../context";
+import { MIN_PASSWORD_LENGTH } from "../../../../../core/principals";
+import { Csrf, FieldError, FormError, type FormState, valueOf } from "../../../../components";
+import { DialogActions } from "../../../../dialogs";
 import { BASE, type Detail, type Role, TYPE_LABEL } from "./common";
 
 /** The password box of the add and reset forms; never refilled after an error. */

@@ -1,11 +1,11 @@
 // The principals list: filter (query string), toolbar, table with per-row actions, pager.
 import type { Child } from "hono/jsx";
-import { listPrincipals, type PrincipalType } from "../../../../db/principals";
-import { canWrite, listRoles, type RoleId } from "../../../../db/roles";
-import type { AuthInfo } from "../../../context";
-import { FilterToolbar, ListEmpty, pageOf, Pager, PeoplePlusIcon, PostButton, StatusBadge, Time } from "../../components";
-import { AddButton } from "../../dialogs";
-import { qs } from "../../format";
+import { listPrincipals, type PrincipalType } from "../../../../../../db/principals";
+import { canWrite, listRoles, type RoleId } from "../../../../../../db/roles";
+import type { AuthInfo } from "../../../../../context";
+import { FilterToolbar, ListEmpty, pageOf, Pager, PeoplePlusIcon, PostButton, StatusBadge, Time } from "../../../../components";
+import { AddButton } from "../../../../dialogs";
+import { qs } from "../../../../format";
 import { ADD_DIALOG_ID, BASE, CHANGED_EVENT, type Ctx, DIALOG_BODY_ID, DIALOG_ID, type Principal, type Role, TABLE_ID, TYPE_LABEL } from "./common";
 
 const PAGE_SIZE = 25;

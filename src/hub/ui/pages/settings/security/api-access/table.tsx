@@ -1,11 +1,11 @@
 // The token list: filter (query string), toolbar, table with retire/revoke, pager.
-import { listApiTokens, tokenStatus } from "../../../../db/api-tokens";
-import { canWrite, listRoles, ROLE_IDS, type RoleId } from "../../../../db/roles";
-import { countJoinedWith } from "../../../../db/instances";
-import type { AuthInfo } from "../../../context";
-import { FilterToolbar, ListEmpty, pageOf, Pager, PostButton, StatusBadge, Time } from "../../components";
-import { AddButton } from "../../dialogs";
-import { qs } from "../../format";
+import { listApiTokens, tokenStatus } from "../../../../../../db/api-tokens";
+import { canWrite, listRoles, ROLE_IDS, type RoleId } from "../../../../../../db/roles";
+import { countJoinedWith } from "../../../../../../db/instances";
+import type { AuthInfo } from "../../../../../context";
+import { FilterToolbar, ListEmpty, pageOf, Pager, PostButton, StatusBadge, Time } from "../../../../components";
+import { AddButton } from "../../../../dialogs";
+import { qs } from "../../../../format";
 import { ADD_DIALOG_ID, BASE, CHANGED_EVENT, type Ctx, type Role, roleTitle, TABLE_ID } from "./common";
 
 type TokenRow = Awaited<ReturnType<typeof listApiTokens>>["rows"][number];

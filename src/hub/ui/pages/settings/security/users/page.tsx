@@ -1,9 +1,9 @@
 // Whole pages: the list with its two dialogs, and a single form on a page of its own.
 import type { Child } from "hono/jsx";
-import { canWrite } from "../../../../db/roles";
-import { Flash, type FormState } from "../../components";
-import { FormDialog } from "../../dialogs";
-import { Layout } from "../../layout";
+import { canWrite } from "../../../../../../db/roles";
+import { Flash, type FormState } from "../../../../components";
+import { FormDialog } from "../../../../dialogs";
+import { Layout } from "../../../../layout";
 import { ADD_BODY_ID, ADD_DIALOG_ID, BASE, type Ctx, DIALOG_BODY_ID, DIALOG_ID } from "./common";
 import { AddForm } from "./forms";
 import { type Filter, type ListData, PrincipalsTable, PrincipalsToolbar } from "./table";

@@ -1,8 +1,8 @@
 // Paths, element ids and types the Users modules share.
 import type { Context } from "hono";
-import type { getPrincipal, listPrincipals, PrincipalType } from "../../../../db/principals";
-import type { listRoles } from "../../../../db/roles";
-import type { HubEnv } from "../../../context";
+import type { getPrincipal, listPrincipals, PrincipalType } from "../../../../../../db/principals";
+import type { listRoles } from "../../../../../../db/roles";
+import type { HubEnv } from "../../../../../context";
 
 export type Ctx = Context<HubEnv>;
 export type Principal = Awaited<ReturnType<typeof listPrincipals>>["rows"][number];

@@ -1,7 +1,7 @@
 // Paths, element ids and types the API Access modules share.
 import type { Context } from "hono";
-import type { listRoles } from "../../../../db/roles";
-import type { HubEnv } from "../../../context";
+import type { listRoles } from "../../../../../../db/roles";
+import type { HubEnv } from "../../../../../context";
 
 export type Ctx = Context<HubEnv>;
 export type Role = Awaited<ReturnType<typeof listRoles>>[number];

@@ -1,9 +1,9 @@
 // The "Add API Token" form and the choices it offers (enabled principals, roles).
-import { findManagedInstancePrincipal, listPrincipals } from "../../../../db/principals";
-import { listRoles, ROLE } from "../../../../db/roles";
-import type { AuthInfo } from "../../../context";
-import { Csrf, FieldError, FormError, type FormState, valueOf } from "../../components";
-import { DialogActions } from "../../dialogs";
+import { findManagedInstancePrincipal, listPrincipals } from "../../../../../../db/principals";
+import { listRoles, ROLE } from "../../../../../../db/roles";
+import type { AuthInfo } from "../../../../../context";
+import { Csrf, FieldError, FormError, type FormState, valueOf } from "../../../../components";
+import { DialogActions } from "../../../../dialogs";
 import { BASE, type Ctx, type Role, roleTitle } from "./common";
 
 type PrincipalChoice = Awaited<ReturnType<typeof listPrincipals>>["rows"][number];

@@ -5,12 +5,12 @@
 // This file holds the routes and how they answer; see ./table, ./forms, ./page, ./validation.
 import { Hono } from "hono";
 import { z } from "zod";
-import type { HubEnv } from "../../../context";
-import { actorOf } from "../../../middleware/auth";
-import { RuleError } from "../../../core/errors";
-import { changeTokenState, issueToken } from "../../../core/tokens";
-import { emptyForm, fieldErrors, Flash, type FormState, hxTrigger, isHtmx, readForm, varyOnHtmx, wantsPartial } from "../../components";
-import { dialogDone } from "../../dialogs";
+import type { HubEnv } from "../../../../../context";
+import { actorOf } from "../../../../../middleware/auth";
+import { RuleError } from "../../../../../core/errors";
+import { changeTokenState, issueToken } from "../../../../../core/tokens";
+import { emptyForm, fieldErrors, Flash, type FormState, hxTrigger, isHtmx, readForm, varyOnHtmx, wantsPartial } from "../../../../components";
+import { dialogDone } from "../../../../dialogs";
 import { BASE, CHANGED_EVENT, type Ctx, TABLE_ID } from "./common";
 import { AddTokenForm, loadChoices } from "./forms";
 import { ApiAccessPage, type Created, CreatedPanel } from "./page";

@@ -1,7 +1,7 @@
 // The "Add API Token" form schema, and the token service's rule errors mapped onto its fields.
 import { z } from "zod";
-import { ROLE_IDS } from "../../../../db/roles";
-import type { RuleError } from "../../../core/errors";
+import { ROLE_IDS } from "../../../../../../db/roles";
+import type { RuleError } from "../../../../../core/errors";
 
 /** Optional whole number typed into a text/number box. */
 const optionalInt = (min: number, max: number, message: string) =>

@@ -1,7 +1,7 @@
 // Zod schemas for the Users forms; the rules beyond field shape live in src/hub/core/principals.ts.
 import { z } from "zod";
-import { ROLE, ROLE_IDS } from "../../../../db/roles";
-import { MIN_PASSWORD_LENGTH } from "../../../core/principals";
+import { ROLE, ROLE_IDS } from "../../../../../../db/roles";
+import { MIN_PASSWORD_LENGTH } from "../../../../../core/principals";
 
 const tooLong = (n: number) => `At most ${n} characters`;
 const emailField = z

@@ -1,9 +1,9 @@
 // The whole API Access page, and the show-once panel with a new token's secret.
-import { canWrite, ROLE } from "../../../../db/roles";
-import type { issueToken } from "../../../core/tokens";
-import { Flash, type FormState, hubFingerprint, hubUrlOf, SecretOnce } from "../../components";
-import { FormDialog } from "../../dialogs";
-import { Layout } from "../../layout";
+import { canWrite, ROLE } from "../../../../../../db/roles";
+import type { issueToken } from "../../../../../core/tokens";
+import { Flash, type FormState, hubFingerprint, hubUrlOf, SecretOnce } from "../../../../components";
+import { FormDialog } from "../../../../dialogs";
+import { Layout } from "../../../../layout";
 import { ADD_BODY_ID, ADD_DIALOG_ID, type Ctx } from "./common";
 import { AddTokenForm, type FormChoices } from "./forms";
 import { type Filter, type ListData, TokensTable, TokensToolbar } from "./table";
