@@ -15,6 +15,7 @@ import { binPath, startHub, tempDir, type Hub } from "../helpers";
 import { startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
 import { haveChromium, openBrowser, signInAsAdmin, warnIfNoChromium } from "../helpers/browser";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
+import { firstJoiningKey } from "./hub-api.fixtures";
 
 warnIfNoChromium("browser certificate tests");
 
@@ -33,8 +34,7 @@ describe.skipIf(!haveChromium)("certificates through the pages in a real browser
     bind = await startBind({ zone: "certhub.test", records: ["* 60 IN A 127.0.0.1", "* 60 IN AAAA ::1"] });
     pebble = await startPebble({ dnsServer: bind.server, env: { PEBBLE_WFE_NONCEREJECT: "0" } });
     hub = await startHub({ dataDir: tempDir("certhub-browser-cert-hub-"), env: { CERTHUB_SYNC_INTERVAL_SECONDS: "5" } });
-    const out = hub.stdout();
-    const joiningKey = { clientId: /Client ID:\s+(\S+)/.exec(out)![1], secret: /Secret:\s+(\S+)/.exec(out)![1] };
+    const joiningKey = firstJoiningKey(hub);
     agent = await startAgent({ dataDir: tempDir("certhub-browser-cert-agent-") });
     const joined = await agent.api("/api/system/hub/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...joiningKey, url: hub.url }) });
     expect(joined.status).toBe(200);

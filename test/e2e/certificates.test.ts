@@ -20,6 +20,7 @@ import { freePort, runCli, startHub, tempDir, type Hub } from "../helpers";
 import { PEBBLE_EAB, startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
 import { recordingProxy, type SentBody } from "../helpers/recording-proxy";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
+import { adminApiAuth, type ApiAnswer, callApi, firstJoiningKey } from "./hub-api.fixtures";
 
 const ZONE = "certhub.test";
 let hubDir: string;
@@ -46,19 +47,10 @@ let webrootCertId: string;
 let edgeInstanceId: string;
 let edgeKeyClientId: string;
 
-async function api(p: string, method = "GET", body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${hub.url}/api/v1${p}`, {
-    method,
-    headers: { authorization: auth, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  responses.push(text);
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, json, text };
+async function api(p: string, method = "GET", body?: unknown): Promise<ApiAnswer> {
+  const answer = await callApi(hub.url, auth, p, method, body);
+  responses.push(answer.text);
+  return answer;
 }
 
 let counter = 0;
@@ -114,12 +106,8 @@ beforeAll(async () => {
   pebble = await startPebble({ dnsServer: bind.server, env: { PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" } });
   hubDir = tempDir("certhub-e2e-cert-hub-");
   hub = await startHub({ dataDir: hubDir, env: { CERTHUB_SYNC_INTERVAL_SECONDS: "5" } });
-  const out = hub.stdout();
-  joiningKey = { clientId: /Client ID:\s+(\S+)/.exec(out)![1], secret: /Secret:\s+(\S+)/.exec(out)![1] };
-  const key = await runCli(["keys", "create", "--title", "e2e certificates", "--role", "administrator", "--json"], { dataDir: hubDir });
-  if (key.code !== 0) throw new Error(`keys create: ${key.stderr}`);
-  const { clientId, secret } = JSON.parse(key.stdout);
-  auth = `Basic ${btoa(`${clientId}:${secret}`)}`;
+  joiningKey = firstJoiningKey(hub);
+  auth = await adminApiAuth(hubDir, "e2e certificates");
   proxy = recordingProxy(hub.url, sent);
   proxyUrl = `http://127.0.0.1:${proxy.port}`;
   ({ agent: agentA, instanceId: instanceA } = await joinedAgent({ how: "curl" }));

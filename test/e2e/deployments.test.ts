@@ -16,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { freePort, runCli, startHub, tempDir, type Hub } from "../helpers";
+import { freePort, startHub, tempDir, type Hub } from "../helpers";
 import { startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
+import { adminApiAuth, type ApiAnswer, callApi, firstJoiningKey } from "./hub-api.fixtures";
 
 const ZONE = "deploy.test";
 const PFX_PASSWORD = "pfx-pass-Ünïcode-42";
@@ -39,19 +40,7 @@ const hooks: { body: string; signature: string | null }[] = [];
 let hookServer: ReturnType<typeof Bun.serve>;
 let tlsServer: ReturnType<typeof Bun.serve> | null = null;
 
-async function api(p: string, method = "GET", body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${hub.url}/api/v1${p}`, {
-    method,
-    headers: { authorization: auth, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, json, text };
-}
+const api = (p: string, method = "GET", body?: unknown): Promise<ApiAnswer> => callApi(hub.url, auth, p, method, body);
 const getCert = async (id: string) => (await api(`/managed-certificates/${id}`)).json;
 const normSerial = (s: string) => s.toLowerCase().replace(/[^0-9a-f]/g, "").replace(/^0+/, "");
 const serialOf = (pem: string) => normSerial(new X509Certificate(pem).serialNumber);
@@ -93,12 +82,8 @@ beforeAll(async () => {
   pebble = await startPebble({ dnsServer: bind.server, env: { PEBBLE_WFE_NONCEREJECT: "0" } });
   const hubDir = tempDir("certhub-e2e-deploy-hub-");
   hub = await startHub({ dataDir: hubDir, env: { CERTHUB_SYNC_INTERVAL_SECONDS: "5" } });
-  const out = hub.stdout();
-  joiningKey = { clientId: /Client ID:\s+(\S+)/.exec(out)![1], secret: /Secret:\s+(\S+)/.exec(out)![1] };
-  const key = await runCli(["keys", "create", "--title", "e2e deployments", "--role", "administrator", "--json"], { dataDir: hubDir });
-  if (key.code !== 0) throw new Error(`keys create: ${key.stderr}`);
-  const { clientId, secret } = JSON.parse(key.stdout);
-  auth = `Basic ${btoa(`${clientId}:${secret}`)}`;
+  joiningKey = firstJoiningKey(hub);
+  auth = await adminApiAuth(hubDir, "e2e deployments");
   hookServer = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,

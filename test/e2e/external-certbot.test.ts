@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { binPath, runCli, startHub, tempDir, type Hub } from "../helpers";
+import { binPath, startHub, tempDir, type Hub } from "../helpers";
 import { startBind, startPebble, type Bind, type Pebble } from "../helpers/acme-peers";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
+import { adminApiAuth, type ApiAnswer, callApi, firstJoiningKey } from "./hub-api.fixtures";
 
 const ZONE = "certbot.test";
 const RSA = { name: `multi.${ZONE}`, domains: [`multi.${ZONE}`, `www.multi.${ZONE}`, `api.multi.${ZONE}`] };
@@ -32,19 +33,7 @@ let agent: RunningAgent;
 let instanceId: string;
 const timings: Record<string, number> = {};
 
-async function api(p: string, method = "GET", body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(`${hub.url}/api/v1${p}`, {
-    method,
-    headers: { authorization: auth, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, json, text };
-}
+const api = (p: string, method = "GET", body?: unknown): Promise<ApiAnswer> => callApi(hub.url, auth, p, method, body);
 
 function certbot(args: string[]): void {
   const certbotBin = Bun.which("certbot");
@@ -105,12 +94,8 @@ beforeAll(async () => {
 
   hubDir = tempDir("certhub-e2e-ext-hub-");
   hub = await startHub({ dataDir: hubDir, env: { CERTHUB_SYNC_INTERVAL_SECONDS: "5" } });
-  const out = hub.stdout();
-  joiningKey = { clientId: /Client ID:\s+(\S+)/.exec(out)![1], secret: /Secret:\s+(\S+)/.exec(out)![1] };
-  const key = await runCli(["keys", "create", "--title", "e2e external", "--role", "administrator", "--json"], { dataDir: hubDir });
-  if (key.code !== 0) throw new Error(`keys create: ${key.stderr}`);
-  const { clientId, secret } = JSON.parse(key.stdout);
-  auth = `Basic ${btoa(`${clientId}:${secret}`)}`;
+  joiningKey = firstJoiningKey(hub);
+  auth = await adminApiAuth(hubDir, "e2e external");
   agent = await startAgent({ dataDir: tempDir("certhub-e2e-ext-agent-") });
   agents.push(agent);
   instanceId = await joined(agent);
