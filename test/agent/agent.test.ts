@@ -11,6 +11,7 @@ import { resolveHubConfig } from "../../src/hub/config";
 import { queueCommand } from "../../src/hub/core/instances";
 import { createHub, type RunningHub } from "../../src/hub/server";
 import { ADMIN_PASSWORD, tempDir } from "../helpers";
+import { until } from "../helpers/poll";
 import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
 
 let hub: TestHub;
@@ -26,15 +27,6 @@ afterAll(async () => {
   await hub.stop();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 async function newAgent(opts: { allowScripts?: boolean; dataDir?: string } = {}) {
   const a = await Agent.create({ dataDir: opts.dataDir ?? tempDir("certhub-agent-"), listen: null, allowScripts: opts.allowScripts ?? false }, () => {});

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Agent } from "../../src/agent/agent";
 import { getCommand } from "../../src/db/commands";
 import { tempDir } from "../helpers";
+import { until as pollUntil } from "../helpers/poll";
 import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
 
 let hub: TestHub;
@@ -21,15 +22,8 @@ afterAll(async () => {
   await hub.stop();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
+/** Every 10 ms: the push tests time how soon a change reaches the agent. */
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000) => pollUntil(what, check, timeoutMs, 10);
 
 async function joinedAgent(url: string) {
   const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent } from "../../src/agent/agent";
 import { tempDir } from "../helpers";
+import { until as pollUntil } from "../helpers/poll";
 import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
 
 let hub: TestHub;
@@ -21,15 +22,7 @@ afterAll(async () => {
   await hub.stop();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
+const until = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number) => pollUntil(what, check, timeoutMs, 25);
 
 const hubStatus = async (id: string) => ((await (await admin.fetch(`/api/v1/instances/${id}`)).json()) as { status: string; allowScripts: boolean | null }).status;
 
