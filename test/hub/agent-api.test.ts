@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { instances } from "../../src/db/schema";
 import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { createJoiningKey } from "./joining-keys.fixtures";
 import { FACTS, FakeAgent } from "./agent-api.fixtures";
 
 let hub: TestHub;
@@ -16,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub.stop());
 
-async function newKey(body: Record<string, unknown> = {}) {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}`, ...body });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; clientId: string; secret: string };
-}
+const newKey = (body: Record<string, unknown> = {}) => createJoiningKey(admin, body);
 
 const agent = () => new FakeAgent(hub.url);
 const instanceRow = async (id: string) => (await hub.deps.db.select().from(instances).where(eq(instances.id, id)))[0];

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { count, eq } from "drizzle-orm";
 import { apiTokens, instances } from "../../../src/db/schema";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { createJoiningKey } from "../joining-keys.fixtures";
 import { FACTS, FakeAgent } from "../agent-api.fixtures";
 
 let hub: TestHub;
@@ -16,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub.stop());
 
-async function newKey(body: Record<string, unknown> = {}) {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}`, ...body });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; clientId: string; secret: string };
-}
+const newKey = (body: Record<string, unknown> = {}) => createJoiningKey(admin, body);
 const instancesOfKey = async (keyId: string) => (await hub.deps.db.select({ n: count() }).from(instances).where(eq(instances.joiningKeyId, keyId)))[0].n;
 const useCount = async (keyId: string) => (await hub.deps.db.select().from(apiTokens).where(eq(apiTokens.id, keyId)))[0].useCount;
 

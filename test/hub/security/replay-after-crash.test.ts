@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../../src/db/schema";
 import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { createJoiningKey } from "../joining-keys.fixtures";
 import { FACTS, FakeAgent } from "../agent-api.fixtures";
 
 let hub: TestHub;
@@ -20,11 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub.stop());
 
-async function newKey() {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; clientId: string; secret: string };
-}
+const newKey = () => createJoiningKey(admin);
 
 /** The same signed bytes, sent again later to another hub URL. */
 function capture(a: FakeAgent, endpoint: string, body: unknown) {
