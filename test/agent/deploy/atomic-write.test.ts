@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { runDeployments, writeFileAtomic } from "../../../src/agent/deploy";
 import { ROOT, tempDir } from "../../helpers";
 import { context, issue, makeCa } from "./fixtures";
+import { runAsNobody } from "../../helpers/as-nobody";
 
 const isRoot = process.getuid?.() === 0;
 const SIZE = 512 * 1024;
@@ -183,10 +184,9 @@ const a = await runDeployments([{ type: "pem", directory: ${JSON.stringify(rootO
 const b = await runDeployments([{ type: "pem", directory: ${JSON.stringify(own)}, owner: "root", trigger: "success" }], cert, "success", ctx);
 console.log(JSON.stringify([a[0].lastResult, b[0].lastResult]));`,
     );
-    Bun.spawnSync(["chmod", "-R", "a+rX", join(runner, "..")]);
-    const r = Bun.spawnSync(["runuser", "-u", "nobody", "--", process.execPath, runner], { stdout: "pipe", stderr: "pipe", cwd: "/" });
-    expect(r.stderr.toString()).toBe("");
-    const [denied, chownDenied] = JSON.parse(r.stdout.toString());
+    const r = await runAsNobody(runner);
+    expect(r.stderr).toBe("");
+    const [denied, chownDenied] = JSON.parse(r.stdout);
     expect(denied.outcome).toBe("failed");
     expect(denied.message).toBe(`${join(rootOwned, ".certhub-pem")}: cannot create a directory in ${rootOwned}: permission denied (EACCES)`);
     expect(chownDenied.outcome).toBe("failed");

@@ -129,10 +129,10 @@ describe("acme.sh reader", () => {
     expect(m.problems[0]).toContain("Le_Domain");
   });
 
-  test("as a user that cannot read one folder: that folder is a problem, the rest are reported", () => {
+  test("as a user that cannot read one folder: that folder is a problem, the rest are reported", async () => {
     openTree(home);
     chmodSync(join(acme, "locked.example.test"), 0o700);
-    const r = scanAsNobody(setting, isolatedEnv(home));
+    const r = await scanAsNobody(setting, isolatedEnv(home));
     const m = manager(r, "acme.sh");
     expect(r.certificates.map((c) => c.id)).not.toContain("acme.sh:locked.example.test");
     expect(r.certificates).toHaveLength(6);

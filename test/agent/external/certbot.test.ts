@@ -126,7 +126,7 @@ describe("certbot reader against a real certbot tree", () => {
   test("non-root agent: archive/ and live/ (0700) and the logs are named as unreadable, with what to do", async () => {
     // Let nobody reach the tree the way it reaches /etc/letsencrypt (0755), keep certbot's modes below.
     openUp(base, configDir, join(configDir, "renewal"));
-    const result = scanAsNobody(only("certbot", configDir, logsDir), isolatedEnv("/nonexistent"));
+    const result = await scanAsNobody(only("certbot", configDir, logsDir), isolatedEnv("/nonexistent"));
     const m = manager(result, "certbot");
     expect(m.status).toBe("error");
     expect(result.certificates).toHaveLength(0);

@@ -9,6 +9,7 @@ import type { CertificateReport, ExternalManagerName, ExternalManagerReport } fr
 import { EXTERNAL_MANAGERS } from "../../../src/protocol/certificates";
 import type { ExternalManagersSetting } from "../../../src/protocol/settings";
 import { tempDir } from "../../helpers";
+import { runAsNobody } from "../../helpers/as-nobody";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 
@@ -96,17 +97,10 @@ export interface ScanResult {
 }
 
 /** The scan run by `nobody` (setpriv) in its own process; every directory up to `root` must be traversable. */
-export function scanAsNobody(setting: ExternalManagersSetting, env: ScanEnvironment): ScanResult {
-  const bun = process.execPath;
-  const script = join(import.meta.dir, "scan-as.ts");
-  const r = Bun.spawnSync(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", bun, script, JSON.stringify(setting), JSON.stringify(env)], {
-    cwd: resolve(import.meta.dir, "../../.."),
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`scan as nobody failed: ${r.stderr.toString()}`);
-  return JSON.parse(r.stdout.toString()) as ScanResult;
+export async function scanAsNobody(setting: ExternalManagersSetting, env: ScanEnvironment): Promise<ScanResult> {
+  const r = await runAsNobody(join(import.meta.dir, "scan-as.ts"), [JSON.stringify(setting), JSON.stringify(env)]);
+  if (r.code !== 0) throw new Error(`scan as nobody failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ScanResult;
 }
 
 /** Makes a temp dir and its parents traversable by other users (mkdtemp creates 0700). */

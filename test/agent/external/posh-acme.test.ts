@@ -98,10 +98,10 @@ describe("Posh-ACME reader", () => {
     expect(all).not.toContain("01000000d08c9ddf0115d1118c7a00c04fc297eb");
   });
 
-  test("as another user: an unreadable account folder is a problem, other servers still reported", () => {
+  test("as another user: an unreadable account folder is a problem, other servers still reported", async () => {
     openTree(root);
     chmodSync(prod(), 0o700);
-    const r = scanAsNobody(only("posh-acme", root), isolatedEnv("/nonexistent"));
+    const r = await scanAsNobody(only("posh-acme", root), isolatedEnv("/nonexistent"));
     const m = manager(r, "posh-acme");
     expect(r.certificates.map((c) => c.name)).toEqual(["stage.example.test"]);
     expect(m.problems.join("\n")).toContain(`cannot list ${prod()}: permission denied`);

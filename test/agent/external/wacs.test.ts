@@ -129,12 +129,12 @@ describe("simple-acme / win-acme readers", () => {
     expect(m.problems.find((p) => p.includes("Truncated0000000000001.renewal.json"))).toContain("not valid JSON");
   });
 
-  test("as another user: an unreadable server folder is named; the other server is still read", () => {
+  test("as another user: an unreadable server folder is named; the other server is still read", async () => {
     openTree(simple);
     openTree(win);
     openTree(pemDir);
     chmodSync(prodDir(), 0o700);
-    const r = scanAsNobody(setting, isolatedEnv("/nonexistent"));
+    const r = await scanAsNobody(setting, isolatedEnv("/nonexistent"));
     expect(r.certificates.filter((c) => c.source === "simple-acme").map((c) => c.name)).toEqual(["[Manual] staging.example.test"]);
     expect(manager(r, "simple-acme").problems.join("\n")).toContain(`cannot list ${prodDir()}: permission denied`);
     expect(manager(r, "win-acme").certificateCount).toBe(1);
