@@ -29,6 +29,7 @@ import { join, resolve } from "node:path";
 import { runCli, startHub, tempDir } from "../test/helpers";
 import { FLEET_SCENARIOS } from "./fleet";
 import { SCALE_SCENARIOS } from "./scale";
+import { STORM_SCENARIOS } from "./storm";
 import { summarize } from "./stats";
 
 import type { BenchContext, LoadRequest, LoadResult, Options, Scenario } from "./types";
@@ -43,7 +44,8 @@ export const SCENARIOS: Scenario[] = [
   { name: "metrics", run: (ctx) => ctx.load({ path: "/metrics" }) },
   { name: "login-page", run: (ctx) => ctx.load({ path: "/login" }) },
   ...FLEET_SCENARIOS, // agent-sync, sync-with-results, sync-with-certs, instances-page, instances-api
-  ...SCALE_SCENARIOS, // held-connections, reconnect-storm (each on its own hub)
+  ...SCALE_SCENARIOS, // held-connections (its own hub)
+  ...STORM_SCENARIOS, // reconnect-storm (its own hub)
 ];
 
 /** Scripts measured in their own process: `--only certificates-page` / `--only external-scan`. */

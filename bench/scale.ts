@@ -4,10 +4,7 @@
 //                      hub RSS per held agent, hub CPU per agent-minute while held (re-polls
 //                      included, the hub's idle CPU before the agents came subtracted), push latency (command queued → the agent's wait answers),
 //                      /healthz latency while held.
-//   reconnect-storm    --storm N agents (default 2000) hold their waits; the hub is restarted
-//                      on the same port and data dir; every agent reconnects after a fully
-//                      jittered pause (0–5 s, as src/agent/sync/push.ts does): time until all hold
-//                      again, /healthz worst case meanwhile.
+// (reconnect-storm is in bench/storm.ts and uses the helpers exported here.)
 // Each runs its own hub (same binary as the rest of the bench), so its memory and descriptors
 // are the scenario's alone. The figures also go to bench/results.json (run.ts).
 import { join } from "node:path";
@@ -18,21 +15,21 @@ import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
 
 /** Re-poll timeout the real agent uses (src/agent/sync/push.ts WAIT_SECONDS). */
-const WAIT_SECONDS = 50;
+export const WAIT_SECONDS = 50;
 
-async function freshHub(ctx: BenchContext, port?: number, dataDir = tempDir("certhub-bench-scale-")): Promise<{ hub: Hub; dataDir: string }> {
+export async function freshHub(ctx: BenchContext, port?: number, dataDir = tempDir("certhub-bench-scale-")): Promise<{ hub: Hub; dataDir: string }> {
   const hub = await startHub({ bin: ctx.options.bin, dataDir, port, timeoutMs: 60_000 });
   return { hub, dataDir };
 }
 
-async function seed(ctx: BenchContext, dataDir: string, n: number): Promise<WaitAgent[]> {
+export async function seed(ctx: BenchContext, dataDir: string, n: number): Promise<WaitAgent[]> {
   const created = await runCli(["keys", "create", "--title", "bench-held", "--json"], { bin: ctx.options.bin, dataDir });
   if (created.code !== 0) throw new Error(`keys create failed: ${created.stderr}`);
   const { clientId } = JSON.parse(created.stdout) as { clientId: string };
   return seedWaitAgents(join(dataDir, "hub.db"), clientId, n);
 }
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     if (cond()) return true;
@@ -41,7 +38,7 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   return cond();
 }
 
-async function healthzLatencies(url: string, count: number, gapMs: number): Promise<{ p50: number; p99: number; max: number; failed: number }> {
+export async function healthzLatencies(url: string, count: number, gapMs: number): Promise<{ p50: number; p99: number; max: number; failed: number }> {
   const lat: number[] = [];
   let failed = 0;
   for (let i = 0; i < count; i++) {
@@ -167,7 +164,7 @@ async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise
   }
 }
 
-const f1 = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "?" : v.toFixed(d));
+export const f1 = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "?" : v.toFixed(d));
 
 const heldConnections: Scenario = {
   name: "held-connections",
@@ -192,46 +189,6 @@ const heldConnections: Scenario = {
   },
 };
 
-const reconnectStorm: Scenario = {
-  name: "reconnect-storm",
-  async run(ctx) {
-    const n = ctx.options.storm;
-    let { hub, dataDir } = await freshHub(ctx);
-    let fleet: HeldFleet | undefined;
-    try {
-      const agents = await seed(ctx, dataDir, n);
-      // The agent's rule after a long-held poll drops: re-poll after 0–5 s (full jitter).
-      fleet = holdWaits({ port: hub.port, agents, timeoutSeconds: WAIT_SECONDS, reconnectDelayMs: () => Math.random() * 5000 });
-      if (!(await until(() => fleet!.holding >= n, 120_000))) throw new Error(`only ${fleet.holding} of ${n} agents hold a wait before the restart`);
-      const port = hub.port;
-      const restartT0 = performance.now();
-      await hub.stop();
-      ({ hub } = await freshHub(ctx, port, dataDir));
-      const upMs = performance.now() - restartT0;
-      const health = healthzLatencies(hub.url, 40, 200);
-      const back = await until(() => fleet!.holding >= n, 120_000);
-      const allBackMs = performance.now() - restartT0;
-      const h = await health;
-      if (!back) throw new Error(`only ${fleet.holding} of ${n} agents back after 120 s`);
-      return {
-        rps: 0,
-        tool: "fetch",
-        requests: 0,
-        p50Ms: h.p50,
-        p99Ms: h.p99,
-        notes: [
-          `${n} agents holding waits, hub restarted (stop + start ${(upMs / 1000).toFixed(1)} s): all ${n} waiting again ${((allBackMs - upMs) / 1000).toFixed(1)} s after the new hub answered; ` +
-            `/healthz meanwhile p50 ${f1(h.p50)} ms, p99 ${f1(h.p99)} ms, max ${f1(h.max)} ms, ${h.failed} failed (p50/p99 columns are these)`,
-        ],
-        extra: { storm: { agents: n, restartMs: upMs, allBackAfterUpMs: allBackMs - upMs, healthz: h } },
-      };
-    } finally {
-      fleet?.stop();
-      await hub.stop();
-    }
-  },
-};
-
-export const SCALE_SCENARIOS: Scenario[] = [heldConnections, reconnectStorm];
+export const SCALE_SCENARIOS: Scenario[] = [heldConnections];
 
 export type ScaleResult = LoadResult;
