@@ -26,6 +26,11 @@ export const TEST_PEERS: Array<{ pkg: string; bin: string }> = [
   { pkg: "openssl", bin: "/usr/bin/openssl" },
   { pkg: "openjdk-17-jre-headless", bin: "/usr/bin/keytool" },
   { pkg: "nginx-light", bin: "/usr/sbin/nginx" },
+  // the apache / haproxy / postfix reload presets against the real servers (test/agent/deploy/presets.test.ts);
+  // none starts a system service here (policy-rc.d), postfix takes its debconf defaults without a prompt
+  { pkg: "apache2", bin: "/usr/sbin/apache2" },
+  { pkg: "haproxy", bin: "/usr/sbin/haproxy" },
+  { pkg: "postfix", bin: "/usr/sbin/postfix" },
   // ACME client tests (test/agent/acme): Pebble 2.4 is the fallback (2.10 is fetched from Debian sid
   // by test/helpers/acme-peers.ts into node_modules/.cache), BIND + dig for RFC 2136, curl for hooks
   { pkg: "pebble", bin: "/usr/bin/pebble" },
