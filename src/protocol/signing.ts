@@ -4,7 +4,8 @@
 // outside a window (replays of old captures) and sequences that do not increase (replays
 // and out-of-order requests within the window). Boot id + sequence also expose clones: two
 // processes sharing one key produce diverging sequences under different boot ids.
-import { AGENT_API_PREFIX } from "./common";
+import { z } from "zod";
+import { AGENT_API_PREFIX, counter } from "./common";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 
 export const SIGNATURE_HEADERS = {
@@ -91,17 +92,36 @@ export interface ParsedSignatureHeaders {
   signature: Buffer;
 }
 
+// Digits only, no leading zeros: the signed string carries String(number), so "0x10", "1e3",
+// " 16" or "016" would otherwise verify as "16" (one signature, many headers).
+const decimal = z.string().regex(/^(0|[1-9][0-9]{0,15})$/).transform(Number);
+
+/**
+ * The signed headers as the hub accepts them. The sequence is bounded like every other counter
+ * an agent reports (≤ MAX_COUNTER, common.ts): a high-water mark near 2^53 would leave no room
+ * to count on and could not round-trip through the database's integer column.
+ */
+export const SignatureHeadersSchema = z.object({
+  instanceId: z.string().min(1).max(64),
+  time: decimal.pipe(z.number().int().nonnegative().max(8.64e15)), // the largest Date
+  seq: decimal.pipe(counter),
+  bootId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  signature: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{86}$/) // 64-byte Ed25519 signature
+    .transform((s) => Buffer.from(s, "base64url")),
+});
+
 /** Reads the signature headers; null when any is missing or malformed. */
 export function readSignatureHeaders(get: (name: string) => string | undefined | null): ParsedSignatureHeaders | null {
-  const instanceId = get(SIGNATURE_HEADERS.instance);
-  const time = Number(get(SIGNATURE_HEADERS.time));
-  const seq = Number(get(SIGNATURE_HEADERS.seq));
-  const bootId = get(SIGNATURE_HEADERS.boot);
-  const sig = get(SIGNATURE_HEADERS.signature);
-  if (!instanceId || instanceId.length > 64 || !bootId || !/^[A-Za-z0-9_-]{8,64}$/.test(bootId)) return null;
-  if (!Number.isSafeInteger(time) || !Number.isSafeInteger(seq) || seq < 0) return null;
-  if (!sig || !/^[A-Za-z0-9_-]{86}$/.test(sig)) return null; // 64-byte Ed25519 signature
-  return { instanceId, time, seq, bootId, signature: Buffer.from(sig, "base64url") };
+  const parsed = SignatureHeadersSchema.safeParse({
+    instanceId: get(SIGNATURE_HEADERS.instance) ?? undefined,
+    time: get(SIGNATURE_HEADERS.time) ?? undefined,
+    seq: get(SIGNATURE_HEADERS.seq) ?? undefined,
+    bootId: get(SIGNATURE_HEADERS.boot) ?? undefined,
+    signature: get(SIGNATURE_HEADERS.signature) ?? undefined,
+  });
+  return parsed.success ? parsed.data : null;
 }
 
 export function verifySignature(publicKey: KeyObject, parts: SignedParts, signature: Uint8Array): boolean {
