@@ -1,6 +1,8 @@
 // JOIN FLOW (hub side): POST /api/agent/v1/join
 //
-// 1. rate limits per source address and per client id (failed attempts count hardest)
+// 1. rate limits (security/join-limits.ts): every join per address; failures per address+client
+//    id (locks that client id there) and per address (a spray of client ids is answered 429;
+//    a client id that has not failed from the address still joins)
 // 2. body: joining key (client id + secret), the agent's new Ed25519 public key, host facts;
 //    the request is signed with that new key (proof the agent holds the private half)
 // 3. the joining key is checked (SHA-256 compared in constant time; revoked, expired,
@@ -15,7 +17,8 @@ import { findJoined, getInstance, newInstanceId } from "../../db/instances";
 import { JoinRequestSchema, type ErrorCode, type JoinResponse } from "../../protocol";
 import { JOIN_INSTANCE_ID, MAX_CLOCK_SKEW_MS, parsePublicKey, signedPath, readSignatureHeaders, sha256HexOf, verifySignature } from "../../protocol/signing";
 import { VERSION } from "../../version";
-import { KeyedLock, RateLimiter } from "../security/rate-limit";
+import { AuditBursts } from "../security/audit-bursts";
+import { JoinLimits } from "../security/join-limits";
 import { clientIp, fail, readJson, type Ctx } from "./util";
 
 type Reason = Exclude<TokenCheck, { ok: true }>["reason"];
@@ -37,30 +40,22 @@ export function joinRefusal(c: Ctx, reason: Reason) {
 }
 
 export interface JoinLimiters {
-  /** Every join attempt per source address (a host fleet behind one NAT still fits). */
-  perIp: RateLimiter;
-  /** Failed attempts (wrong secret, unusable key) per source address and per client id. */
-  failuresPerIp: RateLimiter;
-  failuresPerKey: RateLimiter;
-  /** Makes "under the failure limits? check the key, count a failure" one step per address and client id. */
-  checks: KeyedLock;
+  limits: JoinLimits;
+  /** Failures from an address over its limit, audited as one counted row per window. */
+  bursts?: AuditBursts;
 }
 
 export function createJoinLimiters(): JoinLimiters {
-  return {
-    perIp: new RateLimiter(600, 60_000),
-    failuresPerIp: new RateLimiter(20, 60_000),
-    failuresPerKey: new RateLimiter(20, 60_000),
-    checks: new KeyedLock(),
-  };
+  return { limits: new JoinLimits() };
 }
 
 export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
-  const { db, fleet } = c.get("deps");
+  const { db, fleet, services } = c.get("deps");
+  const { limits } = limiters;
   const ip = clientIp(c) ?? "unknown";
   const limited = (retry: number) => fail(c, 429, `too many join attempts; retry in ${retry} s`, "rate-limited", { "Retry-After": String(retry) });
 
-  const all = limiters.perIp.take(ip);
+  const all = limits.request(ip);
   if (!all.ok) return limited(all.retryAfterSeconds);
 
   const body = await readJson(c, JoinRequestSchema);
@@ -84,21 +79,24 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
 
   // Limit check, key check and failure count run as one step per address and client id: checked
   // first and counted after an await, a burst of simultaneous guesses all passed the check.
-  const check = await limiters.checks.run([`ip|${ip}`, `key|${req.clientId}`], async () => {
-    // A failure is counted up front and refunded when the key turns out fine.
-    const slots = [limiters.failuresPerIp.reserve(ip), limiters.failuresPerKey.reserve(req.clientId)];
-    const refused = slots.find((r) => !r.ok);
-    if (refused) {
-      for (const r of slots) r.refund();
-      return { limited: refused.retryAfterSeconds } as const;
-    }
+  const outcome = await limits.run(ip, req.clientId, async () => {
     const result = await checkApiToken(db, req.clientId, req.secret, "join");
-    if (result.ok) for (const r of slots) r.refund();
-    return result;
+    return { ok: result.ok, value: result };
   });
-  if ("limited" in check) return limited(check.limited);
+  if (outcome.limited) return limited(outcome.retryAfterSeconds);
+  const check = outcome.value;
   if (!check.ok) {
-    await audit(db, { id: check.token?.principalId ?? null, label: `join ${req.clientId.slice(0, 64)}`, ip }, "instance.join", null, { clientId: req.clientId.slice(0, 64), reason: check.reason, hostname: req.facts.hostname }, "failure");
+    const clientId = req.clientId.slice(0, 64);
+    if (outcome.addressOverLimit) {
+      // Spraying client ids from this address: no answer but 429, one counted audit row per window.
+      if (!limiters.bursts) {
+        const bursts = (limiters.bursts = new AuditBursts(db));
+        services.push({ name: "join-audit-bursts", stop: () => bursts.flushAll() });
+      }
+      await limiters.bursts.record(`join|${ip}`, limits.perAddress.windowEnd(ip), { id: null, label: "join (any key)", ip }, "instance.join", { scope: "address", reason: "rate-limited", lastClientId: clientId });
+      return limited(limits.addressRetryAfter(ip));
+    }
+    await audit(db, { id: check.token?.principalId ?? null, label: `join ${clientId}`, ip }, "instance.join", null, { clientId, reason: check.reason, hostname: req.facts.hostname }, "failure");
     const r = REASON[check.reason];
     return fail(c, r.status, `join refused: ${TOKEN_ERROR_MESSAGES[check.reason]}`, r.code);
   }
@@ -133,7 +131,7 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
     (tx) => consumeJoiningKeyUse(tx, token.id, ip, instanceId),
   );
   if (!created) {
-    limiters.failuresPerKey.take(req.clientId);
+    limits.failedLater(ip, req.clientId);
     const now = await checkJoiningKey(db, token.id);
     return joinRefusal(c, now.ok ? "used-up" : now.reason);
   }

@@ -4,9 +4,11 @@
 // late in the burst signed in. Measured with 50 parallel attempts from one address:
 //   sign-in: before the fix 50 evaluated (and the right one signed in), after ≤ 5;
 //   join:    before the fix 50 checked (with a libSQL server's latency on key lookups; on the
-//            embedded file database the lookup is quick enough to hide the race), after ≤ 20.
+//            embedded file database the lookup is quick enough to hide the race), after ≤ 5
+//            (the per address+client id limit, security/join-limits.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { KeyedLock, RateLimiter } from "../../../src/hub/security/rate-limit";
+import { JOIN_FAILURES_PER_CLIENT } from "../../../src/hub/security/join-limits";
 import { PER_USER_FAILURES } from "../../../src/hub/security/sign-in-limits";
 import { FakeAgent } from "../agent-api.fixtures";
 import { login, signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
@@ -78,7 +80,7 @@ describe("join under a parallel burst", () => {
     expect(results.map((r) => r.status)).toEqual(Array(40).fill(200));
   });
 
-  test("50 simultaneous joins with a wrong secret: at most 20 are checked, the rest are 429", async () => {
+  test("50 simultaneous joins with a wrong secret: at most the per-client limit are checked, the rest are 429", async () => {
     const made = await admin.json("/api/v1/tokens", "POST", { title: "burst key", role: "managed-instance" });
     expect(made.status).toBe(201);
     const key = (await made.json()) as { clientId: string; secret: string };
@@ -88,9 +90,9 @@ describe("join under a parallel burst", () => {
     const evaluated = statuses.filter((s) => s === 401).length;
     const refused = statuses.filter((s) => s === 429).length;
     console.log(`join burst of 50: ${evaluated} checked (401), ${refused} refused (429)`);
-    expect(evaluated).toBeLessThanOrEqual(20);
+    expect(evaluated).toBeLessThanOrEqual(JOIN_FAILURES_PER_CLIENT);
     expect(evaluated + refused).toBe(50);
-    // The right secret is refused while the key (and this address) is over its failure limit.
+    // The right secret is refused while the key is over its failure limit from this address.
     expect((await new FakeAgent(hub.url).join(key.clientId, key.secret)).status).toBe(429);
   });
 
