@@ -21,7 +21,7 @@ import { CredentialSecretSchemas } from "../../protocol/certificates";
 import { sealSecret, storeNew } from "./credentials";
 import type { CoreDeps } from "./deps";
 import { badRequest, conflict, notFound } from "./errors";
-import { fleetTarget, resolveScope, ScopeInputSchema, scopeView, type InstanceScopeFacts, type Scope } from "./scope";
+import { fleetTarget, resolveScope, scopeKey, ScopeInputSchema, scopeView, type InstanceScopeFacts, type Scope } from "./scope";
 
 export interface CaPreset {
   id: string;
@@ -122,8 +122,9 @@ export function caAccountView(a: CaAccountRow) {
   };
 }
 
+/** The account (and its EAB credential, same scope) changed: every instance of its scope is told. */
 async function affected(core: CoreDeps, s: Scope) {
-  await core.fleet.settingsChanged(fleetTarget(s));
+  await core.fleet.settingsChanged(fleetTarget(s), { scopes: [scopeKey({ scope: s.scope, scopeId: s.scopeId })] });
 }
 
 export async function createCaAccount(core: CoreDeps, actor: Actor, input: CreateCaAccountInput) {

@@ -20,7 +20,7 @@ import { seal } from "../../lib/aead";
 import { CREDENTIAL_TYPES, CredentialSecretSchemas, type CredentialType } from "../../protocol/certificates";
 import type { CoreDeps } from "./deps";
 import { conflict, notFound, parseOr400 } from "./errors";
-import { resolveScope, ScopeInputSchema, scopeView, type InstanceScopeFacts, type Scope } from "./scope";
+import { resolveScope, scopeKey, ScopeInputSchema, scopeView, type InstanceScopeFacts, type Scope } from "./scope";
 
 export const CreateCredentialSchema = z
   .object({
@@ -95,7 +95,9 @@ export async function storeNew(core: CoreDeps, actor: Actor, c: { id: string; ti
   const row = { ...c, ciphertext, createdAt: now, updatedAt: now, createdBy: actor.label };
   await insertCredential(core.db, row);
   await audit(core.db, actor, "credential.create", { type: "credential", id: c.id }, { title: c.title, type: c.type, ...scopeView(c) });
-  // Nothing references a new credential yet, so no instance's config changes.
+  // Nothing references a new credential yet, so no instance's config changes; the config cache
+  // reads its scope again (instance-config.ts would also find it, as a credential not cached).
+  await core.fleet.settingsChanged({ instanceIds: [] }, { scopes: [scopeKey(c)] });
   const { ciphertext: _, ...meta } = row;
   return meta;
 }
@@ -130,7 +132,7 @@ export async function updateCredentialRule(core: CoreDeps, actor: Actor, id: str
   if (Object.keys(patch).length) await updateCredential(core.db, id, patch);
   await audit(core.db, actor, "credential.update", { type: "credential", id }, { title: input.title, secretReplaced: input.secret !== undefined });
   const usage = (await usageOf(core, [id])).get(id)!;
-  if (patch.ciphertext) await core.fleet.settingsChanged({ instanceIds: await instancesUsing(core, id, usage) });
+  if (patch.ciphertext) await core.fleet.settingsChanged({ instanceIds: await instancesUsing(core, id, usage) }, { scopes: [scopeKey(c)] });
   return credentialView((await getCredentialMeta(core.db, id))!, usage);
 }
 
@@ -146,5 +148,6 @@ export async function deleteCredential(core: CoreDeps, actor: Actor, id: string)
     throw conflict(`credential "${c.title}" is still used by ${users.slice(0, 5).join(", ")}${users.length > 5 ? ` and ${users.length - 5} more` : ""}: change or delete them first`);
   }
   await deleteCredentialRow(core.db, id);
+  await core.fleet.settingsChanged({ instanceIds: [] }, { scopes: [scopeKey(c)] });
   await audit(core.db, actor, "credential.delete", { type: "credential", id }, { title: c.title, type: c.type });
 }

@@ -61,6 +61,11 @@ export function fleetTarget(s: Scope): "all" | { group: string } | { instanceId:
   return s.scope === "global" ? "all" : s.scope === "group" ? { group: s.scopeId } : { instanceId: s.scopeId };
 }
 
+/** A scope as one string ("global:", "group:<name>", "instance:<id>"): config cache and change feed key. */
+export function scopeKey(s: Scope): string {
+  return `${s.scope}:${s.scopeId}`;
+}
+
 /** JSON form: scopeId absent for global. */
 export function scopeView(s: Scope): { scope: ScopeKind; scopeId?: string } {
   return s.scope === "global" ? { scope: "global" } : { scope: s.scope, scopeId: s.scopeId };

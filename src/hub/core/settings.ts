@@ -6,7 +6,7 @@ import { deleteSetting, putSetting, settingsAtScope, settingsOfInstance, type Se
 import { isSettingKey, SETTING_KEYS, SETTINGS, type SettingKey } from "../../protocol/settings";
 import type { CoreDeps } from "./deps";
 import { badRequest, describeZodError, notFound } from "./errors";
-import { fleetTarget, rank, resolveScope, scopeView, type InstanceScopeFacts, type Scope, type ScopeInput, type ScopeKind } from "./scope";
+import { fleetTarget, rank, resolveScope, scopeKey, scopeView, type InstanceScopeFacts, type Scope, type ScopeInput, type ScopeKind } from "./scope";
 
 export type Origin = ScopeKind | "default";
 
@@ -46,7 +46,7 @@ export async function setSetting(core: CoreDeps, actor: Actor, rawKey: string, s
   if (!parsed.success) throw badRequest(`invalid value for "${key}": ${describeZodError(parsed.error)}`, "value");
   const row = await putSetting(core.db, s, key, parsed.data, actor.label);
   await audit(core.db, actor, "setting.set", { type: "setting", id: key }, { ...scopeView(s), value: parsed.data });
-  await core.fleet.settingsChanged(fleetTarget(s));
+  await core.fleet.settingsChanged(fleetTarget(s), { scopes: [scopeKey(s)] });
   return settingView(row);
 }
 
@@ -55,7 +55,7 @@ export async function unsetSetting(core: CoreDeps, actor: Actor, rawKey: string,
   const s = await resolveScope(core.db, scopeInput);
   if (!(await deleteSetting(core.db, s, key))) throw notFound(`setting "${key}" is not set at this scope`);
   await audit(core.db, actor, "setting.unset", { type: "setting", id: key }, scopeView(s));
-  await core.fleet.settingsChanged(fleetTarget(s));
+  await core.fleet.settingsChanged(fleetTarget(s), { scopes: [scopeKey(s)] });
 }
 
 export async function listScopeSettings(core: Pick<CoreDeps, "db">, scopeInput: ScopeInput) {

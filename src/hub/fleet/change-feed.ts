@@ -4,7 +4,7 @@
 // instance cache within a second instead of at the next periodic sync.
 //
 // Rows in hub_meta (no schema change needed): key "fleet.change.<13-digit ms>.<origin>.<n>",
-// value JSON {ids?, group?, all?, keyId?}. Every process polls every 250 ms; on a local file,
+// value JSON {ids?, group?, all?, spread?, keyId?, scopes?}. Every process polls every 250 ms; on a local file,
 // `PRAGMA data_version` (answered from the connection, no I/O) skips the query entirely when
 // no other connection committed anything. Rows older than two minutes are deleted by whoever
 // notices first.
@@ -18,8 +18,16 @@ export interface Change {
   /** Settings bumped for a whole joining-key group, or for everyone. */
   group?: string;
   all?: boolean;
+  /** Many instances' config changed at once: their nudges are spread (nudge-spread.ts), not sent together. */
+  spread?: boolean;
   /** A joining key changed state. */
   keyId?: string;
+  /**
+   * Config scopes whose settings, CA accounts or credentials changed ("global:", "group:<name>",
+   * "instance:<id>"): the config cache drops its parts. Published before the instances' config
+   * versions are bumped, so a process that reads a bumped version has this row to read too.
+   */
+  scopes?: string[];
 }
 
 const PREFIX = "fleet.change.";
@@ -38,6 +46,7 @@ export class ChangeFeed {
   private lastPrune = 0;
   private polling: Promise<void> = Promise.resolve();
   private stopped = false;
+  private appliedFrom = -Infinity;
 
   constructor(
     private db: HubDb,
@@ -74,8 +83,22 @@ export class ChangeFeed {
     await this.polling;
   }
 
+  /**
+   * When (performance.now()) the last poll that completed began: every change another process
+   * committed before then has been applied here.
+   */
+  get appliedUpTo(): number {
+    return this.appliedFrom;
+  }
+
   /** One look at the feed (exposed for tests); applies changes from other processes. */
   async poll(now = Date.now()): Promise<void> {
+    const began = performance.now();
+    await this.pollOnce(now);
+    this.appliedFrom = Math.max(this.appliedFrom, began);
+  }
+
+  private async pollOnce(now: number): Promise<void> {
     if (!(await this.somethingCommitted())) return;
     const rows = await metaBetween(this.db, keyAt(now - LOOKBACK_MS), `${PREFIX}~`);
     const changes: Change[] = [];

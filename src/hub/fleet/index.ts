@@ -32,6 +32,7 @@ import { ChangeFeed, type Change } from "./change-feed";
 import { InstanceCache, KeyStateCache, toCached, type CachedInstance, type KeyInfo } from "./cache";
 import { LastSeenBatcher } from "./last-seen";
 import { Notifier } from "./notifier";
+import { NudgeSpreader } from "./nudge-spread";
 import { deriveStatus } from "./status";
 
 export type { CachedInstance, KeyInfo } from "./cache";
@@ -104,8 +105,23 @@ export interface FleetService {
   deleteInstance(id: string): Promise<boolean>;
   /** Stores a command (already checked by core/instances.ts) and wakes the agent. */
   addCommand(instanceId: string, type: CommandType, payload: unknown, createdBy: string): Promise<{ id: string; seq: number } | null>;
-  /** Marks the config changed for an instance, some instances, a group or everyone and nudges them. */
-  settingsChanged(scope: SettingsTarget): Promise<number>;
+  /**
+   * Marks the config changed for an instance, some instances, a group or everyone and nudges
+   * them: one instance at once, many spread over a window (nudge-spread.ts). `scopes`: the
+   * config scopes ("global:", "group:<name>", "instance:<id>") whose settings, CA accounts or
+   * credentials changed — the config cache of this and every other hub process drops them
+   * before any instance's version moves. Scopes alone (no instance affected) are allowed.
+   */
+  settingsChanged(scope: SettingsTarget, opts?: { scopes?: string[] }): Promise<number>;
+  /** Listens for config scopes changed here or in another hub process (the config cache). */
+  onConfigScopesChanged(listener: (scopes: string[]) => void): () => void;
+  /**
+   * Whether shared config parts cached in this process may be used: true when every change
+   * another hub process committed before this process last read an instance row from the
+   * database has been applied here (the change feed polled since). Otherwise an instance's
+   * version may already be ahead of what this process knows about the scopes.
+   */
+  configCacheSafe(): boolean;
   /** Forgets an instance (cache, heartbeats) and wakes its long-poll. */
   forget(id: string): void;
   /** Writes pending heartbeats now (normally every few seconds, and on stop). */
@@ -121,9 +137,33 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const keys = new KeyStateCache(db);
   const seen = new LastSeenBatcher(db, deps.config.lastSeenFlushMs ?? 5000);
   const notifier = new Notifier();
+  const spreader = new NudgeSpreader((id) => notifier.notify(id));
   seen.start();
+  // When this process last read an instance row from the database outside the change feed
+  // (cache miss, refresh, warm-up): configCacheSafe() compares it with the feed's progress.
+  let rowsReadAt = performance.now();
+  const rowsRead = () => {
+    rowsReadAt = performance.now();
+  };
+  let warmingDone = false;
   // In the background: after a restart, a large fleet's first syncs are then cache hits.
-  const warming = instances.warm().catch((err) => console.error(`instance cache warm-up failed: ${err}`));
+  const warming = instances
+    .warm()
+    .catch((err) => console.error(`instance cache warm-up failed: ${err}`))
+    .finally(() => {
+      warmingDone = true;
+      rowsRead();
+    });
+  const scopeListeners = new Set<(scopes: string[]) => void>();
+  const scopesChanged = (scopes: string[]) => {
+    for (const l of scopeListeners) {
+      try {
+        l(scopes);
+      } catch (err) {
+        console.error(`certhub: config scope listener failed: ${err}`);
+      }
+    }
+  };
 
   const notifyKeyHolders = (keyId: string) => {
     for (const inst of instances.values()) if (inst.joiningKeyId === keyId) notifier.notify(inst.id);
@@ -161,6 +201,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     if (opts.resetSequence) seen.forget(id);
     instances.invalidate(id);
     const row = await getInstance(db, id);
+    rowsRead();
     if (!row) return null;
     const fresh = toCached(row);
     if (before && before.lastSeq > fresh.lastSeq) {
@@ -176,10 +217,15 @@ export function createFleetService(deps: FleetDeps): FleetService {
   // Changes made by other hub processes on the same database (change-feed.ts): refresh what
   // this process has cached, then wake the long-polls, whose ready() reads the cache.
   const applyRemote = async (changes: Change[]) => {
+    // Config scopes first, before any cached version moves (see Change.scopes).
+    const scopes = changes.flatMap((ch) => ch.scopes ?? []);
+    if (scopes.length) scopesChanged(scopes);
     const ids = new Set<string>();
+    const spreadIds = new Set<string>();
     for (const ch of changes) {
-      for (const id of ch.ids ?? []) ids.add(id);
-      if (ch.all || ch.group !== undefined) for (const inst of instances.values()) if (ch.all || inst.groupName === ch.group) ids.add(inst.id);
+      const into = ch.spread || ch.all || ch.group !== undefined ? spreadIds : ids;
+      for (const id of ch.ids ?? []) into.add(id);
+      if (ch.all || ch.group !== undefined) for (const inst of instances.values()) if (ch.all || inst.groupName === ch.group) into.add(inst.id);
       if (ch.keyId) {
         keys.invalidate(ch.keyId);
         const info = await keys.get(ch.keyId).catch(() => null);
@@ -189,7 +235,9 @@ export function createFleetService(deps: FleetDeps): FleetService {
         }
       }
     }
-    const list = [...ids].filter((id) => instances.peek(id) || notifier.has(id));
+    for (const id of ids) spreadIds.delete(id); // also changed otherwise: nudged at once
+    const toSpread = new Set([...spreadIds].filter((id) => instances.peek(id) || notifier.has(id)));
+    const list = [...ids, ...spreadIds].filter((id) => instances.peek(id) || notifier.has(id));
     for (let i = 0; i < list.length; i += 500) {
       const part = list.slice(i, i + 500);
       const rows = await cacheFieldsOf(db, part);
@@ -205,6 +253,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
           seen.forget(id);
           instances.invalidate(id);
           await instances.get(id).catch(() => null);
+          rowsRead();
         } else if (cached) {
           // In place: unflushed heartbeats (lastSeq, lastSeenAt) stay as they are.
           cached.state = row.state;
@@ -215,9 +264,10 @@ export function createFleetService(deps: FleetDeps): FleetService {
           cached.groupName = row.groupName;
           cached.joiningKeyId = row.joiningKeyId;
         }
-        notifier.notify(id);
+        if (!toSpread.has(id)) notifier.notify(id);
       }
     }
+    if (toSpread.size) spreader.spread([...toSpread]);
   };
   const feed = new ChangeFeed(db, applyRemote);
   feed.start();
@@ -225,7 +275,12 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const service: FleetService = {
     defaultSyncIntervalSeconds,
     metrics,
-    getInstance: (id) => instances.get(id),
+    async getInstance(id) {
+      if (instances.peek(id)) return instances.get(id);
+      const got = await instances.get(id);
+      rowsRead();
+      return got;
+    },
     peekInstance: (id) => instances.peek(id),
     refresh,
     keyInfo: (keyId) => keys.get(keyId),
@@ -269,6 +324,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
       });
       if (!created) return false;
       const row = await getInstance(db, id);
+      rowsRead();
       if (row) instances.set(toCached(row));
       return true;
     },
@@ -322,17 +378,30 @@ export function createFleetService(deps: FleetDeps): FleetService {
       return res;
     },
 
-    async settingsChanged(scope) {
+    async settingsChanged(scope, opts = {}) {
+      if (opts.scopes?.length) {
+        // This process's cache first, then the others' (awaited: the row must be committed
+        // before any version is bumped), then the versions.
+        scopesChanged(opts.scopes);
+        await feed.publish({ scopes: opts.scopes });
+      }
       if (typeof scope === "object" && "instanceIds" in scope && scope.instanceIds.length === 0) return 0;
       const ids = await bumpSettingsVersion(db, scope);
       for (const id of ids) {
         const cached = instances.peek(id);
         if (cached) cached.settingsVersion++;
-        notifier.notify(id);
       }
-      if (ids.length) void feed.publish(scope === "all" ? { all: true } : "group" in scope ? { group: scope.group } : { ids });
+      spreader.spread(ids);
+      if (ids.length) void feed.publish(scope === "all" ? { all: true } : "group" in scope ? { group: scope.group } : { ids, ...(ids.length > 1 ? { spread: true } : {}) });
       return ids.length;
     },
+
+    onConfigScopesChanged(listener) {
+      scopeListeners.add(listener);
+      return () => scopeListeners.delete(listener);
+    },
+
+    configCacheSafe: () => warmingDone && feed.appliedUpTo > rowsReadAt,
 
     forget(id) {
       instances.invalidate(id);
@@ -345,6 +414,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
 
     async stop() {
       clearInterval(keyWatcher);
+      spreader.stop();
       await feed.stop();
       notifier.releaseAll();
       await warming; // its queries must finish before the database closes
