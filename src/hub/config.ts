@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseListen } from "../lib/listen";
 import { UsageError } from "../lib/usage-error";
 import type { AuditRetention } from "../db/audit";
+import { DEFAULT_SESSION_LIFETIMES, type SessionLifetimes } from "../db/sessions";
 
 export interface HubConfig {
   dataDir: string;
@@ -18,6 +19,8 @@ export interface HubConfig {
   /** Reverse proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer is the client. */
   trustProxy: string[];
   auditRetention: AuditRetention;
+  /** CERTHUB_SESSION_IDLE_SECONDS / CERTHUB_SESSION_MAX_SECONDS: admin session idle and absolute expiry. */
+  sessions: SessionLifetimes;
   /** CERTHUB_SYNC_INTERVAL_SECONDS: the sync interval given to newly joined instances (default 60). */
   syncIntervalSeconds?: number;
 }
@@ -58,6 +61,7 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
     secretKey: env.CERTHUB_SECRET_KEY || undefined,
     trustProxy: parseTrustProxy(flags["trust-proxy"] ?? env.CERTHUB_TRUST_PROXY ?? ""),
     syncIntervalSeconds: Number(env.CERTHUB_SYNC_INTERVAL_SECONDS) || undefined,
+    sessions: resolveSessionLifetimes(env),
     auditRetention: {
       maxAgeMs: days === undefined ? DEFAULT_AUDIT_RETENTION.maxAgeMs : count(days, "--audit-max-age (days)") * DAY_MS,
       maxRows: rows === undefined ? DEFAULT_AUDIT_RETENTION.maxRows : count(rows, "--audit-max-rows"),
@@ -70,6 +74,24 @@ function count(value: string, what: string): number {
   const n = z.coerce.number().int().min(0).max(1e12).safeParse(value.trim() === "" ? "x" : value);
   if (!n.success) throw new UsageError(`invalid ${what} "${value}" (expected a whole number ≥ 0; 0 = no limit)`);
   return n.data;
+}
+
+// Seconds, whole, from a minute (shorter idle times sign people out mid-form; the last-seen
+// refresh is throttled to a fraction of the idle time) to a year.
+const sessionSeconds = z.coerce.number().int().min(60).max(365 * 86_400);
+
+/** Session lifetimes from the environment (defaults: idle 2 h, absolute 24 h); nonsense is refused. */
+export function resolveSessionLifetimes(env: Record<string, string | undefined>): SessionLifetimes {
+  const read = (name: string, fallbackMs: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallbackMs;
+    const n = sessionSeconds.safeParse(raw.trim() === "" ? "x" : raw);
+    if (!n.success) throw new UsageError(`invalid ${name} "${raw}" (expected whole seconds from 60 to ${365 * 86_400}, e.g. 7200 for 2 hours)`);
+    return n.data * 1000;
+  };
+  const idleMs = read("CERTHUB_SESSION_IDLE_SECONDS", DEFAULT_SESSION_LIFETIMES.idleMs);
+  const absoluteMs = read("CERTHUB_SESSION_MAX_SECONDS", DEFAULT_SESSION_LIFETIMES.absoluteMs);
+  return { idleMs, absoluteMs };
 }
 
 const cidr = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()]);

@@ -11,6 +11,7 @@ import type { HubDb } from "../../db/client";
 import { findUserByUsername, recordSignIn } from "../../db/principals";
 import { canRead, rolesOf } from "../../db/roles";
 import { createSession, deleteSession } from "../../db/sessions";
+import type { HubConfig } from "../config";
 import type { Metrics } from "../metrics";
 import { AuditBursts } from "../security/audit-bursts";
 import { RateLimiter } from "../security/rate-limit";
@@ -20,6 +21,7 @@ import { RuleError } from "./errors";
 
 export interface SignInDeps {
   db: HubDb;
+  config: Pick<HubConfig, "sessions">;
   metrics: Metrics;
   services: { name: string; stop(): Promise<void> | void }[];
 }
@@ -85,7 +87,7 @@ export function createSignIn() {
     attempt.succeeded();
     if (found.principal.disabled) return refuse("disabled");
     if (!canRead(await rolesOf(db, found.principal.id))) return refuse("no-role");
-    const session = await createSession(db, found.principal.id, { ip, userAgent: input.userAgent });
+    const session = await createSession(db, found.principal.id, { ip, userAgent: input.userAgent }, deps.config.sessions);
     await recordSignIn(db, found.principal.id);
     await audit(db, { id: found.principal.id, label: found.user.username, ip }, "login.success");
     return { ok: true, sessionToken: session.token };

@@ -18,8 +18,8 @@ const SELF_SERVICE_PATHS = new Set(["/logout", "/account/password"]);
 async function sessionAuth(c: Context<HubEnv>): Promise<AuthInfo | undefined> {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return undefined;
-  const { db } = c.get("deps");
-  const live = await validateSession(db, token);
+  const { db, config } = c.get("deps");
+  const live = await validateSession(db, token, config.sessions);
   if (!live) return undefined;
   return {
     principalId: live.session.principalId,
