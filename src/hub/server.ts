@@ -43,7 +43,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
   registerGauges(deps);
   const app = createApp(deps);
 
-  const purge = setInterval(() => purgeExpiredSessions(db).catch(() => {}), 10 * 60_000);
+  const purge = setInterval(() => purgeExpiredSessions(db, config.sessions).catch(() => {}), 10 * 60_000);
   deps.services.push({ name: "session-purge", stop: () => clearInterval(purge) });
   deps.services.push(startAuditRetention(db, config.auditRetention));
 

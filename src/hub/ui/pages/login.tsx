@@ -5,7 +5,7 @@ import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { audit } from "../../../db/audit";
-import { deleteSession, SESSION_ABSOLUTE_MS } from "../../../db/sessions";
+import { deleteSession } from "../../../db/sessions";
 import type { HubEnv } from "../../context";
 import { createSignIn } from "../../core/sign-in";
 import { clientIp } from "../../middleware/client-ip";
@@ -112,7 +112,7 @@ export function loginPages() {
       sameSite: "Strict",
       secure: new URL(c.req.url).protocol === "https:",
       path: "/",
-      maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000),
+      maxAge: Math.floor(c.get("deps").config.sessions.absoluteMs / 1000),
     });
     return c.redirect(safeNext(next), 303);
   });
