@@ -6,12 +6,13 @@
 //    never run again;
 //  - the hub's database on a full or read-only filesystem (a small tmpfs and a read-only bind
 //    mount: this runs as root, which ignores file modes): a clear error at start or in the
-//    failing request, reads keep working, and the database is intact afterwards.
+//    failing request, reads keep working (signed-in pages too: the session's last-seen refresh
+//    is best-effort), and the database is intact afterwards.
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
-import { runCli, startHub, tempDir, type Hub } from "../helpers";
+import { ADMIN_PASSWORD, runCli, startHub, tempDir, type Hub } from "../helpers";
 import { FACTS, FakeAgent } from "../hub/agent-api.fixtures";
 import { startAgent, until, type RunningAgent } from "./agents.fixtures";
 
@@ -236,6 +237,53 @@ describe("reliability", () => {
     expect(titles).toContain("made after space was freed");
     expect(titles).not.toContain("made while full");
     expect(hostname).toBe("after-full");
+  }, 60_000);
+
+  test("database on a full disk: signed-in pages answer 200 even when the session is due its last-seen refresh", async () => {
+    const mnt = mountTmpfs("32m");
+    const dataDir = path.join(mnt, "hub");
+    mkdirSync(dataDir);
+    const hub = await startHub({ dataDir });
+    running.push(hub);
+    const signedIn = await fetch(`${hub.url}/login`, { method: "POST", body: new URLSearchParams({ username: "admin", password: ADMIN_PASSWORD }), redirect: "manual" });
+    expect(signedIn.status).toBe(303);
+    const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0];
+    const csrf = ((await (await fetch(`${hub.url}/api/v1/me`, { headers: { cookie } })).json()) as { csrfToken: string }).csrfToken;
+    const page = (p: string) => fetch(`${hub.url}${p}`, { headers: { cookie }, redirect: "manual" });
+    expect((await page("/instances")).status).toBe(200);
+
+    // Last seen 5 minutes ago: every request now wants to write the session's refresh.
+    const dbFile = path.join(dataDir, "hub.db");
+    const backdated = Date.now() - 5 * 60_000;
+    const sql = new Database(dbFile);
+    sql.run("update sessions set last_seen_at = ?", [backdated]);
+    sql.close();
+
+    const filler = fillDisk(mnt);
+    // Reads: several signed-in pages and the API by session, each wanting the refresh.
+    for (const p of ["/instances", "/certificates", "/settings/users", "/settings/api-access", "/instances"]) {
+      const res = await page(p);
+      expect(`${p} ${res.status}`).toBe(`${p} 200`);
+      expect(await res.text()).toContain("<!DOCTYPE html>");
+    }
+    expect((await page("/api/v1/instances")).status).toBe(200);
+    // The disk really is full: a write by that session fails, naming the full disk.
+    const write = await fetch(`${hub.url}/api/v1/tokens`, { method: "POST", headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" }, body: JSON.stringify({ title: "made while full" }) });
+    expect(write.status).toBe(503);
+    // The failed refreshes are logged once, not once per request.
+    const logged = hub.stderr().split("cannot record session activity").length - 1;
+    expect(logged).toBe(1);
+    expect(hub.stderr()).toContain("full");
+
+    rmSync(filler, { recursive: true });
+    expect((await page("/instances")).status).toBe(200);
+    await hub.stop();
+    expect(integrity(dbFile)).toBe("ok");
+    const after = new Database(dbFile, { readonly: true });
+    const { last_seen_at } = after.query("select last_seen_at from sessions").get() as { last_seen_at: number };
+    after.close();
+    // Once there was space again, the refresh was written.
+    expect(last_seen_at).toBeGreaterThan(backdated);
   }, 60_000);
 
   test("database on a full disk: a failing admin write names the full disk instead of 'internal error'", async () => {
