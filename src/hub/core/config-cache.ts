@@ -7,10 +7,10 @@
 // Invalidation is exact: every write of a setting, CA account or credential names its scope in
 // fleet.settingsChanged(…, {scopes}), which bumps this process's version of the scope and, through
 // the change feed, every other hub process's — before any instance's config version moves. A
-// part is used only while its version is unchanged and the fleet says the cache is safe (no
-// instance row was read from the database since the change feed was last applied: such a row
-// may carry a version bumped by another process whose scope change this process has not heard
-// of yet); otherwise the parts are read again.
+// part is used only while its version is unchanged and the fleet says the cache is safe for the
+// instance (its row was not read from the database after the change feed was last applied:
+// such a row may carry a version bumped by another process whose scope change this process has
+// not heard of yet); otherwise the parts are read again.
 import type { CaAccountRow } from "../../db/ca-accounts";
 import { listCaAccounts } from "../../db/ca-accounts";
 import { instancesWithOwnObjects, sealedCredentialsAtScope, type SealedCredentialRow } from "../../db/config-parts";
@@ -74,7 +74,7 @@ export class ConfigCache {
 
   /** The parts of the instance's scopes, widest first (global, group, instance). */
   async partsOf(inst: InstanceScopeFacts): Promise<ScopePart[]> {
-    const safe = this.core.fleet.configCacheSafe();
+    const safe = this.core.fleet.configCacheSafe(inst.id);
     return Promise.all(
       scopesOf(inst).map(async (s) => {
         if (s.scope === "instance" && safe && !(await this.mayHaveOwnObjects(s.scopeId))) return EMPTY;

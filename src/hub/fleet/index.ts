@@ -116,12 +116,12 @@ export interface FleetService {
   /** Listens for config scopes changed here or in another hub process (the config cache). */
   onConfigScopesChanged(listener: (scopes: string[]) => void): () => void;
   /**
-   * Whether shared config parts cached in this process may be used: true when every change
-   * another hub process committed before this process last read an instance row from the
-   * database has been applied here (the change feed polled since). Otherwise an instance's
-   * version may already be ahead of what this process knows about the scopes.
+   * Whether shared config parts cached in this process may be used for this instance's config:
+   * true when every change another hub process committed before this process last read the
+   * instance's row from the database has been applied here (the change feed polled since).
+   * Otherwise its version may already be ahead of what this process knows about the scopes.
    */
-  configCacheSafe(): boolean;
+  configCacheSafe(instanceId: string): boolean;
   /** Forgets an instance (cache, heartbeats) and wakes its long-poll. */
   forget(id: string): void;
   /** Writes pending heartbeats now (normally every few seconds, and on stop). */
@@ -139,20 +139,21 @@ export function createFleetService(deps: FleetDeps): FleetService {
   const notifier = new Notifier();
   const spreader = new NudgeSpreader((id) => notifier.notify(id));
   seen.start();
-  // When this process last read an instance row from the database outside the change feed
-  // (cache miss, refresh, warm-up): configCacheSafe() compares it with the feed's progress.
-  let rowsReadAt = performance.now();
-  const rowsRead = () => {
-    rowsReadAt = performance.now();
+  // When this process read instance rows from the database outside the change feed (cache
+  // miss, refresh, warm-up): configCacheSafe() compares that with the feed's progress. Only
+  // reads newer than the feed's last applied poll are kept.
+  const rowsReadAt = new Map<string, number>();
+  const rowsRead = (id: string) => {
+    rowsReadAt.set(id, performance.now());
+    if (rowsReadAt.size > 10_000) for (const [k, at] of rowsReadAt) if (at < feed.appliedUpTo) rowsReadAt.delete(k);
   };
-  let warmingDone = false;
+  let warmedAt = Infinity;
   // In the background: after a restart, a large fleet's first syncs are then cache hits.
   const warming = instances
     .warm()
     .catch((err) => console.error(`instance cache warm-up failed: ${err}`))
     .finally(() => {
-      warmingDone = true;
-      rowsRead();
+      warmedAt = performance.now();
     });
   const scopeListeners = new Set<(scopes: string[]) => void>();
   const scopesChanged = (scopes: string[]) => {
@@ -201,7 +202,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     if (opts.resetSequence) seen.forget(id);
     instances.invalidate(id);
     const row = await getInstance(db, id);
-    rowsRead();
+    rowsRead(id);
     if (!row) return null;
     const fresh = toCached(row);
     if (before && before.lastSeq > fresh.lastSeq) {
@@ -253,7 +254,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
           seen.forget(id);
           instances.invalidate(id);
           await instances.get(id).catch(() => null);
-          rowsRead();
+          rowsRead(id);
         } else if (cached) {
           // In place: unflushed heartbeats (lastSeq, lastSeenAt) stay as they are.
           cached.state = row.state;
@@ -278,7 +279,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
     async getInstance(id) {
       if (instances.peek(id)) return instances.get(id);
       const got = await instances.get(id);
-      rowsRead();
+      rowsRead(id);
       return got;
     },
     peekInstance: (id) => instances.peek(id),
@@ -324,7 +325,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
       });
       if (!created) return false;
       const row = await getInstance(db, id);
-      rowsRead();
+      rowsRead(id);
       if (row) instances.set(toCached(row));
       return true;
     },
@@ -401,7 +402,15 @@ export function createFleetService(deps: FleetDeps): FleetService {
       return () => scopeListeners.delete(listener);
     },
 
-    configCacheSafe: () => warmingDone && feed.appliedUpTo > rowsReadAt,
+    configCacheSafe(id) {
+      const appliedUpTo = feed.appliedUpTo;
+      if (!(appliedUpTo > warmedAt)) return false;
+      const readAt = rowsReadAt.get(id);
+      if (readAt === undefined) return true;
+      if (readAt >= appliedUpTo) return false;
+      rowsReadAt.delete(id);
+      return true;
+    },
 
     forget(id) {
       instances.invalidate(id);
