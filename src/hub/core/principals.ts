@@ -41,7 +41,7 @@ export async function addPrincipal(db: HubDb, raw: z.input<typeof createPrincipa
   const input = createPrincipalSchema.parse(raw);
   let id: string;
   if (input.type === "user") {
-    const taken = () => badRequest(`username "${input.username}" is taken`);
+    const taken = () => badRequest("this username is taken", "username");
     if (await findUserByUsername(db, input.username)) throw taken();
     try {
       id = await createUser(db, { username: input.username, password: input.password, title: input.title || input.username, email: input.email, roles: input.roles });
@@ -61,7 +61,7 @@ export async function editPrincipal(db: HubDb, id: string, raw: z.input<typeof u
   const patch = updatePrincipalSchema.parse(raw);
   const p = await getPrincipal(db, id);
   if (!p) return false;
-  if (patch.disabled && id === actor.id) throw badRequest("you cannot disable your own account");
+  if (patch.disabled && id === actor.id) throw badRequest("you cannot disable your own account", "disabled");
   await updatePrincipal(db, id, patch);
   if (patch.disabled) await deleteSessionsOf(db, id); // a disabled user is signed out everywhere at once
   await audit(db, actor, "principal.update", { type: "principal", id }, patch);
@@ -72,7 +72,7 @@ export async function assignRoles(db: HubDb, id: string, roles: z.infer<typeof r
   const p = await getPrincipal(db, id);
   if (!p) return false;
   if (id === actor.id && !roles.includes(ROLE.administrator) && p.roles.includes(ROLE.administrator)) {
-    throw badRequest("you cannot remove your own administrator role");
+    throw badRequest("you cannot remove your own administrator role", "roles");
   }
   await setRoles(db, id, roles);
   await audit(db, actor, "principal.roles", { type: "principal", id }, { before: p.roles, after: roles });

@@ -41,13 +41,13 @@ async function defaultPrincipal(db: HubDb, role: RoleId): Promise<string> {
 
 export async function issueToken(db: HubDb, raw: IssueTokenInput, actor: Actor) {
   const input = issueTokenSchema.parse(raw);
-  if (input.expiresAt && input.expiresAt <= Date.now()) throw badRequest("expiry must be in the future");
+  if (input.expiresAt && input.expiresAt <= Date.now()) throw badRequest("expiry must be in the future", "expiresAt");
   const principalId = input.principalId ?? (await defaultPrincipal(db, input.role));
   const principal = await getPrincipal(db, principalId);
-  if (!principal) throw badRequest("no such principal");
-  if (principal.disabled) throw badRequest(`principal "${principal.title}" is disabled`);
+  if (!principal) throw badRequest("no such principal", "principalId");
+  if (principal.disabled) throw badRequest(`principal "${principal.title}" is disabled`, "principalId");
   if (!principal.roles.includes(input.role)) {
-    throw badRequest(`principal "${principal.title}" does not hold the role "${input.role}"; assign it first`);
+    throw badRequest(`principal "${principal.title}" does not hold the role "${input.role}"; assign it first`, "role");
   }
   const created = await createApiToken(db, {
     principalId,

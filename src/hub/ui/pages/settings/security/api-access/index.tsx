@@ -15,7 +15,7 @@ import { BASE, CHANGED_EVENT, type Ctx, TABLE_ID } from "./common";
 import { AddTokenForm, loadChoices } from "./forms";
 import { ApiAccessPage, type Created, CreatedPanel } from "./page";
 import { loadList, readFilter, TokensTable } from "./table";
-import { addTokenForm, ruleToField } from "./validation";
+import { addTokenForm, applyTokenRuleError } from "./validation";
 
 const DONE: Record<string, string> = {
   revoked: "Token revoked. It no longer works, and instances joined with it are cut off.",
@@ -93,10 +93,8 @@ export const apiAccessPages = new Hono<HubEnv>()
         );
         return dialogDone(c, { refresh: CHANGED_EVENT, message: `API token “${created.title}” created.`, body, status: 201 });
       } catch (err) {
-        if (err instanceof RuleError) {
-          const [field, message] = ruleToField(err);
-          form.errors[field] = message;
-        } else if (err instanceof z.ZodError) form.formError = err.issues[0]?.message ?? "Invalid input";
+        if (err instanceof RuleError) applyTokenRuleError(form, err);
+        else if (err instanceof z.ZodError) form.formError = err.issues[0]?.message ?? "Invalid input";
         else throw err;
       }
     } else form.errors = fieldErrors(r.error);

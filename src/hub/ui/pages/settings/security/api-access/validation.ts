@@ -1,7 +1,10 @@
-// The "Add API Token" form schema, and the token service's rule errors mapped onto its fields.
+// The "Add API Token" form schema, and the token service's rule errors mapped onto its fields
+// by the RuleError's `field` (never its wording).
 import { z } from "zod";
 import { ROLE_IDS } from "../../../../../../db/roles";
 import type { RuleError } from "../../../../../core/errors";
+import type { FormState } from "../../../../components";
+import { sentence } from "../../../../rule-errors";
 
 /** Optional whole number typed into a text/number box. */
 const optionalInt = (min: number, max: number, message: string) =>
@@ -33,11 +36,29 @@ export const addTokenForm = z
     }
   });
 
-/** Turns a rule the token service enforces into a message next to the field it concerns. */
-export function ruleToField(err: RuleError): [string, string] {
-  const m = err.message;
-  const text = `${m[0].toUpperCase()}${m.slice(1)}.`;
-  if (m.includes("does not hold")) return ["role", `${text} Use the roles icon on Security › Users, or pick another principal.`];
-  if (m.includes("expiry")) return ["expiresOn", text];
-  return ["principalId", text];
+/**
+ * Where a rule of the token service (core/tokens.ts) shows on this form, by the RuleError's
+ * `field`: the rules speak of the token's inputs, the form's expiry is a date box.
+ */
+const FORM_FIELD: Record<string, keyof typeof addTokenForm.shape> = {
+  principalId: "principalId",
+  title: "title",
+  role: "role",
+  group: "group",
+  expiresAt: "expiresOn",
+  maxUses: "maxUses",
+};
+
+/** What to do next, after the rule's own words, per form field. */
+const NEXT_STEP: Partial<Record<keyof typeof addTokenForm.shape, string>> = {
+  role: "Use the roles icon on Security › Users, or pick another principal.",
+};
+
+/** Puts a rule the token service enforces next to the field it concerns (else on the form). */
+export function applyTokenRuleError(form: FormState, err: RuleError): FormState {
+  const field = err.field === undefined ? undefined : FORM_FIELD[err.field];
+  const text = sentence(err.message);
+  if (!field) form.formError = text;
+  else form.errors[field] ??= NEXT_STEP[field] ? `${text} ${NEXT_STEP[field]}` : text;
+  return form;
 }

@@ -11,14 +11,14 @@ import { listRoles, ROLE } from "../../../../../../db/roles";
 import type { HubEnv } from "../../../../../context";
 import { actorOf, requireAdmin } from "../../../../../middleware/auth";
 import { addPrincipal, assignRoles, editPrincipal, endSessions, resetPassword } from "../../../../../core/principals";
-import { RuleError } from "../../../../../core/errors";
+import { applyRuleError } from "../../../../rule-errors";
 import { emptyForm, fieldErrors, type FormState, isHtmx, readForm, varyOnHtmx, wantsPartial } from "../../../../components";
 import { dialogDone } from "../../../../dialogs";
 import { ADD_BODY_ID, BASE, CHANGED_EVENT, type Ctx, type Detail, DIALOG_BODY_ID, TABLE_ID } from "./common";
 import { AddForm, EditForm, PasswordForm, RolesForm } from "./forms";
 import { FormPage, ListPage } from "./page";
 import { loadList, PrincipalsTable, readFilter } from "./table";
-import { addServiceForm, addUserForm, editForm, passwordForm, rolesForm } from "./validation";
+import { addServiceForm, addUserForm, editForm, formShows, passwordForm, rolesForm } from "./validation";
 
 const DONE: Record<string, string> = {
   created: "Security principal created.",
@@ -101,9 +101,8 @@ export const usersPages = new Hono<HubEnv>()
         await addPrincipal(db, input, actorOf(c));
         return afterChange(c, "created", <AddForm form={emptyForm()} auth={auth} />);
       } catch (err) {
-        if (!(err instanceof RuleError || err instanceof z.ZodError)) throw err;
-        if (err instanceof RuleError && err.message.includes("username")) form.errors.username = "This username is taken";
-        else form.formError = err instanceof z.ZodError ? (err.issues[0]?.message ?? "Invalid input") : err.message;
+        if (err instanceof z.ZodError) form.formError = err.issues[0]?.message ?? "Invalid input";
+        else applyRuleError(form, err, formShows(type === "user" ? addUserForm : addServiceForm));
       }
     }
     // Re-show the form with the errors and the values entered (never the password).
@@ -132,8 +131,7 @@ export const usersPages = new Hono<HubEnv>()
         await editPrincipal(c.get("deps").db, p.id, r.data, actorOf(c));
         return afterChange(c, "updated");
       } catch (err) {
-        if (!(err instanceof RuleError)) throw err;
-        form.errors.disabled = err.message;
+        applyRuleError(form, err, formShows(editForm));
       }
     } else form.errors = fieldErrors(r.error);
     return renderForm(c, `Edit “${p.title}”`, <EditForm p={p} form={form} auth={c.get("auth")} />, 422);
@@ -158,8 +156,7 @@ export const usersPages = new Hono<HubEnv>()
         await assignRoles(c.get("deps").db, p.id, [...new Set(r.data)], actorOf(c));
         return afterChange(c, "roles");
       } catch (err) {
-        if (!(err instanceof RuleError)) throw err;
-        form.formError = `${err.message[0].toUpperCase()}${err.message.slice(1)}.`;
+        applyRuleError(form, err, (field) => field === "roles");
       }
     } else form.errors.roles = "Pick roles from the list";
     return renderForm(c, `Roles of “${p.title}”`, <RolesForm p={p} roles={roles} form={form} auth={c.get("auth")} />, 422);

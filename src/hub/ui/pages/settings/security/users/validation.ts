@@ -44,3 +44,12 @@ export const passwordForm = z
     confirm: z.string(),
   })
   .refine((v) => v.password === v.confirm, { message: "The two passwords differ", path: ["confirm"] });
+
+/**
+ * Whether a form built on `schema` shows a field: a RuleError naming it (core/principals.ts
+ * sets `field`) is shown next to it, anything else as the form's message (ui/rule-errors.ts).
+ */
+export const formShows =
+  (schema: z.ZodObject) =>
+  (field: string): boolean =>
+    Object.hasOwn(schema.shape, field);
