@@ -23,6 +23,9 @@
 //   sync-with-certs    each sync carries a changed certificate list (a write: replaceCertificates)
 //   instances-page     GET /instances (signed-in session) with the whole fleet in the database
 //   instances-api      GET /api/v1/instances?limit=50, same
+//   global-setting-change   (bench/config-change.ts, its own hubs) a global setting changed with
+//                      2,000 and 10,000 agents holding the push channel: time and hub CPU until
+//                      every agent has the new config version
 import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
@@ -36,6 +39,7 @@ import { AGENT_API_PREFIX, JOIN_INSTANCE_ID, sha256HexOf, signRequest, signedPat
 import { VERSION } from "../src/version";
 import { ADMIN_PASSWORD } from "../test/helpers";
 import type { BenchContext, LoadResult, Scenario } from "./types";
+import { CONFIG_SCENARIOS } from "./config-change";
 import { summarize } from "./stats";
 
 /** The roadmap target: 100k agents syncing every 60 s on one 2-core hub. */
@@ -551,4 +555,4 @@ const instancesApi = listScenario("instances-api", "/api/v1/instances?limit=50",
   return (JSON.parse(body) as unknown[]).length === 50 || n < 50 ? null : "expected 50 rows";
 });
 
-export const FLEET_SCENARIOS: Scenario[] = [agentSync, syncWithResults, syncWithCerts, instancesPage, instancesApi];
+export const FLEET_SCENARIOS: Scenario[] = [agentSync, syncWithResults, syncWithCerts, instancesPage, instancesApi, ...CONFIG_SCENARIOS];
