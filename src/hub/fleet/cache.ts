@@ -2,12 +2,16 @@
 // per-request parsing or lookups that could be done once:
 // - instances: parsed public keys, sequence state, versions. Loaded on first use, updated in
 //   place by this process and dropped (invalidate) whenever this process changes the row.
+//   Misses that arrive together (a fleet reconnecting after a restart, a burst of upgrades)
+//   are loaded with one query per batch: each libSQL statement leaves ~20 KiB of native
+//   memory until the JS garbage collector finalizes it, and 10,000 one-row queries in a
+//   burst grew the hub's malloc arena by ~210 MiB that it then kept.
 // - joining key states: a short TTL, because `certhub keys revoke` runs in another process
 //   and must cut instances off within seconds.
 import type { KeyObject } from "node:crypto";
 import type { HubDb } from "../../db/client";
 import { joiningKeyState } from "../../db/api-tokens";
-import { getInstance, instancesPage, type Instance } from "../../db/instances";
+import { instancesByIds, instancesPage, type Instance } from "../../db/instances";
 import { parsePublicKey } from "../../protocol/signing";
 
 export interface CachedInstance {
@@ -66,6 +70,8 @@ export function toCached(row: Instance): CachedInstance {
 }
 
 const MAX_INSTANCES = 500_000;
+/** Misses read in one query at most (SQLite's bound-parameter limit is far above). */
+const LOAD_BATCH = 500;
 
 export class InstanceCache {
   private map = new Map<string, CachedInstance>();
@@ -85,19 +91,48 @@ export class InstanceCache {
     const inflight = this.loading.get(id);
     if (inflight) return inflight;
     const gen = this.generation.get(id) ?? 0;
-    const p = getInstance(this.db, id)
-      .then((row) => {
-        if (!row) return null;
-        const cached = toCached(row);
-        if ((this.generation.get(id) ?? 0) === gen) {
-          if (this.map.size >= MAX_INSTANCES) this.map.delete(this.map.keys().next().value!);
-          this.map.set(id, cached);
-        }
-        return cached;
-      })
-      .finally(() => this.loading.delete(id));
+    const p = this.load(id).then((row) => {
+      this.loading.delete(id);
+      if (!row) return null;
+      const cached = toCached(row);
+      if ((this.generation.get(id) ?? 0) === gen) {
+        if (this.map.size >= MAX_INSTANCES) this.map.delete(this.map.keys().next().value!);
+        this.map.set(id, cached);
+      }
+      return cached;
+    }, (err) => {
+      this.loading.delete(id);
+      throw err;
+    });
     this.loading.set(id, p);
     return p;
+  }
+
+  private batch: Map<string, { resolve: (row: Instance | undefined) => void; reject: (err: unknown) => void }> | null = null;
+
+  /** The row of `id`, read together with the other misses of this turn of the event loop. */
+  private load(id: string): Promise<Instance | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.batch) {
+        this.batch = new Map();
+        setImmediate(() => void this.loadBatch());
+      }
+      this.batch.set(id, { resolve, reject });
+      if (this.batch.size >= LOAD_BATCH) void this.loadBatch();
+    });
+  }
+
+  private async loadBatch() {
+    const batch = this.batch;
+    this.batch = null;
+    if (!batch?.size) return;
+    try {
+      const rows = await instancesByIds(this.db, [...batch.keys()]);
+      const found = new Map(rows.map((r) => [r.id, r]));
+      for (const [id, w] of batch) w.resolve(found.get(id));
+    } catch (err) {
+      for (const w of batch.values()) w.reject(err);
+    }
   }
 
   /**
