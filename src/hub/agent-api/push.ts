@@ -3,11 +3,12 @@
 // of ~4 KiB per held agent; only the runtime's pings flow while nothing happens. The long-poll
 // stays as the fallback for proxies that break upgrades.
 // Same admission as /wait: a signed upgrade (sequence ignored, as it carries no data), at most
-// MAX_WAITERS_PER_INSTANCE sockets per identity, 503 + Retry-After while descriptors run short.
+// MAX_WAITERS_PER_INSTANCE push connections per identity, waits and sockets together (a socket
+// replaces the identity's oldest wait; beyond two sockets: 429), 503 + Retry-After while
+// descriptors run short.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { PUSH_CLOSE, PushHasSchema, PushQuerySchema, type PushHas, type PushMessage } from "../../protocol";
 import type { FleetService } from "../fleet";
-import { MAX_WAITERS_PER_INSTANCE, type PushSubscriber } from "../fleet/notifier";
 import { shouldWake, whatIsWaiting } from "../fleet/waiting";
 import { bunServer, fail, type Ctx } from "./util";
 import { authenticate } from "./verify";
@@ -17,11 +18,20 @@ export const PUSH_IDLE_SECONDS = 56;
 const NUDGE = JSON.stringify({ nudge: true } satisfies PushMessage);
 const HELLO = JSON.stringify({ nudge: false } satisfies PushMessage);
 
+/**
+ * What the hub keeps per open socket beside the runtime's own: one small object (the socket
+ * itself is the subscriber in the notifier, so there are no per-socket closures).
+ */
 export interface PushSocketData {
   instanceId: string;
-  has: PushHas;
-  sub?: PushSubscriber;
+  /** What the agent holds (from the upgrade query, then from each of its messages). */
+  cursor: number;
+  settingsVersion: number;
+  /** Registered with the notifier and not closed yet. */
+  open: boolean;
 }
+
+type PushSocket = ServerWebSocket<PushSocketData>;
 
 interface Upgrader {
   upgrade(req: Request, opts: { data: PushSocketData }): boolean;
@@ -42,12 +52,13 @@ export async function handlePush(c: Ctx) {
     return fail(c, 503, "the hub is short of connections; keep syncing and retry the push channel later", "rate-limited", { "Retry-After": retryAfter, Connection: "close" });
   }
   const id = authed.auth.inst.id;
-  if (fleet.push.socketsOf(id) >= MAX_WAITERS_PER_INSTANCE) {
+  if (!fleet.push.admits(id)) {
     return fail(c, 429, "this instance already holds its push connections", "rate-limited", { "Retry-After": "60" });
   }
   const server = bunServer(c) as (Upgrader & object) | null;
   if (!server || typeof server.upgrade !== "function") return fail(c, 501, "this hub is not serving WebSockets");
-  if (!server.upgrade(c.req.raw, { data: { instanceId: id, has: query.data } })) {
+  const data: PushSocketData = { instanceId: id, cursor: query.data.cursor, settingsVersion: query.data.settingsVersion, open: false };
+  if (!server.upgrade(c.req.raw, { data })) {
     return fail(c, 400, "WebSocket upgrade failed", "bad-request");
   }
   return new Response(null); // ignored by the runtime once upgraded
@@ -57,34 +68,38 @@ export async function handlePush(c: Ctx) {
 export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSocketData> {
   // Decides with the same rules as /sync and /wait (fleet/waiting.ts). Loads what a change
   // evicted from the cache, so a revocation is seen here and not only at the next request.
-  async function check(ws: ServerWebSocket<PushSocketData>, first = false) {
-    const { instanceId, has } = ws.data;
+  async function check(ws: PushSocket, first: boolean) {
+    const { instanceId } = ws.data;
     const inst = fleet.peekInstance(instanceId) ?? (await fleet.getInstance(instanceId));
-    if (!ws.data.sub) return; // closed meanwhile
+    if (!ws.data.open) return; // closed meanwhile
     if (!inst) return ws.close(PUSH_CLOSE.cutOff, "removed");
     let keyState = inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined;
     if (inst.joiningKeyId && keyState === undefined) keyState = (await fleet.keyInfo(inst.joiningKeyId))?.state;
-    if (!ws.data.sub) return;
+    if (!ws.data.open) return;
+    const has = { cursor: ws.data.cursor, settingsVersion: ws.data.settingsVersion };
     const w = whatIsWaiting(inst, has, keyState);
     if (w.cutOff || w.rekey) return ws.close(PUSH_CLOSE.cutOff, w.cutOff ? "revoked" : "reset");
     if (shouldWake(inst, has, keyState)) ws.send(NUDGE);
     else if (first) ws.send(HELLO);
   }
-  const checkSafely = (ws: ServerWebSocket<PushSocketData>, first = false) =>
+  const checkSafely = (ws: PushSocket, first = false) =>
     check(ws, first).catch(() => {
       // The database is unreachable: the agent's periodic sync reports it; reconnect later.
-      if (ws.data.sub) ws.close(PUSH_CLOSE.released, "hub error");
+      if (ws.data.open) ws.close(PUSH_CLOSE.released, "hub error");
     });
+  fleet.push.setSocketHooks({
+    nudge: (ws) => void checkSafely(ws as PushSocket),
+    release: (ws) => (ws as PushSocket).close(PUSH_CLOSE.released, "released"),
+  });
   return {
     idleTimeout: PUSH_IDLE_SECONDS,
     sendPings: true,
     maxPayloadLength: 1024,
     perMessageDeflate: false,
     open(ws) {
-      const sub: PushSubscriber = { nudge: () => void checkSafely(ws), release: () => ws.close(PUSH_CLOSE.released, "released") };
       // Re-checked here: two upgrades of one identity may have passed the cap together.
-      if (!fleet.push.subscribe(ws.data.instanceId, sub)) return ws.close(PUSH_CLOSE.released, "too many push connections");
-      ws.data.sub = sub;
+      if (!fleet.push.subscribe(ws.data.instanceId, ws)) return ws.close(PUSH_CLOSE.released, "too many push connections");
+      ws.data.open = true;
       void checkSafely(ws, true);
     },
     message(ws, message) {
@@ -96,13 +111,14 @@ export function pushSocketHandlers(fleet: FleetService): WebSocketHandler<PushSo
         } catch {}
       }
       if (!has) return ws.close(PUSH_CLOSE.badMessage, "expected {cursor, settingsVersion}");
-      ws.data.has = has;
+      ws.data.cursor = has.cursor;
+      ws.data.settingsVersion = has.settingsVersion;
       void checkSafely(ws);
     },
     close(ws) {
-      const sub = ws.data.sub;
-      ws.data.sub = undefined;
-      if (sub) fleet.push.unsubscribe(ws.data.instanceId, sub);
+      if (!ws.data.open) return;
+      ws.data.open = false;
+      fleet.push.unsubscribe(ws.data.instanceId, ws);
     },
   };
 }

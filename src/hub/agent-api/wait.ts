@@ -5,7 +5,8 @@
 // sync. Replaying one reveals nothing.
 // Only an authenticated wait may hold its connection past the server's short idle timeout;
 // while descriptors run short (server.ts) new waits are refused with 503 + Retry-After and the
-// agent falls back to its periodic sync until then.
+// agent falls back to its periodic sync until then. One identity holds at most two push
+// connections, waits and WebSockets together (fleet/notifier.ts).
 import { WaitRequestSchema, type WaitResponse } from "../../protocol";
 import { IDLE_TIMEOUT_SECONDS } from "../descriptors";
 import { shouldWake } from "../fleet/waiting";
@@ -27,6 +28,11 @@ export async function handleWait(c: Ctx) {
   }
   const { cursor, settingsVersion } = body.value;
   const id = authed.auth.inst.id;
+  // One cap for waits and sockets together (fleet/notifier.ts): a new wait replaces the
+  // identity's oldest wait, but never one of its WebSockets.
+  if (!fleet.push.admits(id)) {
+    return fail(c, 429, "this instance already holds its push connections", "rate-limited", { "Retry-After": "60" });
+  }
   const seconds = Math.min(body.value.timeoutSeconds ?? DEFAULT_WAIT_SECONDS, 55);
   const server = bunServer(c);
   // The server closes connections idle longer than IDLE_TIMEOUT_SECONDS; this one may idle

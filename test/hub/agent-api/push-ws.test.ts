@@ -1,6 +1,7 @@
 // The WebSocket push channel (GET /api/agent/v1/push) against an in-process hub with a real
 // listener: signed upgrades only, a nudge within 100 ms of a queued command, at most two
-// sockets per identity, and the socket of a revoked instance closed by the hub.
+// push connections per identity (sockets and waits together), and the socket of a revoked
+// instance closed by the hub.
 // The first frame on open answers at once: {nudge:false} when nothing is waiting.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AGENT_API_PREFIX, PUSH_CLOSE, loadPrivateKey, sha256HexOf, signRequest } from "../../../src/protocol";
@@ -109,6 +110,38 @@ describe("WebSocket push channel", () => {
     const third = await openPush(pushHeaders(a)); // room again once one is closed
     second.ws.close();
     third.ws.close();
+  });
+
+  test("one cap across both kinds: two sockets leave no room for a wait; a socket replaces the oldest wait", async () => {
+    const push = hub.deps.fleet.push;
+    const a = await joinedAgent();
+    const first = await openPush(pushHeaders(a));
+    const second = await openPush(pushHeaders(a));
+    // Two sockets held: a long-poll of the same identity is refused, not held beside them.
+    const refused = await a.send("wait", { cursor: 0, settingsVersion: 1, timeoutSeconds: 30 });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(push.has(a.instanceId)).toBe(false);
+    first.ws.close();
+    second.ws.close();
+    await Promise.all([first.closed, second.closed]);
+    for (let i = 0; i < 50 && push.socketsOf(a.instanceId) > 0; i++) await Bun.sleep(10);
+
+    // Two waits held: a socket takes the oldest wait's place (it answers {nudge:false}).
+    const waits = [0, 1].map(() => a.send("wait", { cursor: 0, settingsVersion: 1, timeoutSeconds: 30 }));
+    for (let i = 0; i < 100 && !(push.has(a.instanceId) && push.size >= 2); i++) await Bun.sleep(10);
+    const s = await openPush(pushHeaders(a));
+    const ended = await Promise.race([waits[0]!, Bun.sleep(2000).then(() => null)]);
+    expect(ended?.status).toBe(200);
+    expect(await ended!.json()).toEqual({ nudge: false });
+    expect(push.socketsOf(a.instanceId)).toBe(1);
+    expect(push.has(a.instanceId)).toBe(true); // the newer wait stays: two connections in all
+    const t = await openPush(pushHeaders(a)); // and the next socket replaces that one
+    expect(await (await waits[1]!).json()).toEqual({ nudge: false });
+    expect(push.socketsOf(a.instanceId)).toBe(2);
+    expect(push.has(a.instanceId)).toBe(false);
+    s.ws.close();
+    t.ws.close();
   });
 
   test("revoking the instance closes its socket; the revoked agent cannot reconnect", async () => {

@@ -1,6 +1,6 @@
-// Pieces of the push channel at scale (issue 13): waits per identity, releasing waits under
-// descriptor pressure, the descriptor budget, and the change feed between two connections to
-// one database file (as two hub processes have).
+// Pieces of the push channel at scale (issue 13): push connections per identity (waits and
+// sockets under one cap), releasing waits under descriptor pressure, the descriptor budget,
+// and the change feed between two connections to one database file (as two hub processes have).
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openHubDatabase } from "../../../src/db/client";
@@ -23,6 +23,35 @@ describe("notifier", () => {
     n.releaseAll();
     await Promise.all(all);
     expect(n.size).toBe(0);
+  });
+
+  test("waits and sockets share the cap: a socket replaces the oldest wait, a wait never replaces a socket", async () => {
+    const n = new Notifier();
+    const released: object[] = [];
+    n.setSocketHooks({ nudge() {}, release: (s) => released.push(s) });
+    const settled: string[] = [];
+    const first = n.wait("inst_a", () => false, 60_000).then((v) => settled.push(`first:${v}`));
+    const second = n.wait("inst_a", () => false, 60_000).then((v) => settled.push(`second:${v}`));
+    const s1 = {};
+    const s2 = {};
+    expect(n.admits("inst_a")).toBe(true); // full, but a wait can make room
+    expect(n.subscribe("inst_a", s1)).toBe(true);
+    await Bun.sleep(1);
+    expect(settled).toEqual(["first:false"]);
+    expect(n.subscribe("inst_a", s2)).toBe(true);
+    await Promise.all([first, second]);
+    expect(settled).toEqual(["first:false", "second:false"]);
+    expect([n.size, n.sockets, n.socketsOf("inst_a")]).toEqual([0, 2, 2]);
+    // Two sockets: nothing more of this identity is held, and no socket is closed for it.
+    expect(n.admits("inst_a")).toBe(false);
+    expect(n.subscribe("inst_a", {})).toBe(false);
+    expect(await n.wait("inst_a", () => false, 60_000)).toBe(false);
+    expect([n.size, n.sockets, released.length]).toEqual([0, 2, 0]);
+    expect(n.admits("inst_b")).toBe(true);
+    n.unsubscribe("inst_a", s1);
+    expect([n.sockets, n.socketsOf("inst_a"), n.admits("inst_a")]).toEqual([1, 1, true]);
+    n.releaseAll();
+    expect(released).toEqual([s2]);
   });
 
   test("releaseOldest ends the longest-held waits first and counts them", async () => {
