@@ -79,15 +79,17 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
 
   // Limit check, key check and failure count run as one step per address and client id: checked
   // first and counted after an await, a burst of simultaneous guesses all passed the check.
+  // Only a wrong secret (or unknown client id) is a guess: a right secret for a key that is
+  // revoked, expired or used up gives its slot back, as a right password does at sign-in.
   const outcome = await limits.run(ip, req.clientId, async () => {
     const result = await checkApiToken(db, req.clientId, req.secret, "join");
-    return { ok: result.ok, value: result };
+    return { ok: result.ok || result.reason !== "invalid", value: result };
   });
   if (outcome.limited) return limited(outcome.retryAfterSeconds);
   const check = outcome.value;
   if (!check.ok) {
     const clientId = req.clientId.slice(0, 64);
-    if (outcome.addressOverLimit) {
+    if (outcome.addressOverLimit && check.reason === "invalid") {
       // Spraying client ids from this address: no answer but 429, one counted audit row per window.
       if (!limiters.bursts) {
         const bursts = (limiters.bursts = new AuditBursts(db));
@@ -131,7 +133,6 @@ export async function handleJoin(c: Ctx, limiters: JoinLimiters) {
     (tx) => consumeJoiningKeyUse(tx, token.id, ip, instanceId),
   );
   if (!created) {
-    limits.failedLater(ip, req.clientId);
     const now = await checkJoiningKey(db, token.id);
     return joinRefusal(c, now.ok ? "used-up" : now.reason);
   }

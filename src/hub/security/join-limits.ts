@@ -12,8 +12,9 @@
 // There is no limit per client id across addresses: a joining-key secret has 160 random bits, so
 // guessing it from many addresses is hopeless, while such a lock would let anyone who knows a
 // client id (it is printed in every join command) stop every join with it.
-// Slots are reserved before the key is checked and refunded when it turns out fine
-// (rate-limit.ts), and each address+client id runs its checks one at a time (KeyedLock).
+// Only wrong secrets count: slots are reserved before the key is checked and refunded when the
+// secret was right, even for a key that is revoked or used up (not a guess; it gets its own
+// error) (rate-limit.ts), and each address+client id runs its checks one at a time (KeyedLock).
 import { KeyedLock, RateLimiter } from "./rate-limit";
 
 export const JOIN_WINDOW_MS = 60_000;
@@ -44,7 +45,8 @@ export class JoinLimits {
   /**
    * Runs `check` (the key lookup) under the limits for `clientId` from `address`, one at a time
    * per address+client id, with a failure counted before it runs. `check` answers whether the
-   * key was fine; a refusal by the limits comes back as `{ limited }` without running it.
+   * secret was right (the slot is then given back); a refusal by the limits comes back as
+   * `{ limited: true }` without running it.
    */
   async run<T>(address: string, clientId: string, check: () => Promise<{ ok: boolean; value: T }>): Promise<JoinCheck<T>> {
     return this.lock.run([clientKey(address, clientId)], async (): Promise<JoinCheck<T>> => {
@@ -72,12 +74,6 @@ export class JoinLimits {
         this.perClient.reset(key);
       },
     };
-  }
-
-  /** A failure found after the check (the key used up between check and use). */
-  failedLater(address: string, clientId: string) {
-    this.perClient.take(clientKey(address, clientId));
-    this.perAddress.take(address);
   }
 
   /** Seconds until `address`'s failure window ends (Retry-After for a refused spray). */

@@ -75,6 +75,17 @@ describe("one address shared by a fleet", () => {
     expect((await joinFrom(address, key.clientId, key.secret)).status).toBe(200);
   }, 60_000);
 
+  test("a right secret for an unusable key is not a guess: each retry gets its own error, never a lock", async () => {
+    const address = "198.51.100.40";
+    const key = await createJoiningKey(admin, { role: "managed-instance", maxUses: 1 });
+    expect((await joinFrom(address, key.clientId, key.secret)).status).toBe(200);
+    for (let i = 0; i < JOIN_FAILURES_PER_CLIENT * 3; i++) {
+      const res = await joinFrom(address, key.clientId, key.secret);
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { code: string }).code).toBe("key-used-up");
+    }
+  }, 60_000);
+
   test("a spray of client ids from one address is stopped by the per-address limit, and a host that has not failed still joins", async () => {
     const sprayer = "192.0.2.66";
     const extra = 30;
@@ -96,9 +107,16 @@ describe("one address shared by a fleet", () => {
     expect((await joinFrom(sprayer, other.clientId, "chub_sk_wrong")).status).toBe(429);
     expect((await joinFrom(sprayer, other.clientId, other.secret)).status).toBe(429);
 
+    // A revoked key with its right secret still hears why, not 429.
+    const revoked = await createJoiningKey(admin, { role: "managed-instance" });
+    expect((await admin.fetch(`/api/v1/tokens/${revoked.clientId}/revoke`, { method: "POST" })).status).toBe(200);
+    const revokedJoin = await joinFrom(sprayer, revoked.clientId, revoked.secret);
+    expect(revokedJoin.status).toBe(403);
+    expect(((await revokedJoin.json()) as { code: string }).code).toBe("key-revoked");
+
     // The audit log got one row per evaluated failure plus one counted row for the rest.
     const rows = await joinFailuresAudited(sprayer);
-    expect(rows.length).toBe(JOIN_FAILURES_PER_ADDRESS + 1);
+    expect(rows.length).toBe(JOIN_FAILURES_PER_ADDRESS + 1 + 1); // + the revoked key's own row
     await hub.deps.services.find((s) => s.name === "join-audit-bursts")?.stop();
     const counted = (await joinFailuresAudited(sprayer)).find((r) => r.detail?.count !== undefined);
     expect(counted?.detail?.count).toBe(extra + 5 + 1);
