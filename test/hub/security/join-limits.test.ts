@@ -79,7 +79,7 @@ describe("one address shared by a fleet", () => {
     const address = "198.51.100.40";
     const key = await createJoiningKey(admin, { role: "managed-instance", maxUses: 1 });
     expect((await joinFrom(address, key.clientId, key.secret)).status).toBe(200);
-    for (let i = 0; i < JOIN_FAILURES_PER_CLIENT * 3; i++) {
+    for (let i = 0; i < 25; i++) {
       const res = await joinFrom(address, key.clientId, key.secret);
       expect(res.status).toBe(403);
       expect(((await res.json()) as { code: string }).code).toBe("key-used-up");
