@@ -62,7 +62,7 @@ test("the Instances page and its live table show status, version and joining key
   expect(certs.status).toBe(200);
 });
 
-test("failed joins are rate-limited per source address", async () => {
+test("failed joins are rate-limited per source address and client id", async () => {
   const a = new FakeAgent(hub.url);
   let limited: Response | null = null;
   for (let i = 0; i < 30 && !limited; i++) {
@@ -73,6 +73,6 @@ test("failed joins are rate-limited per source address", async () => {
   expect(limited).not.toBeNull();
   expect(Number(limited!.headers.get("retry-after"))).toBeGreaterThan(0);
   expect((await limited!.json()).code).toBe("rate-limited");
-  // Even the right secret waits now (the address is blocked for the window).
+  // Even the right secret waits now: this client id is locked from this address for the window.
   expect((await new FakeAgent(hub.url).join(key().clientId, key().secret)).status).toBe(429);
 });
