@@ -12,6 +12,8 @@ export class HubClientError extends Error {
     message: string,
     readonly status?: number,
     readonly code?: string,
+    /** The hub's Retry-After on a 503/429, validated and bounded (retry-after.ts). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -19,9 +19,12 @@ import {
   type PushHas,
 } from "../../protocol";
 import { HubClientError, classifyFetchError } from "./errors";
+import { isBusyStatus, parseRetryAfter } from "./retry-after";
 import { fetchPinnedCertificate, fetchTlsOptions } from "./tls";
 
 export { HubClientError } from "./errors";
+export { isBusyStatus, MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after";
+export { watchUpgradeRefusal, type UpgradeRefusal } from "./upgrade-refusal";
 
 export interface HubResponse<T> {
   status: number;
@@ -99,7 +102,8 @@ async function readResponse<T>(res: Response): Promise<HubResponse<T>> {
     // Validated, not cast: a proxy's or a newer hub's error body must not reach logs as anything but text.
     const e = ErrorBodySchema.safeParse(body);
     const err = e.success ? e.data : undefined;
-    throw new HubClientError("hub", err?.error ?? `hub answered ${res.status}`, res.status, err?.code);
+    const retryAfterMs = isBusyStatus(res.status) ? (parseRetryAfter(res.headers.get("retry-after")) ?? undefined) : undefined;
+    throw new HubClientError("hub", err?.error ?? `hub answered ${res.status}`, res.status, err?.code, retryAfterMs);
   }
   return { status: res.status, body: body as T };
 }
@@ -149,10 +153,23 @@ export async function joinHub(opts: {
         await Bun.sleep(500);
         continue;
       }
+      // The hub is busy (many hosts joining at once) and says when to come back: within the
+      // time a caller of the local API waits, do so once, never earlier than it asked.
+      if (attempt === 0 && err instanceof HubClientError && isBusyStatus(err.status) && err.retryAfterMs !== undefined) {
+        if (err.retryAfterMs <= JOIN_RETRY_AFTER_MAX_MS) {
+          await Bun.sleep(err.retryAfterMs + Math.random() * Math.min(err.retryAfterMs / 4, 5000));
+          continue;
+        }
+        const said = /retry in/i.test(err.message) ? err.message : `${err.message} (the hub asked to retry in ${Math.ceil(err.retryAfterMs / 1000)} s)`;
+        throw new HubClientError("hub", said, err.status, err.code, err.retryAfterMs);
+      }
       throw err;
     }
   }
 }
+
+/** Longest Retry-After a join waits through by itself (the local API's callers wait ~90 s). */
+const JOIN_RETRY_AFTER_MAX_MS = 30_000;
 
 /** A signed session with the hub for one joined identity. */
 export class HubClient {

@@ -10,10 +10,10 @@ import type { InstanceConfig } from "../../protocol/certificates";
 import { CUT_OFF_CODES } from "../../protocol";
 import type { CommandExecutor } from "../commands";
 import type { AgentStore, CertificateReports, HubLink } from "../db/store";
-import { HubClient, HubClientError } from "../hub-client";
+import { HubClient, HubClientError, isBusyStatus } from "../hub-client";
 import { rekey, syncOnce } from "./exchange";
 import { waitLoop } from "./push";
-import { backoff, jitter, newSession, type Session } from "./session";
+import { afterRetryAfter, backoff, busyNotice, jitter, newSession, type Session } from "./session";
 
 export type Connection = "connecting" | "connected" | "unreachable" | "revoked" | "removed";
 
@@ -39,6 +39,9 @@ export class SyncEngine {
   sendFacts = true;
   needCertificates = false;
   private failures = 0;
+  /** No sync before this (the hub's Retry-After on a 503/429 to /sync); nudges do not override it. */
+  private syncNotBefore = 0;
+  private syncBusy = busyNotice((m) => this.opts.log(m), "sync");
   /** When this process first saw the revocation (the fast re-check window starts there). */
   revokedSeenAt: number | null = null;
   private syncWaiters: (() => void)[] = [];
@@ -150,6 +153,9 @@ export class SyncEngine {
     while (session.active) {
       await this.sleep(session, this.nextDelay());
       if (!session.active) break;
+      // A nudge or the push channel closing wakes the loop early; what the hub asked still holds.
+      if (Date.now() < this.syncNotBefore) await Promise.race([Bun.sleep(this.syncNotBefore - Date.now()), session.ended]);
+      if (!session.active) break;
       if (this.link?.state === "removed") {
         this.immediate = false;
         await this.sleep(session, 3600_000); // nothing to do until someone joins again
@@ -159,6 +165,8 @@ export class SyncEngine {
       try {
         const more = await syncOnce(this, session);
         this.failures = 0;
+        this.syncNotBefore = 0;
+        this.syncBusy.clear();
         this.hubUnreachable = false;
         if (more) this.immediate = true;
       } catch (err) {
@@ -180,6 +188,12 @@ export class SyncEngine {
     if (!link) return;
     const message = err instanceof Error ? err.message : String(err);
     this.lastError = message;
+    if (err instanceof HubClientError && err.kind === "hub" && isBusyStatus(err.status) && err.retryAfterMs !== undefined) {
+      // The hub says when to come back: not earlier (a nudge included), and with jitter.
+      const pause = Math.max(backoff(this.failures + 1), afterRetryAfter(err.retryAfterMs));
+      this.syncNotBefore = Date.now() + pause;
+      this.syncBusy.say(err.status!, err.retryAfterMs, pause, "");
+    }
     if (err instanceof HubClientError && err.kind === "hub") {
       if (err.code && CUT_OFF_CODES.has(err.code)) {
         if (link.state !== "revoked") this.opts.log(`access revoked by the hub: ${message}`);

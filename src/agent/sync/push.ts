@@ -3,9 +3,9 @@
 // the WebSocket re-tried now and then. Either way a nudge only triggers a sync: the push
 // channel carries no data.
 import { PushMessageSchema, type PushMessage, WaitResponseSchema } from "../../protocol";
-import { HubClient, HubClientError } from "../hub-client";
+import { HubClient, HubClientError, isBusyStatus, watchUpgradeRefusal, type UpgradeRefusal } from "../hub-client";
 import type { SyncEngine } from "./engine";
-import { backoff, parseHub, type Session } from "./session";
+import { afterRetryAfter, backoff, BUSY_DEFAULT_MS, busyNotice, parseHub, type Session } from "./session";
 
 // Under the 60 s idle timeout common to reverse proxies and load balancers; a proxy that cuts
 // sooner just makes the agent re-poll (see waitLoop).
@@ -27,6 +27,16 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
   let webSocketRetryAt = 0;
   let webSocketWorked = false;
   const useWebSocket = engine.opts.webSocketPush ?? webSocketPushWanted();
+  const busy = busyNotice(engine.opts.log, "push channel");
+  /**
+   * The hub (or a proxy before it) answered 503/429: the other channel would get the same
+   * answer, so the push channel waits as long as asked plus jitter; the periodic sync goes on.
+   */
+  const pauseAsAsked = async (status: number, retryAfterMs: number | undefined) => {
+    const pause = afterRetryAfter(retryAfterMs ?? BUSY_DEFAULT_MS);
+    busy.say(status, retryAfterMs, pause, `; syncing every ${engine.link?.syncIntervalSeconds ?? 60} s meanwhile`);
+    await Promise.race([Bun.sleep(pause), session.ended]);
+  };
   while (session.active) {
     const link = engine.link;
     const client = engine.client;
@@ -36,8 +46,12 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       continue;
     }
     if (useWebSocket && Date.now() >= webSocketRetryAt) {
-      const held = await holdWebSocket(engine, session, client);
+      const { held, refusal } = await holdWebSocket(engine, session, client);
       if (!session.active) break;
+      if (refusal && isBusyStatus(refusal.status)) {
+        await pauseAsAsked(refusal.status, refusal.retryAfterMs);
+        continue;
+      }
       if (held === "refused") {
         // Refused or broken by something on the way (or the hub sheds): the long-poll serves
         // until a fully jittered retry, so a fleet behind one proxy does not retry in step.
@@ -48,6 +62,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       }
       webSocketRetryAt = 0;
       webSocketWorked = true;
+      busy.clear();
       if (held === "long") webSocketFailures = 0;
       else webSocketFailures++;
       // Reconnect with full jitter: a hub restart drops every socket at once.
@@ -66,6 +81,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
         { timeoutMs: (WAIT_SECONDS + 15) * 1000, signal: abort.signal },
       );
       failures = 0;
+      busy.clear();
       const nudge = res.status !== 204 && res.body != null && parseHub(WaitResponseSchema, res.body, "wait").nudge;
       if (nudge && session.active) {
         const synced = engine.syncCompleted();
@@ -75,10 +91,8 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
     } catch (err) {
       if (!session.active) break;
       if (abort.signal.aborted) continue; // re-keyed: wait again with the new identity
-      if (err instanceof HubClientError && (err.status === 503 || err.status === 429)) {
-        // The hub is short of connections: stay on the periodic sync, retry the push
-        // channel after a fully jittered pause so the fleet does not return in step.
-        await Promise.race([Bun.sleep(Math.random() * 60_000), session.ended]);
+      if (err instanceof HubClientError && isBusyStatus(err.status)) {
+        await pauseAsAsked(err.status!, err.retryAfterMs);
         continue;
       }
       if (err instanceof HubClientError && err.kind === "hub") {
@@ -102,21 +116,24 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
   }
 }
 
+type Held = { held: "refused" | "long" | "short"; refusal: UpgradeRefusal | null };
+
 /**
  * Holds one WebSocket push channel until it closes. "refused": it never opened, or the hub's
- * first frame never came through (fall back to the long-poll); "long": it was open a while
- * (a restart or idle cut: reconnect soon); "short": it closed soon after opening (count as a
- * failure and back off).
+ * first frame never came through (fall back to the long-poll; `refusal` says what the hub
+ * answered instead of 101, when it did); "long": it was open a while (a restart or idle cut:
+ * reconnect soon); "short": it closed soon after opening (count as a failure and back off).
  */
-function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient): Promise<"refused" | "long" | "short"> {
+function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient): Promise<Held> {
   const link = engine.link!;
   const sent = { cursor: link.commandCursor, settingsVersion: link.settingsVersion, nudged: false };
   let ws: WebSocket;
   try {
     ws = client.openPush({ cursor: sent.cursor, settingsVersion: sent.settingsVersion });
   } catch {
-    return Promise.resolve("refused");
+    return Promise.resolve({ held: "refused", refusal: null });
   }
+  const refusal = watchUpgradeRefusal(ws);
   const abort = new AbortController();
   session.waitAbort = abort;
   return new Promise((resolve) => {
@@ -132,7 +149,7 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
       try {
         ws.close();
       } catch {}
-      resolve(!confirmed ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short");
+      resolve({ held: !confirmed ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short", refusal: confirmed ? null : refusal() });
     };
     let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
     abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached

@@ -21,7 +21,33 @@ export function newSession(): Session {
 }
 
 export const jitter = (ms: number, spread = 0.1) => Math.round(ms * (1 - spread + Math.random() * 2 * spread));
+/**
+ * The pause after a hub asked to come back in `retryAfterMs`: never earlier, plus full jitter
+ * over as long again (at most 5 min), so a fleet told the same thing does not return in step.
+ */
+export const afterRetryAfter = (retryAfterMs: number) => Math.round(retryAfterMs + Math.random() * Math.min(Math.max(retryAfterMs, 1000), 300_000));
+/** A 503/429 without a (valid) Retry-After: as long as the hub's own longest ask (push.ts). */
+export const BUSY_DEFAULT_MS = 60_000;
 export const backoff = (failures: number) => Math.round(Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() * 0.5));
+
+/**
+ * Says once per episode that the hub asked a channel to come back later (503/429 with its
+ * Retry-After), not on every retry; `clear()` when the channel works again.
+ */
+export function busyNotice(log: (msg: string) => void, channel: string) {
+  let said = false;
+  return {
+    say(status: number, retryAfterMs: number | undefined, pauseMs: number, meanwhile: string) {
+      if (said) return;
+      said = true;
+      const asked = retryAfterMs !== undefined ? `asked to retry in ${Math.ceil(retryAfterMs / 1000)} s` : `gave no valid Retry-After (waiting ${BUSY_DEFAULT_MS / 1000} s)`;
+      log(`the hub answered ${status} to the ${channel} and ${asked}: next attempt in ${Math.ceil(pauseMs / 1000)} s${meanwhile} (said once until it works again)`);
+    },
+    clear() {
+      said = false;
+    },
+  };
+}
 
 // Hub answers are validated with the shared schemas (src/protocol/sync.ts, wait.ts, rekey.ts).
 export function parseHub<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
