@@ -84,13 +84,30 @@ export const PfxTaskSchema = z.object({
 });
 export const ScriptTaskSchema = z.object({ type: z.literal("script"), command: absPath, args: z.array(z.string().max(1024)).max(32).optional(), timeoutSeconds: z.number().int().min(1).max(3600).optional(), ...taskCommon });
 // For service tasks the contract's "name" is the unit/label to reload (it doubles as the task's name).
-export const ServiceTaskSchema = z.object({ ...taskCommon, type: z.literal("service"), manager: z.enum(["systemd", "launchd"]), name: z.string().min(1).max(256).regex(/^[A-Za-z0-9@_.:\/-]+$/, "invalid service name"), action: z.enum(["reload", "restart"]).default("reload") });
+// manager "direct" (no systemd/launchd, e.g. a container): the nginx/apache/haproxy/postfix preset
+// reloads the server itself. `config`: the server's own config file (postfix: its config
+// directory) for the preset's config test and direct reload, when it is not the default one.
+export const ServiceTaskSchema = z.object({
+  ...taskCommon,
+  type: z.literal("service"),
+  manager: z.enum(["systemd", "launchd", "direct"]),
+  name: z.string().min(1).max(256).regex(/^[A-Za-z0-9@_.:\/-]+$/, "invalid service name"),
+  action: z.enum(["reload", "restart"]).default("reload"),
+  config: absPath.optional(),
+});
 export const WebhookTaskSchema = z.object({ type: z.literal("webhook"), url: z.string().url().max(2048).regex(/^https?:\/\//, "http(s) URL"), secretCredentialId: id.optional(), timeoutSeconds: z.number().int().min(1).max(120).optional(), ...taskCommon });
 export const WaitTaskSchema = z.object({ type: z.literal("wait"), seconds: z.number().int().min(1).max(600), ...taskCommon });
 export const DeploymentTaskSchema = z.discriminatedUnion("type", [PemTaskSchema, PfxTaskSchema, ScriptTaskSchema, ServiceTaskSchema, WebhookTaskSchema, WaitTaskSchema]);
 export type DeploymentTask = z.infer<typeof DeploymentTaskSchema>;
 
-export const VerifySchema = z.object({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535).default(443) });
+// Post-deploy check target. An empty or absent host means the certificate's first domain that is
+// not a wildcard (SNI = that name) — the issue's "default the first domain on 443".
+export const VerifySchema = z.object({ host: z.string().trim().max(253).default(""), port: z.number().int().min(1).max(65535).default(443) });
+
+/** The name the post-deploy check connects to by default: the first domain that is not a wildcard (null: all are). */
+export function defaultVerifyHost(domains: readonly string[]): string | null {
+  return domains.find((d) => !d.startsWith("*.")) ?? null;
+}
 
 /** How renewal time is chosen; ARI (when the CA offers it) overrides both. */
 export const RenewalPolicySchema = z.object({

@@ -3,46 +3,96 @@
 //            then `systemctl is-active <unit>` must say "active".
 //   launchd: `launchctl kickstart -k system/<label>` (restart) or `launchctl kill SIGHUP
 //            system/<label>` (reload).
+//   direct:  no service manager (a container, a server started by hand): the preset reloads the
+//            server itself — `nginx -s reload`, `apachectl -k graceful` (restart: `-k restart`),
+//            SIGUSR2 to the haproxy master (master-worker mode; its pid file), `postfix reload`.
 // Presets: a unit named after nginx, apache (apache2/httpd), haproxy or postfix first runs that
 // server's own config test; when the test fails the reload is not attempted (the old config and
-// certificate keep being served) and the task reports the server's own error text.
+// certificate keep being served) and the task reports the server's own error text. The task's
+// optional `config` names the server's config file (postfix: config directory) when it is not the
+// default; the test and the direct reload both use it.
 // All commands via execFile (no shell), each with a timeout, looked up on PATH.
-import { statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { ServiceTaskSchema } from "../../protocol/certificates";
 import type { z } from "zod";
 import { runCommand, type CommandResult } from "./script";
 import { TaskError, type TaskOutput, type TaskRun } from "./types";
 
 type ServiceTask = z.infer<typeof ServiceTaskSchema>;
+type PresetName = "nginx" | "apache" | "haproxy" | "postfix";
 
 const COMMAND_TIMEOUT_MS = 60_000;
+/** Where Debian's haproxy unit and init script keep the master's pid. */
+const HAPROXY_DEFAULT_PIDFILE = "/run/haproxy.pid";
 
 export interface ConfigTest {
-  preset: string;
-  /** Alternatives tried in order; the first one found on PATH runs. */
-  commands: string[][];
+  preset: PresetName;
+  /**
+   * The test, as steps run in order; each step lists alternatives of which the first found on
+   * PATH runs. (postfix: `postconf` first, because `postfix check` prints nothing when its
+   * output is not a terminal, while postconf names the broken main.cf line.)
+   */
+  steps: string[][][];
 }
 
-/** The preset for a unit/label name, if any: "nginx", "nginx.service", "homebrew.mxcl.nginx" … */
-export function presetFor(name: string): ConfigTest | null {
+/** The preset a unit/label name stands for: "nginx", "nginx.service", "homebrew.mxcl.nginx" … */
+export function presetName(name: string): PresetName | null {
   const base = name.replace(/\.service$/, "").replace(/@.*$/, "").split(".").pop()!.toLowerCase();
   switch (base) {
     case "nginx":
-      return { preset: "nginx", commands: [["nginx", "-t"]] };
+      return "nginx";
     case "apache2":
     case "apache":
     case "httpd":
-      return { preset: "apache", commands: [["apachectl", "configtest"], ["apache2ctl", "configtest"], ["httpd", "-t"]] };
+      return "apache";
     case "haproxy":
-      return { preset: "haproxy", commands: [["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], ["haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]] };
+      return "haproxy";
     case "postfix":
-      return { preset: "postfix", commands: [["postfix", "check"]] };
+      return "postfix";
     default:
       return null;
   }
 }
 
-/** The reload/restart command lines for a task, in order (without the preset's config test). */
+/** The preset's config test for a unit/label name (and the server's config, if not the default). */
+export function presetFor(name: string, config?: string): ConfigTest | null {
+  const preset = presetName(name);
+  if (!preset) return null;
+  let steps: string[][][];
+  switch (preset) {
+    case "nginx":
+      steps = [[["nginx", ...(config ? ["-c", config] : []), "-t"]]];
+      break;
+    case "apache":
+      steps = [config ? ["apachectl", "apache2ctl", "httpd"].map((c) => [c, "-f", config, "-t"]) : [["apachectl", "configtest"], ["apache2ctl", "configtest"], ["httpd", "-t"]]];
+      break;
+    case "haproxy":
+      steps = [config ? [["haproxy", "-c", "-f", config]] : [["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], ["haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]]];
+      break;
+    case "postfix": {
+      const c = config ? ["-c", config] : [];
+      steps = [[["postconf", ...c, "-h", "mail_version"]], [["postfix", ...c, "check"]]];
+      break;
+    }
+  }
+  return { preset, steps };
+}
+
+/** The direct reload of a preset (manager "direct"), as alternatives; haproxy is signalled instead. */
+export function directReloadCommands(preset: PresetName, action: "reload" | "restart", config?: string): string[][] {
+  switch (preset) {
+    case "nginx":
+      return [["nginx", ...(config ? ["-c", config] : []), "-s", "reload"]];
+    case "apache":
+      return ["apachectl", "apache2ctl", "httpd"].map((c) => [c, ...(config ? ["-f", config] : []), "-k", action === "restart" ? "restart" : "graceful"]);
+    case "postfix":
+      return [["postfix", ...(config ? ["-c", config] : []), "reload"]];
+    case "haproxy":
+      return [];
+  }
+}
+
+/** The reload/restart command lines for a systemd/launchd task, in order (without the preset's config test). */
 export function serviceCommands(task: Pick<ServiceTask, "manager" | "name" | "action">): string[][] {
   const action = task.action ?? "reload";
   if (task.manager === "systemd") {
@@ -63,24 +113,93 @@ export async function runServiceTask(task: ServiceTask, run: TaskRun, env: Recor
     if (r.timedOut) throw new TaskError(`${argv.join(" ")}: timed out after ${COMMAND_TIMEOUT_MS / 1000}s`, log.join("\n"));
     return r;
   };
+  const pick = (alternatives: string[][]) => alternatives.find((c) => which(c[0], env.PATH)) ?? alternatives[0];
 
-  const test = presetFor(task.name);
+  const test = presetFor(task.name, task.config);
+  if (task.manager === "direct" && !test) {
+    throw new TaskError(`manager "direct" reloads only the nginx, apache, haproxy and postfix presets; "${task.name}" is none of them (use systemd or launchd, or a script task)`);
+  }
   if (test) {
-    const argv = test.commands.find((c) => which(c[0], env.PATH)) ?? test.commands[0];
-    const r = await exec(argv);
-    if (r.code !== 0) {
-      throw new TaskError(`${test.preset} config test failed, not reloading (${argv.join(" ")}): ${errorLines(r.output)}`, log.join("\n"));
+    for (const step of test.steps) {
+      const argv = pick(step);
+      const r = await exec(argv);
+      if (r.code !== 0) {
+        throw new TaskError(`${test.preset} config test failed, not reloading (${argv.join(" ")}): ${errorLines(r.output)}`, log.join("\n"));
+      }
     }
+  }
+  const action = task.action ?? "reload";
+  if (task.manager === "direct") {
+    const preset = test!.preset;
+    let how: string;
+    if (preset === "haproxy") {
+      how = signalHaproxy(task.config, log);
+    } else {
+      const argv = pick(directReloadCommands(preset, action, task.config));
+      const r = await exec(argv);
+      if (r.code !== 0) throw new TaskError(`${argv.join(" ")} exited ${r.code ?? r.signal}: ${errorLines(r.output)}`, log.join("\n"));
+      how = argv.join(" ");
+    }
+    return { message: `${action === "restart" && preset === "apache" ? "restarted" : "reloaded"} ${task.name} with ${how} (${preset} config test passed)`, output: log.join("\n") };
   }
   for (const argv of serviceCommands(task)) {
     const r = await exec(argv);
     if (r.code !== 0) {
-      const what = argv[1] === "is-active" ? `${task.name} is not active after the ${task.action ?? "reload"} (${r.output.trim() || `exit ${r.code}`})` : `${argv.join(" ")} exited ${r.code ?? r.signal}: ${errorLines(r.output)}`;
+      const what = argv[1] === "is-active" ? `${task.name} is not active after the ${action} (${r.output.trim() || `exit ${r.code}`})` : `${argv.join(" ")} exited ${r.code ?? r.signal}: ${errorLines(r.output)}`;
       throw new TaskError(what, log.join("\n"));
     }
   }
-  const verb = task.manager === "systemd" ? (task.action === "restart" ? "restarted" : "reloaded") : task.action === "restart" ? "restarted" : "sent SIGHUP to";
+  const verb = task.manager === "systemd" ? (action === "restart" ? "restarted" : "reloaded") : action === "restart" ? "restarted" : "sent SIGHUP to";
   return { message: `${verb} ${task.name}${test ? ` (${test.preset} config test passed)` : ""}`, output: log.join("\n") };
+}
+
+/**
+ * haproxy has no reload command: in master-worker mode (-W, -Ws, or `master-worker` in global)
+ * the master re-reads its config on SIGUSR2 (what Debian's unit and the Docker image do). The
+ * master's pid comes from the config's `pidfile` (else Debian's /run/haproxy.pid); the pid must
+ * be a running haproxy in master-worker mode, so a stale pid file never signals another process.
+ */
+function signalHaproxy(config: string | undefined, log: string[]): string {
+  const configText = readConfig(config ?? "/etc/haproxy/haproxy.cfg");
+  const pidFile = configText?.match(/^\s*pidfile\s+(\S+)/m)?.[1] ?? HAPROXY_DEFAULT_PIDFILE;
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(pidFile, "utf8").trim().split(/\s+/)[0], 10);
+  } catch (err) {
+    throw new TaskError(`cannot read haproxy's pid file ${pidFile} (${(err as Error).message}); set "pidfile" in the global section or use manager systemd`);
+  }
+  if (!Number.isInteger(pid) || pid <= 1) throw new TaskError(`haproxy's pid file ${pidFile} holds no usable pid`);
+  if (existsSync("/proc/self")) {
+    const comm = readProc(`/proc/${pid}/comm`)?.trim();
+    if (comm === undefined) throw new TaskError(`haproxy is not running: pid ${pid} from ${pidFile} does not exist`);
+    if (comm !== "haproxy") throw new TaskError(`pid ${pid} from ${pidFile} is "${comm}", not haproxy: not signalling it`);
+    const args = (readProc(`/proc/${pid}/cmdline`) ?? "").split("\0");
+    const masterWorker = args.includes("-W") || args.includes("-Ws") || /^\s*master-worker\b/m.test(configText ?? "");
+    if (!masterWorker) throw new TaskError(`haproxy (pid ${pid}) does not run in master-worker mode (-W / -Ws / "master-worker" in global), so it cannot reload on a signal; start it that way or use manager systemd`);
+  }
+  try {
+    process.kill(pid, "SIGUSR2");
+  } catch (err) {
+    throw new TaskError(`cannot signal haproxy (pid ${pid}): ${(err as Error).message}`);
+  }
+  log.push(`$ kill -USR2 ${pid}   # haproxy master, from ${pidFile}`);
+  return `SIGUSR2 to the master (pid ${pid})`;
+}
+
+function readConfig(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** A short output whole; of a long one, the lines that carry the error (nginx "[emerg]", apache "AH…"). */

@@ -168,24 +168,35 @@ describe("service task: systemd and launchd commands", () => {
     expect(serviceCommands({ manager: "launchd", name: "gui/501/com.example.agent", action: "restart" })).toEqual([["launchctl", "kickstart", "-k", "gui/501/com.example.agent"]]);
   });
 
-  test("presets by unit name and their config tests", () => {
-    expect(presetFor("nginx")?.commands[0]).toEqual(["nginx", "-t"]);
+  test("presets by unit name and their config tests (default config, or the task's config)", () => {
+    expect(presetFor("nginx")?.steps).toEqual([[["nginx", "-t"]]]);
+    expect(presetFor("nginx", "/srv/nginx.conf")?.steps).toEqual([[["nginx", "-c", "/srv/nginx.conf", "-t"]]]);
     expect(presetFor("nginx.service")?.preset).toBe("nginx");
     expect(presetFor("homebrew.mxcl.nginx")?.preset).toBe("nginx");
-    expect(presetFor("apache2")?.commands[0]).toEqual(["apachectl", "configtest"]);
+    expect(presetFor("apache2")?.steps[0][0]).toEqual(["apachectl", "configtest"]);
+    expect(presetFor("apache2", "/srv/httpd.conf")?.steps[0][0]).toEqual(["apachectl", "-f", "/srv/httpd.conf", "-t"]);
     expect(presetFor("httpd.service")?.preset).toBe("apache");
-    expect(presetFor("haproxy")?.commands[0]).toEqual(["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"]);
-    expect(presetFor("postfix@-.service")?.commands[0]).toEqual(["postfix", "check"]);
+    expect(presetFor("haproxy")?.steps[0][0]).toEqual(["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"]);
+    expect(presetFor("haproxy", "/srv/h.cfg")?.steps).toEqual([[["haproxy", "-c", "-f", "/srv/h.cfg"]]]);
+    expect(presetFor("postfix@-.service")?.steps).toEqual([[["postconf", "-h", "mail_version"]], [["postfix", "check"]]]);
+    expect(presetFor("postfix", "/srv/pf")?.steps).toEqual([[["postconf", "-c", "/srv/pf", "-h", "mail_version"]], [["postfix", "-c", "/srv/pf", "check"]]]);
     expect(presetFor("myapp")).toBeNull();
   });
 
-  test("a preset whose config-test tool is missing fails instead of reloading blind", async () => {
-    if (existsSync("/usr/sbin/haproxy")) return console.warn("NOT RUN: haproxy is installed here");
+  test("manager direct: only for the presets; a plain unit name is refused without running anything", async () => {
+    const r = await runServiceTask({ type: "service", manager: "direct", name: "myapp", action: "reload", trigger: "success" }, { cert, outcome: "success", ctx: context(), paths: {}, signal: new AbortController().signal }).catch((e) => e);
+    expect(r).toBeInstanceOf(Error);
+    expect(r.message).toBe('manager "direct" reloads only the nginx, apache, haproxy and postfix presets; "myapp" is none of them (use systemd or launchd, or a script task)');
+  });
+
+  test("a preset whose config test cannot pass (its config file is missing) fails with the server's words and never reloads", async () => {
+    if (!existsSync("/usr/sbin/haproxy")) throw new Error("haproxy NOT INSTALLED: apt-get install -y haproxy");
     const bin = tempDir("certhub-svc-");
     shim(bin, "systemctl", `echo "$*" >> ${bin}/log; echo active`);
-    const r = await runServiceTask({ type: "service", manager: "systemd", name: "haproxy", action: "reload", trigger: "success" }, { cert, outcome: "success", ctx: context(), paths: {}, signal: new AbortController().signal }, { PATH: bin }).catch((e) => e);
+    const r = await runServiceTask({ type: "service", manager: "systemd", name: "haproxy", action: "reload", trigger: "success", config: `${bin}/missing.cfg` }, { cert, outcome: "success", ctx: context(), paths: {}, signal: new AbortController().signal }, { PATH: bin }).catch((e) => e);
     expect(r).toBeInstanceOf(Error);
-    expect(r.message).toContain("haproxy not found on PATH");
+    expect(r.message).toContain(`haproxy config test failed, not reloading (haproxy -c -f ${bin}/missing.cfg)`);
+    expect(r.message).toContain("missing.cfg"); // haproxy's own "Cannot open configuration file/directory" line
     expect(existsSync(join(bin, "log"))).toBe(false);
   });
 });
