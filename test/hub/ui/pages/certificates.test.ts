@@ -99,9 +99,14 @@ describe("New certificate", () => {
     expect(html).toContain("Not a valid domain name: not_a");
     expect(html).toContain("Enter a name");
     expect(html).toMatch(/name="challenge.port"[^>]*value="eighty"/);
-    expect(html).toContain("Enter the host to check, or leave both empty.");
+    expect(html).toMatch(/name="verify.host" value="" placeholder="first domain"(?! aria-invalid)/); // a port alone checks the first domain: no error
     expect(html).toContain("Between 10 and 95 %, or leave it empty.");
     expect(html).toContain("ok.example.com, not_a domain!"); // the domains as typed
+
+    // A port without a host means "the first domain that is not a wildcard": with only wildcards there is none.
+    const noHost = await post(w.admin, "/certificates/new", validForm(web.instanceId, { domains: "*.example.com", "verify.port": "443" }));
+    expect(noHost.status).toBe(422);
+    expect(await noHost.text()).toContain("Every domain is a wildcard: enter the host to check.");
 
     // A rule of the core (wildcards need dns-01) lands on the challenge.
     const wild = await post(w.admin, "/certificates/new", validForm(web.instanceId, { domains: "*.example.com" }), { htmx: "certificate-form-host" });

@@ -15,6 +15,7 @@ import { INVALID, isoTime } from "../../format";
 import { Layout } from "../../layout";
 import { BASE, type Ctx } from "./common";
 import { TASK_LABEL, TRIGGER_LABEL, type TaskType } from "./tasks";
+import { defaultVerifyHost } from "../../../../protocol/certificates";
 
 export type Detail = Awaited<ReturnType<typeof getManagedCertificateDetail>>;
 
@@ -194,7 +195,7 @@ export async function DetailLive(props: { c: Ctx; d: Detail }) {
                 <>
                   {d.served ? <StatusBadge status={d.served === "served" ? "ok" : d.served === "stale" ? "warn" : "bad"} label={d.served} /> : <span class="muted">not checked yet</span>}{" "}
                   <span class="muted">
-                    {d.verify.host}:{d.verify.port}
+                    {d.verify.host ? `${d.verify.host}:${d.verify.port}` : `${defaultVerifyHost(d.domains) ?? "no host (every domain is a wildcard)"}:${d.verify.port} (first domain)`}
                     {d.served ? ` — ${SERVED_TEXT[d.served] ?? ""}` : ""}
                   </span>
                 </>

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import {
   DeploymentTaskSchema,
+  defaultVerifyHost,
   Dns01ExecSchema,
   Dns01Rfc2136Schema,
   DomainSchema,
@@ -168,7 +169,8 @@ export function parseCertificateForm(values: FormValues): { ok: true; data: Pars
   const deployments = tasksFromValues(values).flatMap((t, i) => taskOf(t, i, errors) ?? []);
   const verifyHost = str(values, "verify.host");
   const verifyPort = int(str(values, "verify.port"), "verify.port", errors);
-  if (!verifyHost && verifyPort !== undefined) errors["verify.host"] = "Enter the host to check, or leave both empty.";
+  // A port without a host checks the first domain that is not a wildcard (the agent's default).
+  if (!verifyHost && verifyPort !== undefined && domains.length && !defaultVerifyHost(domains)) errors["verify.host"] = "Every domain is a wildcard: enter the host to check.";
   if (verifyPort !== undefined && (verifyPort < 1 || verifyPort > 65535)) errors["verify.port"] = "A port from 1 to 65535.";
   if (verifyHost.length > 253) errors["verify.host"] = "At most 253 characters.";
   const preferredChain = str(values, "preferredChain");
@@ -190,7 +192,7 @@ export function parseCertificateForm(values: FormValues): { ok: true; data: Pars
       caAccountId,
       challenge,
       deployments,
-      verify: verifyHost ? { host: verifyHost, port: verifyPort ?? 443 } : null,
+      verify: verifyHost || verifyPort !== undefined ? { host: verifyHost, port: verifyPort ?? 443 } : null,
       renewal,
       preferredChain: preferredChain || null,
       profile: profile || null,

@@ -244,7 +244,7 @@ export function CertificateForm(props: { c: Ctx; form: FormState; choices: FormC
           <div class="form-row">
             <label>
               Host
-              <input name="verify.host" value={v("verify.host")} placeholder="www.example.com" aria-invalid={inv("verify.host")} />
+              <input name="verify.host" value={v("verify.host")} placeholder="first domain" aria-invalid={inv("verify.host")} />
               <FieldError errors={form.errors} name="verify.host" />
             </label>
             <label>
@@ -253,7 +253,7 @@ export function CertificateForm(props: { c: Ctx; form: FormState; choices: FormC
               <FieldError errors={form.errors} name="verify.port" />
             </label>
           </div>
-          <span class="hint">After the tasks the agent connects there (SNI set) and compares the served serial: served / stale / unreachable.</span>
+          <span class="hint">After the tasks the agent connects there (SNI set) and compares the served serial: served / stale / unreachable. A port without a host checks the first domain that is not a wildcard (e.g. 443).</span>
         </fieldset>
         <fieldset class="choice">
           <legend>Renewal (optional: overrides the settings for this certificate)</legend>
