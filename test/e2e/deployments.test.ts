@@ -152,7 +152,7 @@ describe("deployment tasks with the compiled binary and Pebble", () => {
     for (const d of view.deployments) expect(d.lastResult, `${d.type}: ${d.lastResult.message}`).toMatchObject({ outcome: "succeeded", at: expect.any(Number), message: expect.any(String) });
     expect(view.deployments[3].lastResult.output).toContain(`CERTHUB_SERIAL=${serial}`);
     expect(view.served).toBe("unreachable"); // nothing listens on the verify port yet
-    expect(view.attempts[0].message).toBe(`issued ${serial}; deployment warning: 127.0.0.1:${verifyPort}: unreachable`);
+    expect(view.attempts[0].message).toBe(`issued ${serial}; deployment warning: 127.0.0.1:${verifyPort} (SNI site.${ZONE}): unreachable`);
 
     // PEM files: the certificate the hub reports, with its key
     const certPem = readFileSync(path.join(pemDir, "cert.pem"), "utf8");
@@ -251,20 +251,23 @@ describe("deployment tasks with the compiled binary and Pebble", () => {
     const stale = await waitFor("stale", id, (c) => c.served === "stale" && c);
     timings.staleDetected = Math.round(performance.now() - t1);
     expect(stale.serial).toBe(serial);
-    expect(stale.attempts[0].steps.find((s: any) => s.name === "verify")).toMatchObject({ outcome: "failed", message: `127.0.0.1:${verifyPort}: stale` });
+    expect(stale.attempts[0].steps.find((s: any) => s.name === "verify")).toMatchObject({ outcome: "failed", message: `127.0.0.1:${verifyPort} (SNI site.${ZONE}): stale` });
   }, 30_000);
 
-  test("an agent without --allow-scripts refuses the script task with the reason in the hub; the certificate stays valid with a deployment warning", async () => {
+  test("an agent without --allow-scripts refuses the script task with the reason in the hub; the certificate stays valid with a deployment warning; a check without a host looks at the first domain", async () => {
     const t0 = performance.now();
+    const port = await freePort();
     const created = await api("/managed-certificates", "POST", {
       instanceId: plainAgent,
       caAccountId,
       name: "no scripts here",
-      domains: [`plain.${ZONE}`],
+      domains: [`plain.${ZONE}`, `www.plain.${ZONE}`],
       challenge: { type: "http-01", port: pebble.httpPort },
       deployments: [{ type: "script", command: "/bin/true" }],
+      verify: { port },
     });
     expect(created.status).toBe(201);
+    expect((await getCert(created.json.id)).verify).toEqual({ host: "", port });
     const view = await waitFor("refused script reported", created.json.id, (c) => c?.status === "valid" && c.deployments[0].lastResult && c);
     timings.refusedScript = Math.round(performance.now() - t0);
     expect(view.deployments[0].lastResult.outcome).toBe("failed");
@@ -274,5 +277,9 @@ describe("deployment tasks with the compiled binary and Pebble", () => {
     expect(view.attempts[0].outcome).toBe("succeeded");
     expect(view.attempts[0].message).toContain("deployment warning");
     expect(view.attempts[0].message).toContain("--allow-scripts");
+    // No host: the first domain, on the given port, SNI = that name (it resolves nowhere outside
+    // the test's DNS, hence unreachable — the target named in the result is what is checked here).
+    expect(view.attempts[0].steps.find((s: any) => s.name === "verify")).toMatchObject({ outcome: "failed", message: `plain.${ZONE}:${port} (first domain, SNI plain.${ZONE}): unreachable` });
+    expect(view.served).toBe("unreachable");
   }, 30_000);
 });

@@ -15,7 +15,7 @@ import { getAccountKey, saveAccountState, accountReports } from "../db/accounts"
 import { getManaged, listManaged, removeManagedExcept, updateManaged, upsertDefinition, withAttempt, type ManagedRow } from "../db/certificates";
 import { loadInstanceConfig } from "../db/config";
 import type { AgentStore } from "../db/store";
-import { checkServed, mergeTaskResults, runDeployments, runOneTask, withTestResult, type DeployableCertificate, type TaskResult } from "../deploy";
+import { checkServed, mergeTaskResults, runDeployments, runOneTask, verifyTarget, withTestResult, type DeployableCertificate, type TaskResult } from "../deploy";
 import { agentSettings } from "../settings";
 import { pruneCertificates, pruneVersions, readVersion, removeCertificateFiles, versionPaths, writeVersion } from "./files";
 import { backoffDelay, nextAriFetch, nextPlan, orderKey, renewalPolicy, type Window } from "./plan";
@@ -113,12 +113,12 @@ export class CertificateLifecycle {
     for (const row of await listManaged(this.db)) {
       const spec = row.spec ? safeSpec(row.spec) : null;
       if (this.stopped || !spec?.verify || !row.currentDir || !row.serial || this.busy.has(row.id)) continue;
-      const served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0], expectedSerial: row.serial });
+      const { served, target } = await checkVerifyTarget(spec, row.serial);
       const current = await getManaged(this.db, row.id);
       // Only when no renewal replaced the version meanwhile (its own check reports it).
       if (current && current.serial === row.serial && current.served !== served) {
         await updateManaged(this.db, row.id, { served });
-        this.opts.log(`certificate ${row.id}: ${spec.verify.host}:${spec.verify.port ?? 443} now ${served}`);
+        this.opts.log(`certificate ${row.id}: ${target} now ${served}`);
         this.opts.onChange();
       }
     }
@@ -535,8 +535,9 @@ export class CertificateLifecycle {
     let served: string | null = null;
     if (spec.verify) {
       const t0 = performance.now();
-      served = await checkServed({ host: spec.verify.host, port: spec.verify.port ?? 443, servername: spec.domains[0], expectedSerial: cert.serial });
-      steps.push({ name: "verify", outcome: served === "served" ? "ok" : "failed", ms: ms(t0), message: `${spec.verify.host}:${spec.verify.port ?? 443}: ${served}` });
+      const check = await checkVerifyTarget(spec, cert.serial);
+      served = check.served;
+      steps.push({ name: "verify", outcome: served === "served" ? "ok" : "failed", ms: ms(t0), message: `${check.target}: ${served}`.slice(0, MESSAGE_LIMIT) });
     }
     return { results, steps, served };
   }
@@ -612,6 +613,21 @@ export class CertificateLifecycle {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------
+
+/**
+ * The served check of a certificate with `verify`; `target` says where it looked (host:port,
+ * SNI, "first domain" when no host was given) or why it could not look (all domains wildcards:
+ * reported as unreachable, with the reason in the step).
+ */
+async function checkVerifyTarget(spec: ManagedCertificateSpec, serial: string): Promise<{ served: "served" | "stale" | "unreachable"; target: string }> {
+  let t;
+  try {
+    t = verifyTarget(spec.verify ?? {}, spec.domains);
+  } catch (err) {
+    return { served: "unreachable", target: errorText(err) };
+  }
+  return { served: await checkServed({ host: t.host, port: t.port, servername: t.servername, expectedSerial: serial }), target: t.label };
+}
 
 function parseResults(json: string | null | undefined): TaskResult[] | null {
   try {

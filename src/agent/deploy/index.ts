@@ -13,7 +13,7 @@ import { TaskError, TaskSkipped, tail, type DeployContext, type DeployOutcome, t
 
 export type { DeployableCertificate, DeployContext, DeployOutcome, TaskResult, DeployedPaths } from "./types";
 export { writeFileAtomic } from "./atomic-write";
-export { checkServed } from "./verify";
+export { checkServed, verifyTarget, type VerifyTarget } from "./verify";
 
 /** Seconds between retries when a task asks for retries without a delay. */
 const DEFAULT_RETRY_DELAY_SECONDS = 5;

@@ -1,4 +1,5 @@
-// Post-deploy verification: connect to host:port with TLS (SNI = the certificate's first domain),
+// Post-deploy verification: connect to host:port with TLS (SNI = the certificate's first domain;
+// without a host, the first non-wildcard domain on 443 is both the host and the SNI, verifyTarget),
 // read the leaf certificate the server actually serves and compare its serial with the one just
 // deployed. "served" = the new certificate is live; "stale" = something else (usually the old
 // certificate: the service did not reload); "unreachable" = no TLS handshake within the timeout.
@@ -6,8 +7,39 @@
 // a private or not-yet-trusted CA must not turn that answer into "unreachable".
 import { connect, type ConnectionOptions } from "node:tls";
 import { isIP } from "node:net";
+import { defaultVerifyHost } from "../../protocol/certificates";
 
 export type ServedState = "served" | "stale" | "unreachable";
+
+/** Where the check connects: host, port, the SNI name, and how to say it in a result. */
+export interface VerifyTarget {
+  host: string;
+  port: number;
+  servername: string;
+  /** e.g. "www.example.com:443 (first domain, SNI www.example.com)". */
+  label: string;
+}
+
+/**
+ * The check's target for a certificate. Without a host it is the first domain that is not a
+ * wildcard, on the given port (443 by default), SNI = that name. A certificate whose domains are
+ * all wildcards has no name to connect to: that is an error telling the admin to give a host.
+ */
+export function verifyTarget(verify: { host?: string; port?: number }, domains: readonly string[]): VerifyTarget {
+  const port = verify.port ?? 443;
+  const host = verify.host?.trim() ?? "";
+  if (host) {
+    const servername = domains[0] ?? host;
+    const sni = sniName(servername);
+    return { host, port, servername, label: `${host.includes(":") ? `[${host}]` : host}:${port} (SNI ${sni ?? "none"})` };
+  }
+  const name = defaultVerifyHost(domains);
+  if (!name) {
+    throw new Error(`cannot check the served certificate: every domain is a wildcard (${domains.join(", ")}), so there is no name to connect to; set the host to check (verify.host)`);
+  }
+  const first = name === domains[0] ? "first domain" : `first domain that is not a wildcard`;
+  return { host: name, port, servername: name, label: `${name}:${port} (${first}, SNI ${name})` };
+}
 
 export interface CheckServedOptions {
   host: string;

@@ -51,7 +51,14 @@ async function stopProc(proc: Subprocess, signal: NodeJS.Signals = "SIGTERM"): P
 }
 
 /** Starts `kind` on a free loopback port serving `<certs>/fullchain.pem` + `privkey.pem` (written before). */
-export async function startServer(kind: ServerKind, certs: string, serverName: string): Promise<RunningServer> {
+export interface ServerOptions {
+  /** nginx only: a default server with this certificate answers every other SNI name. */
+  defaultServerCert?: { fullchainPem: string; keyPem: string };
+  /** nginx only: listen on [::1] too (where "localhost" also resolves to ::1, as Debian's /etc/hosts says). */
+  ipv6Loopback?: boolean;
+}
+
+export async function startServer(kind: ServerKind, certs: string, serverName: string, opts: ServerOptions = {}): Promise<RunningServer> {
   requireServer(kind);
   const dir = tempDir(`certhub-${kind}-`);
   const port = await freePort();
@@ -59,6 +66,19 @@ export async function startServer(kind: ServerKind, certs: string, serverName: s
     case "nginx": {
       mkdirSync(join(dir, "tmp"));
       const config = join(dir, "nginx.conf");
+      let decoy = "";
+      if (opts.defaultServerCert) {
+        writeFileSync(join(dir, "decoy.pem"), opts.defaultServerCert.fullchainPem);
+        writeFileSync(join(dir, "decoy.key"), opts.defaultServerCert.keyPem, { mode: 0o600 });
+        decoy = `  server {
+    listen 127.0.0.1:${port} ssl default_server;${opts.ipv6Loopback ? `\n    listen [::1]:${port} ssl default_server;` : ""}
+    server_name _;
+    ssl_certificate ${dir}/decoy.pem;
+    ssl_certificate_key ${dir}/decoy.key;
+    location / { return 404; }
+  }
+`;
+      }
       writeFileSync(join(dir, "extra.conf"), "");
       writeFileSync(
         config,
@@ -73,14 +93,14 @@ http {
   client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/fcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl;${opts.ipv6Loopback ? `\n    listen [::1]:${port} ssl;` : ""}
     server_name ${serverName};
     ssl_certificate ${certs}/fullchain.pem;
     ssl_certificate_key ${certs}/privkey.pem;
     include ${dir}/extra.conf;
     location / { return 200 "ok"; }
   }
-}
+${decoy}}
 `,
       );
       const p = spawn([BINARIES.nginx, "-c", config, "-e", `${dir}/error.log`], dir);
@@ -173,7 +193,15 @@ ${extra}`;
         breakConfig: () => writeFileSync(join(etc, "main.cf"), mainCf("smtpd_line_without_an_equals_sign\n")),
         output: () => p.output() + readIf(join(dir, "maillog")),
         async stop() {
-          Bun.spawnSync([BINARIES.postfix, "-c", etc, "stop"], { stdout: "ignore", stderr: "ignore" });
+          // SIGTERM to the master by its pid file: `postfix stop` cannot read a broken main.cf.
+          const pid = Number.parseInt(readIf(join(dir, "queue/pid/master.pid")).trim(), 10);
+          if (Number.isInteger(pid) && pid > 1) {
+            try {
+              process.kill(pid, "SIGTERM");
+            } catch {
+              // already gone
+            }
+          }
           await stopProc(p.proc, "SIGTERM");
         },
       };
