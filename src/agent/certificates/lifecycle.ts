@@ -55,6 +55,16 @@ export class CertificateLifecycle {
   private busy = new Set<string>();
   /** Definitions edited on the hub while their order ran: order again once it ends. */
   private changedWhileBusy = new Set<string>();
+  /** Certificates whose order is running now (from its first step to its last write). */
+  private ordering = new Set<string>();
+  /**
+   * "Renew now" that arrived while an order of the same certificate ran: that order read the
+   * plan before the request, and its end rewrites the plan, so the request is kept here and
+   * becomes one more order once the running one ends (several requests coalesce into one).
+   */
+  private renewAfterOrder = new Set<string>();
+  /** The next order of these certificates is such a queued "renew now" (said in its attempt). */
+  private queuedRenewal = new Set<string>();
   private lastJobEnd = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
@@ -166,11 +176,19 @@ export class CertificateLifecycle {
     this.opts.onChange();
   }
 
-  /** The hub's "renew now": all managed certificates, or one. Returns the ids queued. */
+  /**
+   * The hub's "renew now": all managed certificates, or one. Returns the ids queued. A
+   * certificate whose order is running gets one more order right after it (renewAfterOrder).
+   */
   async renewNow(certificateId?: string): Promise<string[]> {
     const rows = (await listManaged(this.db)).filter((r) => !certificateId || r.id === certificateId);
     for (const row of rows) {
-      await updateManaged(this.db, row.id, { forceOrder: true, nextRenewalAt: this.now(), renewalReason: "manual" });
+      if (this.ordering.has(row.id)) {
+        if (!this.renewAfterOrder.has(row.id)) this.opts.log(`certificate ${row.id}: renew now while its order runs: one more order follows it`);
+        this.renewAfterOrder.add(row.id);
+        continue;
+      }
+      await this.forceOrderNow(row.id);
       if (!this.busy.has(row.id)) this.schedule(row.id);
     }
     if (rows.length) this.opts.onChange();
@@ -275,14 +293,25 @@ export class CertificateLifecycle {
     return run;
   }
 
+  /** Marks a certificate to be ordered now, whatever its plan or last preflight says. */
+  private async forceOrderNow(id: string) {
+    await updateManaged(this.db, id, { forceOrder: true, nextRenewalAt: this.now(), renewalReason: "manual" });
+  }
+
   /** After an order/test/deploy: apply what changed meanwhile, then set the next timer. */
   private async afterJob(id: string) {
     this.busy.delete(id);
     this.lastJobEnd.set(id, Date.now());
+    const renewAgain = !this.ordering.has(id) && this.renewAfterOrder.delete(id);
     if (this.stopped) return;
     if (!(await getManaged(this.db, id))) {
       removeCertificateFiles(this.opts.dataDir, id); // deleted on the hub while its order ran
       return;
+    }
+    if (renewAgain) {
+      await this.forceOrderNow(id);
+      this.queuedRenewal.add(id);
+      this.opts.onChange(); // the hub shows the plan: renewing now
     }
     const changed = this.changedWhileBusy.delete(id);
     if (changed) await this.replan(id, true);
@@ -354,6 +383,17 @@ export class CertificateLifecycle {
   }
 
   private async order(id: string) {
+    // Marked before the first await: a "renew now" from here on is queued behind this order.
+    this.ordering.add(id);
+    try {
+      await this.orderOnce(id);
+    } finally {
+      this.ordering.delete(id);
+    }
+  }
+
+  private async orderOnce(id: string) {
+    const queuedRenewal = this.queuedRenewal.delete(id);
     const row = await getManaged(this.db, id);
     if (!row) return;
     const spec = row.spec ? safeSpec(row.spec) : null;
@@ -438,7 +478,7 @@ export class CertificateLifecycle {
       pruneVersions(this.opts.dataDir, id, [after.currentDir, after.previousDir]);
       this.opts.log(`certificate ${id} (${spec.name}): issued serial ${serial}, valid until ${new Date(issued.notAfter).toISOString()}`);
 
-      await this.deployAfterOrder(id, spec, steps, startedAt, kind, serial);
+      await this.deployAfterOrder(id, spec, steps, startedAt, kind, serial, queuedRenewal ? " (renew now, asked for while the previous order ran)" : "");
     } catch (err) {
       await this.recordFailure(id, spec, steps, startedAt, kind, err);
     }
@@ -542,7 +582,7 @@ export class CertificateLifecycle {
     return { results, steps, served };
   }
 
-  private async deployAfterOrder(id: string, spec: ManagedCertificateSpec, steps: Step[], startedAt: number, kind: Attempt["kind"], serial: string) {
+  private async deployAfterOrder(id: string, spec: ManagedCertificateSpec, steps: Step[], startedAt: number, kind: Attempt["kind"], serial: string, why = "") {
     const row = (await getManaged(this.db, id))!;
     const { results, steps: more, served } = await this.runTasks(row, spec, "success");
     steps.push(...more);
@@ -551,7 +591,7 @@ export class CertificateLifecycle {
       at: startedAt,
       kind,
       outcome: "succeeded",
-      message: deployFailed ? `issued ${serial}; deployment warning: ${deployFailed.message ?? ""}`.slice(0, MESSAGE_LIMIT) : `issued ${serial}`,
+      message: deployFailed ? `issued ${serial}${why}; deployment warning: ${deployFailed.message ?? ""}`.slice(0, MESSAGE_LIMIT) : `issued ${serial}${why}`,
       serial,
       steps: steps.slice(0, 64),
     };
