@@ -45,8 +45,8 @@ export function rfc2136Solver(c: { server: string; zone?: string; credentialId: 
       const fqdn = dns01Name(task.domain);
       const value = dns01Value(task.keyAuthorization);
       const zone = await t.zoneFor(fqdn);
-      await updateTxt({ server: t.server, zone, fqdn, value, op: "add", key: t.key, signal });
-      ctx.log(`DNS-01: added TXT ${fqdn} in zone ${zone} on ${t.server.host}:${t.server.port}`);
+      const via = await updateTxt({ server: t.server, zone, fqdn, value, op: "add", key: t.key, signal });
+      ctx.log(`DNS-01: added TXT ${fqdn} in zone ${zone} on ${t.server.host}:${t.server.port}${via === "tcp" ? " (over TCP: the UDP answer was truncated)" : ""}`);
       return {
         async waitReady(sig) {
           const ms = await waitForTxt(t.server, fqdn, value, VISIBLE_TIMEOUT_MS, sig);

@@ -138,26 +138,61 @@ function sendUdp(srv: DnsServer, msg: Buffer, id: number, timeoutMs: number, sig
   });
 }
 
-function sendTcp(srv: DnsServer, msg: Buffer, timeoutMs: number): Promise<Buffer> {
+/**
+ * One DNS message over TCP (RFC 1035 §4.2.2: two-byte length prefix). Settles exactly once: on
+ * the full answer, on an error, on the server closing before answering (a server that refuses
+ * TCP must not leave the update hanging), on the timeout, or on abort.
+ */
+function sendTcp(srv: DnsServer, msg: Buffer, id: number, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
   return new Promise((ok, fail) => {
+    const where = `DNS server ${srv.host}:${srv.port} (TCP)`;
     const sock = connect({ host: srv.host, port: srv.port });
     let acc = Buffer.alloc(0);
-    sock.setTimeout(timeoutMs, () => { sock.destroy(); fail(new Error(`DNS server ${srv.host}:${srv.port} (TCP) timed out`)); });
-    sock.on("error", fail);
+    let settled = false;
+    const done = (err: Error | null, buf?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      sock.destroy();
+      err ? fail(err) : ok(buf!);
+    };
+    const timer = setTimeout(() => done(new Error(`${where} did not answer the update within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onAbort = () => done(signal!.reason instanceof Error ? signal!.reason : new Error("aborted"));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    sock.on("error", (e) => done(new Error(`${where}: ${e.message}`)));
+    sock.on("close", () => done(new Error(`${where} closed the connection without answering the update`)));
     sock.on("connect", () => sock.write(Buffer.concat([u16(msg.length), msg])));
     sock.on("data", (d: Buffer) => {
       acc = Buffer.concat([acc, d]);
-      if (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) { sock.end(); ok(acc.subarray(2, 2 + acc.readUInt16BE(0))); }
+      while (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) {
+        const reply = acc.subarray(2, 2 + acc.readUInt16BE(0));
+        acc = acc.subarray(2 + reply.length);
+        if (reply.length >= 2 && reply.readUInt16BE(0) === id) return done(null, reply);
+      }
     });
   });
 }
 
-/** Sends one signed TXT add/delete to the primary server and verifies the signed reply. */
-export async function updateTxt(opts: { server: DnsServer; zone: string; fqdn: string; value: string; op: "add" | "delete"; key: TsigKey; signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
+/**
+ * Sends one signed TXT add/delete to the primary server and verifies the signed reply. Over UDP
+ * first; a reply with the TC bit (it did not fit: no EDNS here, so 512 bytes — a long zone or key
+ * name does it) is asked again over TCP, and only that full reply is checked. Resending is safe:
+ * adding an RR that exists and deleting one that is gone change nothing (RFC 2136 §3.4.2).
+ * Returns the transport whose answer was accepted.
+ */
+export async function updateTxt(opts: { server: DnsServer; zone: string; fqdn: string; value: string; op: "add" | "delete"; key: TsigKey; signal?: AbortSignal; timeoutMs?: number }): Promise<"udp" | "tcp"> {
   const id = randomInt(0, 65536);
   const { signed, mac } = signTsig(buildUpdate(id, opts.zone, opts.fqdn, opts.value, opts.op), opts.key);
   const timeout = opts.timeoutMs ?? 5000;
-  let reply = await sendUdp(opts.server, signed, id, timeout, opts.signal);
-  if (reply.readUInt16BE(2) & 0x0200) reply = await sendTcp(opts.server, signed, timeout); // TC bit
-  checkReply(reply, id, opts.key, mac);
+  const udp = await sendUdp(opts.server, signed, id, timeout, opts.signal);
+  if (!(udp.readUInt16BE(2) & 0x0200)) {
+    checkReply(udp, id, opts.key, mac);
+    return "udp";
+  }
+  const tcp = await sendTcp(opts.server, signed, id, timeout, opts.signal);
+  if (tcp.readUInt16BE(2) & 0x0200) throw new Error(`DNS server ${opts.server.host}:${opts.server.port} truncated its TCP answer to the update`);
+  checkReply(tcp, id, opts.key, mac);
+  return "tcp";
 }
