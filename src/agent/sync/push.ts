@@ -53,8 +53,9 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
         continue;
       }
       if (held === "refused") {
-        // Refused or broken by something on the way (or the hub sheds): the long-poll serves
-        // until a fully jittered retry, so a fleet behind one proxy does not retry in step.
+        // Refused or broken by something on the way (not "busy": that is handled above): the
+        // long-poll serves until a fully jittered retry, so a fleet behind one proxy does not
+        // retry in step.
         if (webSocketRetryAt === 0) engine.opts.log("the push WebSocket could not be opened; using the long-poll (the WebSocket is re-tried now and then)");
         // Where it worked before, the hub was most likely restarting: try again within a minute.
         webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * 60_000 : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
