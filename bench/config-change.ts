@@ -39,6 +39,10 @@ interface Figures {
   /** From the change until every agent holds the new version. */
   seconds: number;
   hubCpuS: number | null;
+  /** hubCpuS less what the hub spends idle with the fleet connected over as long. */
+  netCpuS: number | null;
+  idleCpuPct: number;
+  /** netCpuS per agent. */
   hubCpuUsPerAgent: number | null;
   /** Busiest second of the hub during the wave, % of one core. */
   peakCpuPct: number | null;
@@ -51,6 +55,8 @@ interface Figures {
   configPassCpuUs: number | null;
   configPassMs: number;
   errors: number;
+  /** Push sockets the hub closed during the scenario (the agent reconnects). */
+  reconnects: number;
 }
 
 /** A tiny limiter: at most `n` promises from `fn` in flight. */
@@ -164,7 +170,10 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
           if (r.version !== undefined) {
             a.version = r.version;
             a.got.set(r.version, performance.now());
-          } else if (r.status !== 204) errors++;
+          } else if (r.status !== 204) {
+            errors++;
+            if (errors <= 3) console.error(`bench: sync of ${a.id} after a nudge answered ${r.status}`);
+          }
         } catch {
           errors++;
         }
@@ -178,7 +187,8 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
       });
     };
     let holding = 0;
-    const open = (a: Agent) =>
+    let reconnects = 0;
+    const open = (a: Agent): Promise<void> =>
       new Promise<void>((settled) => {
         const ws = new WebSocket(`ws://127.0.0.1:${hub.port}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=${a.version}`, {
           headers: pushHeaders(a),
@@ -199,6 +209,11 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
           sockets.delete(ws);
           if (first) settled();
           else holding--;
+          // As the real agent: reconnect (the hub nudges at once on open when the version moved).
+          if (!stopped) {
+            reconnects++;
+            setTimeout(() => void open(a), 1000 + Math.random() * 2000);
+          }
         };
       });
     const queue = [...agents];
@@ -221,6 +236,12 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
     const unchanged = await pass((a) => a.version, 64);
     const configPass = await pass(() => 0, 64);
     await Bun.sleep(6000); // the passes' heartbeats are written (last-seen batch, every 5 s)
+    // The hub's CPU while the fleet just holds its sockets (timers, pings): subtracted below.
+    const idle0 = processCpuSeconds(pid);
+    const idleT0 = performance.now();
+    await Bun.sleep(5000);
+    const idle1 = processCpuSeconds(pid);
+    const idleRate = idle0 !== null && idle1 !== null ? (idle1 - idle0) / ((performance.now() - idleT0) / 1000) : 0;
 
     // The change.
     const target = agents[0].version + 1;
@@ -246,23 +267,27 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
     samples.push(cpu0 ?? 0);
     const t0 = performance.now();
     await api(admin, "PUT", "/api/v1/settings/renewalLifetimePercent", { scope: "global", value: 70 });
+    const holdingAtChange = holding;
     const done = await until(() => agents.every((a) => a.version >= target), 180_000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = processCpuSeconds(pid);
     clearInterval(sampler);
     healthStop = true;
     const lat = await healthRun;
-    if (!done) throw new Error(`${agents.filter((a) => a.version < target).length} of ${n} agents never got config version ${target}`);
+    if (!done) throw new Error(`${agents.filter((a) => a.version < target).length} of ${n} agents never got config version ${target} (${holdingAtChange} held the push channel at the change, ${holding} now, ${reconnects} reconnects, ${errors} failed syncs)`);
     const arrivals = agents.map((a) => ((a.got.get(target) ?? performance.now()) - t0) / 1000).sort((x, y) => x - y);
     let peak: number | null = null;
     for (let i = 1; i < samples.length; i++) peak = Math.max(peak ?? 0, (samples[i] - samples[i - 1]) * 100);
     const h = summarize(lat, 1);
     const hubCpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    const netCpuS = hubCpuS !== null ? Math.max(0, hubCpuS - idleRate * seconds) : null;
     return {
       agents: n,
       seconds,
       hubCpuS,
-      hubCpuUsPerAgent: hubCpuS !== null ? (hubCpuS * 1e6) / n : null,
+      netCpuS,
+      idleCpuPct: idleRate * 100,
+      hubCpuUsPerAgent: netCpuS !== null ? (netCpuS * 1e6) / n : null,
       peakCpuPct: peak,
       inFirstSecond: arrivals.filter((s) => s < 1).length,
       arrivalP50S: arrivals[Math.floor(n * 0.5)],
@@ -273,6 +298,7 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
       configPassCpuUs: configPass.cpuUs,
       configPassMs: configPass.ms,
       errors,
+      reconnects,
     };
   } finally {
     stopped = true;
@@ -301,12 +327,13 @@ const globalSettingChange: Scenario = {
       baseline: { name: "full-config sync pass", rps: last.agents / (last.configPassMs / 1000), hubCpuUs: last.configPassCpuUs ?? undefined },
       notes: figures.map(
         (x) =>
-          `${x.agents} agents: every agent on the new config version ${f(x.seconds)} s after the change; hub CPU ${f(x.hubCpuS, 2)} s ` +
-          `(${f(x.hubCpuUsPerAgent, 0)} µs per agent = × ${ratio(x.hubCpuUsPerAgent, x.unchangedCpuUs)} an unchanged sync [${f(x.unchangedCpuUs, 0)} µs], ` +
+          `${x.agents} agents: every agent on the new config version ${f(x.seconds)} s after the change; hub CPU ${f(x.hubCpuS, 2)} s, ` +
+          `${f(x.netCpuS, 2)} s above its idle ${f(x.idleCpuPct)} % of a core (${f(x.hubCpuUsPerAgent, 0)} µs per agent = × ${ratio(x.hubCpuUsPerAgent, x.unchangedCpuUs)} an unchanged sync [${f(x.unchangedCpuUs, 0)} µs], ` +
           `× ${ratio(x.hubCpuUsPerAgent, x.configPassCpuUs)} a full-config sync [${f(x.configPassCpuUs, 0)} µs; pass of ${x.agents} at 64 concurrent in ${f(x.configPassMs / 1000)} s]); ` +
           `busiest second ${f(x.peakCpuPct, 0)} % of a core; ${x.inFirstSecond} agents synced in the first second, arrival p50 ${f(x.arrivalP50S)} s / p99 ${f(x.arrivalP99S)} s; ` +
           `/healthz meanwhile p99 ${f(x.healthzP99Ms)} ms, max ${f(x.healthzMaxMs, 0)} ms` +
-          (x.errors ? `; ${x.errors} failed syncs` : ""),
+          (x.errors ? `; ${x.errors} failed syncs` : "") +
+          (x.reconnects ? `; ${x.reconnects} push reconnects` : ""),
       ),
       extra: { globalSettingChange: figures },
     };
