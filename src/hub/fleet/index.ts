@@ -143,9 +143,12 @@ export function createFleetService(deps: FleetDeps): FleetService {
   // miss, refresh, warm-up): configCacheSafe() compares that with the feed's progress. Only
   // reads newer than the feed's last applied poll are kept.
   const rowsReadAt = new Map<string, number>();
+  let sweepAt = 10_000; // grows when a sweep frees little (feed stalled), so sweeps stay rare
   const rowsRead = (id: string) => {
     rowsReadAt.set(id, performance.now());
-    if (rowsReadAt.size > 10_000) for (const [k, at] of rowsReadAt) if (at < feed.appliedUpTo) rowsReadAt.delete(k);
+    if (rowsReadAt.size <= sweepAt) return;
+    for (const [k, at] of rowsReadAt) if (at < feed.appliedUpTo) rowsReadAt.delete(k);
+    sweepAt = Math.max(10_000, rowsReadAt.size * 2);
   };
   let warmedAt = Infinity;
   // In the background: after a restart, a large fleet's first syncs are then cache hits.
