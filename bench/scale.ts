@@ -1,9 +1,12 @@
 // Push-channel scenarios for `npm run bench` (issue 13), with agents from bench/held.ts:
 //   held-connections   N agents (--held 1000,10000,…) each hold their push channel, once as the
 //                      signed /wait long-poll and once as the WebSocket (/push), side by side:
-//                      hub RSS per held agent, hub CPU per agent-minute while held (re-polls
-//                      included, the hub's idle CPU before the agents came subtracted), push latency (command queued → the agent's wait answers),
-//                      /healthz latency while held.
+//                      hub RSS per held agent (steady, after the CPU window, and right after
+//                      connecting; plus the cost of each additional agent between the smallest
+//                      and largest fleet), hub CPU per agent-minute while held (re-polls
+//                      included, the hub's idle CPU before the agents came subtracted), push
+//                      latency (command queued → the agent's wait answers), /healthz latency
+//                      while held, and how often the hub gave memory back (fleet/settle.ts).
 // (reconnect-storm is in bench/storm.ts and uses the helpers exported here.)
 // Each runs its own hub (same binary as the rest of the bench), so its memory and descriptors
 // are the scenario's alone. The figures also go to bench/results.json (run.ts).
@@ -75,6 +78,20 @@ interface HeldFigures {
   pushP99Ms?: number;
   healthzP99Ms: number;
   descriptors: number | null;
+  /** Times the hub gave memory back after the burst (src/hub/fleet/settle.ts) and their pause. */
+  settles?: number;
+  settlePauseMs?: number;
+}
+
+/** A counter's value from the hub's /metrics (undefined when absent). */
+async function hubCounter(url: string, name: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const v = text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, "m"))?.[1];
+    return v === undefined ? undefined : Number(v);
+  } catch {
+    return undefined;
+  }
 }
 
 async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise<HeldFigures> {
@@ -131,6 +148,8 @@ async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise
     // Again after the window: the garbage of opening the fleet has been collected by then.
     const rss2 = processRssBytes(pid);
     const netCpuS = cpuS !== null ? Math.max(0, cpuS - idleRate * wallS) : null;
+    const settles = await hubCounter(hub.url, "certhub_memory_settles_total");
+    const settlePauseS = await hubCounter(hub.url, "certhub_memory_settle_seconds_total");
 
     // Push latency (commands queued for 50 agents through the admin API) and /healthz meanwhile.
     const health = healthzLatencies(hub.url, 20, 250);
@@ -157,6 +176,8 @@ async function heldOnce(ctx: BenchContext, n: number, channel: Channel): Promise
       pushP99Ms: push?.p99Ms,
       healthzP99Ms: h.p99,
       descriptors: processFdCount(pid),
+      settles,
+      settlePauseMs: settlePauseS !== undefined ? settlePauseS * 1000 : undefined,
     };
   } finally {
     fleet?.stop();
@@ -172,18 +193,29 @@ const heldConnections: Scenario = {
     const figures: HeldFigures[] = [];
     for (const n of ctx.options.held) for (const channel of ["long-poll", "websocket"] as const) figures.push(await heldOnce(ctx, n, channel));
     const last = figures[figures.length - 1];
+    // What one more agent costs, without the fixed cost of the first ones (code compiled on
+    // first use, the allocators' first pages): the steady RSS growth between the smallest and
+    // the largest fleet, per agent.
+    const marginal = (["long-poll", "websocket"] as const).flatMap((channel) => {
+      const runs = figures.filter((f) => f.channel === channel && f.rssPerAgentKiB !== null && f.held > 0).sort((a, b) => a.held - b.held);
+      const [small, large] = [runs[0], runs[runs.length - 1]];
+      if (!small || !large || large.held <= small.held) return [];
+      const kib = (large.rssPerAgentKiB! * large.held - small.rssPerAgentKiB! * small.held) / (large.held - small.held);
+      return [`${channel}: ${f1(kib)} KiB hub RSS per additional held agent between ${small.held} and ${large.held} (steady state)`];
+    });
     return {
       rps: 0,
       p50Ms: last.pushP50Ms,
       p99Ms: last.pushP99Ms,
       tool: "fetch",
       requests: 0,
-      notes: figures.map(
+      notes: [...figures.map(
         (f) =>
           `${f.agents} agents, ${f.channel}: ${f.held} held (${f.descriptors ?? "?"} hub descriptors), ${f1(f.rssPerAgentKiB)} KiB hub RSS per held agent (${f1(f.rssPerAgentAtOpenKiB)} right after connecting), ` +
           `${f1(f.cpuMsPerAgentMinute, 3)} ms hub CPU per agent-minute (hub at ${f1(f.hubCpuPct)} % of a core, ${f1(f.idleHubCpuPct)} % idle), ` +
-          `push p50 ${f1(f.pushP50Ms)} ms / p99 ${f1(f.pushP99Ms)} ms, /healthz p99 ${f1(f.healthzP99Ms)} ms while held`,
-      ),
+          `push p50 ${f1(f.pushP50Ms)} ms / p99 ${f1(f.pushP99Ms)} ms, /healthz p99 ${f1(f.healthzP99Ms)} ms while held` +
+          (f.settles !== undefined ? `; memory given back ${f.settles}× (${f1(f.settlePauseMs)} ms pause in all)` : ""),
+      ), ...marginal],
       extra: { held: figures },
     };
   },

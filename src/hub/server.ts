@@ -13,6 +13,7 @@ import type { HubDeps } from "./context";
 import { loadOrCreateEncryptionKey } from "./encryption-key";
 import { createFleetService } from "./fleet";
 import { pushSocketHandlers } from "./agent-api/push";
+import { startMemorySettler, type MemorySettler } from "./fleet/settle";
 import { Metrics } from "./metrics";
 import { loadOrCreateTls } from "./tls";
 
@@ -49,6 +50,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   let guard: DescriptorGuard | undefined;
+  let settler: MemorySettler | undefined;
   let fingerprint: string | undefined;
   let url = "http://in-process";
   if (listen) {
@@ -66,6 +68,16 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
       maxRequestBodySize: 4 * 1024 * 1024,
       // The agents' WebSocket push channel (agent-api/push.ts); its pings keep proxies open.
       websocket: pushSocketHandlers(fleet),
+    });
+    // After a burst of agents connecting, give the garbage of their upgrades back (settle.ts).
+    const settles = metrics.counter("certhub_memory_settles_total", "Memory given back after a burst of agent push WebSockets");
+    const settlePause = metrics.counter("certhub_memory_settle_seconds_total", "Event-loop pause spent giving memory back");
+    settler = startMemorySettler({
+      opened: () => fleet.push.socketsOpened,
+      onSettle: (ms) => {
+        settles.inc();
+        settlePause.inc({}, ms / 1000);
+      },
     });
     const host = ["0.0.0.0", "::"].includes(config.listen.hostname) ? "localhost" : config.listen.hostname;
     url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
@@ -103,6 +115,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
     app,
     async stop() {
       guard?.stop();
+      settler?.stop();
       server?.stop(true);
       for (const s of deps.services) await s.stop();
       await fleet.stop();

@@ -41,14 +41,30 @@ export interface CachedInstance {
   allowScripts: boolean | null;
 }
 
+/** At most this many distinct strings are shared (agents report os/arch/version themselves). */
+const MAX_INTERNED = 10_000;
+const interned = new Map<string, string>();
+
+/**
+ * One copy of a string that most of the fleet has in common (joining key, group, OS,
+ * architecture, agent version) instead of one per cached instance.
+ */
+function shared<T extends string | null>(s: T): T {
+  if (s === null) return s;
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit as T;
+  if (interned.size < MAX_INTERNED) interned.set(s, s);
+  return s;
+}
+
 export function toCached(row: Instance): CachedInstance {
   return {
     id: row.id,
     publicKeyRaw: row.publicKey,
     publicKey: parsePublicKey(row.publicKey),
     retiredPublicKey: row.retiredPublicKey ? parsePublicKey(row.retiredPublicKey) : null,
-    joiningKeyId: row.joiningKeyId,
-    groupName: row.groupName,
+    joiningKeyId: shared(row.joiningKeyId),
+    groupName: shared(row.groupName),
     state: row.state,
     identityConflict: row.identityConflict,
     identityResetPending: row.identityResetPending,
@@ -61,9 +77,9 @@ export function toCached(row: Instance): CachedInstance {
     certificatesHash: row.certificatesHash,
     syncIntervalSeconds: row.syncIntervalSeconds,
     hostname: row.hostname,
-    os: row.os,
-    arch: row.arch,
-    version: row.version,
+    os: shared(row.os),
+    arch: shared(row.arch),
+    version: shared(row.version),
     machineId: row.machineId,
     allowScripts: row.allowScripts,
   };

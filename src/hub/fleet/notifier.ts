@@ -35,6 +35,7 @@ export class Notifier {
   private held = new Map<string, Held | Held[]>();
   private waitCount = 0;
   private socketCount = 0;
+  private socketsOpenedCount = 0;
   private hooks: SocketHooks = { nudge() {}, release() {} };
   /** Set by the server while descriptors run short: new waits are refused (503). */
   shedding = false;
@@ -47,6 +48,11 @@ export class Notifier {
   /** Open WebSocket push channels. */
   get sockets(): number {
     return this.socketCount;
+  }
+
+  /** WebSockets held since start: a burst of them is followed by a settle (fleet/settle.ts). */
+  get socketsOpened(): number {
+    return this.socketsOpenedCount;
   }
 
   /** How sockets are nudged and closed (set once by the WebSocket handlers, agent-api/push.ts). */
@@ -104,6 +110,7 @@ export class Notifier {
     if (!this.makeRoom(instanceId)) return false;
     this.add(instanceId, sub);
     this.socketCount++;
+    this.socketsOpenedCount++;
     return true;
   }
 
