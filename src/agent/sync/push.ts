@@ -2,7 +2,7 @@
 // is queued (push, < 2 s); where a proxy breaks upgrades, the long-poll (/wait) instead, with
 // the WebSocket re-tried now and then. Either way a nudge only triggers a sync: the push
 // channel carries no data.
-import { PushMessageSchema, type PushMessage, WaitResponseSchema } from "../../protocol";
+import { PUSH_CLOSE, PushMessageSchema, type PushMessage, WaitResponseSchema } from "../../protocol";
 import { HubClient, HubClientError, isBusyStatus, watchUpgradeRefusal, type UpgradeRefusal } from "../hub-client";
 import type { SyncEngine } from "./engine";
 import { afterRetryAfter, backoff, BUSY_DEFAULT_MS, busyNotice, parseHub, type Session } from "./session";
@@ -67,7 +67,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       if (held === "long") webSocketFailures = 0;
       else webSocketFailures++;
       // Reconnect with full jitter: a hub restart drops every socket at once.
-      const pause = held === "long" ? Math.random() * 5000 : Math.random() * backoff(webSocketFailures) * 2;
+      const pause = held === "long" ? Math.random() * 5000 : backoff(webSocketFailures);
       await Promise.race([Bun.sleep(pause), session.ended]);
       continue;
     }
@@ -110,7 +110,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       }
       failures++;
       // Full jitter: a fleet failing together spreads over the whole backoff window.
-      await Promise.race([Bun.sleep(Math.random() * backoff(failures) * 2), session.ended]);
+      await Promise.race([Bun.sleep(backoff(failures)), session.ended]);
     } finally {
       if (session.waitAbort === abort) session.waitAbort = null;
     }
@@ -179,13 +179,24 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
       }
     });
     ws.addEventListener("error", finish);
-    ws.addEventListener("close", () => {
-      // Closed by the hub after it was open (revoked, removed, reset, restart): sync now and
-      // learn why, exactly as a nudge would.
-      if (confirmed && session.active) engine.syncNow();
+    ws.addEventListener("close", (e: CloseEvent) => {
+      // Cut off by the hub (revoked, removed, reset): sync now and learn why, as a nudge would.
+      // Any other close (a restart drops every socket at once; shedding) syncs after a fully
+      // jittered pause instead, like the reconnect: the hub nudges on reconnect if anything
+      // waits, so the whole fleet need not sync in the same second.
+      if (confirmed && session.active) {
+        if (e.code === PUSH_CLOSE.cutOff) engine.syncNow();
+        else syncSoon(engine, session);
+      }
       finish();
     });
   });
+}
+
+/** A sync within the next 5 s (full jitter), unless the session ends first. */
+function syncSoon(engine: SyncEngine, session: Session) {
+  const timer = setTimeout(() => session.active && engine.syncNow(), Math.random() * 5000);
+  void session.ended.then(() => clearTimeout(timer));
 }
 
 /**

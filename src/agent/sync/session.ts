@@ -28,7 +28,12 @@ export const jitter = (ms: number, spread = 0.1) => Math.round(ms * (1 - spread 
 export const afterRetryAfter = (retryAfterMs: number) => Math.round(retryAfterMs + Math.random() * Math.min(Math.max(retryAfterMs, 1000), 300_000));
 /** A 503/429 without a (valid) Retry-After: as long as the hub's own longest ask (push.ts). */
 export const BUSY_DEFAULT_MS = 60_000;
-export const backoff = (failures: number) => Math.round(Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10)) * (0.5 + Math.random() * 0.5));
+/**
+ * Exponential backoff with full jitter (1 s, 2 s, 4 s … 60 s windows, anywhere inside): a fleet
+ * that failed together (a hub restart) spreads over the whole window instead of returning in
+ * clumps at its upper half. At least 100 ms, so a loop never spins.
+ */
+export const backoff = (failures: number) => Math.round(Math.max(100, Math.random() * Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10))));
 
 /**
  * Says once per episode that the hub asked a channel to come back later (503/429 with its
