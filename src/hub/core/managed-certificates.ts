@@ -30,6 +30,7 @@ import {
   RenewNowPayloadSchema,
   TestTaskPayloadSchema,
   VerifySchema,
+  defaultVerifyHost,
   type Challenge,
   type DeploymentTask,
   type ManagedCertificateSpec,
@@ -120,6 +121,10 @@ async function checkDefinition(core: Pick<CoreDeps, "db">, inst: UsableInstance,
   const wildcard = d.domains.find((x) => x.startsWith("*."));
   if (wildcard && d.challenge.type !== "dns-01") {
     throw badRequest(`${wildcard}: a wildcard name can only be validated with a dns-01 challenge (the CA does not accept http-01 for wildcards)`, "challenge");
+  }
+  // No host means "the first domain that is not a wildcard" (what the agent checks): there must be one.
+  if (d.verify && !d.verify.host && !defaultVerifyHost(d.domains)) {
+    throw badRequest("verify.host: every domain is a wildcard: give the host to check", "verify.host");
   }
   const ca = await getCaAccount(core.db, d.caAccountId);
   if (!ca) throw badRequest(`no CA account with id ${d.caAccountId}`, "caAccountId");
