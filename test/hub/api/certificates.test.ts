@@ -307,6 +307,43 @@ describe("managed certificates", () => {
   });
 });
 
+describe("post-deploy verification without a host", () => {
+  test("needs a domain that is not a wildcard: all wildcards and no host is 400 naming verify.host, on create and on edit; a host or one plain domain is fine", async () => {
+    const agent = await addInstance(w, { group: "verify-g" });
+    const ca = await createCaAccount(w.admin);
+    const tsig = await call(w.admin, "POST", "/api/v1/credentials", { title: "verify tsig", type: "tsig", scope: "global", secret: { name: "k.", secret: "c2VjcmV0" } });
+    const dns = { type: "dns-01", provider: "rfc2136", server: "127.0.0.1:53", credentialId: tsig.body.id };
+    const wild = { instanceId: agent.instanceId, name: "wild", domains: ["*.example.com", "*.example.org"], caAccountId: ca.id, challenge: dns };
+    const before = (await call(w.admin, "GET", `/api/v1/managed-certificates?instanceId=${agent.instanceId}`)).body.length;
+
+    for (const verify of [{ port: 443 }, { host: "", port: 8443 }, { host: "   ", port: 443 }]) {
+      const r = await call(w.admin, "POST", "/api/v1/managed-certificates", { ...wild, verify });
+      expect({ verify, status: r.status }).toEqual({ verify, status: 400 });
+      expect(r.body).toEqual({ error: "verify.host: every domain is a wildcard: give the host to check", field: "verify.host" });
+    }
+    expect((await call(w.admin, "GET", `/api/v1/managed-certificates?instanceId=${agent.instanceId}`)).body.length).toBe(before);
+
+    // With a host named, or one domain the check can default to, it is accepted and kept as sent.
+    const named = await call(w.admin, "POST", "/api/v1/managed-certificates", { ...wild, verify: { host: "www.example.com", port: 443 } });
+    expect(named.status).toBe(201);
+    const mixed = await call(w.admin, "POST", "/api/v1/managed-certificates", { ...wild, name: "mixed", domains: ["*.example.com", "example.com"], verify: { port: 443 } });
+    expect(mixed.status).toBe(201);
+    expect((await call(w.admin, "GET", `/api/v1/managed-certificates/${mixed.body.id}`)).body.verify).toEqual({ host: "", port: 443 });
+
+    // An edit that leaves only wildcards (or drops the host) is refused the same way and changes nothing.
+    const dropPlain = await call(w.admin, "PUT", `/api/v1/managed-certificates/${mixed.body.id}`, { domains: ["*.example.com"] });
+    expect(dropPlain.status).toBe(400);
+    expect(dropPlain.body.field).toBe("verify.host");
+    const dropHost = await call(w.admin, "PUT", `/api/v1/managed-certificates/${named.body.id}`, { verify: { host: "", port: 443 } });
+    expect(dropHost.status).toBe(400);
+    expect(dropHost.body.error).toBe("verify.host: every domain is a wildcard: give the host to check");
+    expect((await call(w.admin, "GET", `/api/v1/managed-certificates/${mixed.body.id}`)).body).toMatchObject({ revision: 1, domains: ["*.example.com", "example.com"] });
+    expect((await call(w.admin, "GET", `/api/v1/managed-certificates/${named.body.id}`)).body).toMatchObject({ revision: 1, verify: { host: "www.example.com", port: 443 } });
+    // Without a check at all, wildcards alone are fine.
+    expect((await call(w.admin, "PUT", `/api/v1/managed-certificates/${named.body.id}`, { verify: null })).status).toBe(200);
+  });
+});
+
 describe("external managers", () => {
   test("before any report each client shows its configured state; the setting travels to the agent", async () => {
     const agent = await addInstance(w);
