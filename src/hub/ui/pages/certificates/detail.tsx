@@ -14,6 +14,7 @@ import { Csrf, Flash, StatusBadge, Time } from "../../components";
 import { INVALID, isoTime } from "../../format";
 import { Layout } from "../../layout";
 import { BASE, type Ctx } from "./common";
+import { serviceTaskText } from "./service-task";
 import { TASK_LABEL, TRIGGER_LABEL, type TaskType } from "./tasks";
 import { defaultVerifyHost } from "../../../../protocol/certificates";
 
@@ -49,7 +50,7 @@ function challengeText(ch: Record<string, unknown>): string {
   return `HTTP-01, the agent's listener on ${ch.address ?? "all addresses"} port ${ch.port ?? 80}`;
 }
 
-/** Where a task puts the certificate, in one line. */
+/** Where a task puts the certificate, or what it runs, in one line. */
 export function taskTarget(t: Record<string, unknown>): string {
   switch (t.type) {
     case "pem":
@@ -59,7 +60,7 @@ export function taskTarget(t: Record<string, unknown>): string {
     case "script":
       return `${t.command}${Array.isArray(t.args) && t.args.length ? ` ${t.args.join(" ")}` : ""}`;
     case "service":
-      return `${t.manager === "launchd" ? "launchctl kickstart -k" : "systemctl reload-or-restart"} ${t.name} (${t.action ?? "reload"})`;
+      return serviceTaskText(t);
     case "webhook":
       return `POST ${t.url}${t.secretCredentialId ? " (HMAC signed)" : ""}`;
     case "wait":

@@ -104,7 +104,7 @@ function taskOf(t: RawTask, i: number, errors: FieldErrors): DeploymentTask | un
     }
     case "service":
       // The service's unit/label is the task's name.
-      raw = { ...common, type: "service", manager: s("manager"), name: s("name"), action: s("action") || "reload" };
+      raw = { ...common, type: "service", manager: s("manager"), name: s("name"), action: s("action") || "reload", ...opt("config") };
       if (!s("name")) errors[`${p}name`] = "Enter the service (e.g. nginx.service).";
       break;
     case "webhook":
@@ -126,7 +126,7 @@ function taskOf(t: RawTask, i: number, errors: FieldErrors): DeploymentTask | un
 
 /** Wire-schema wording → what an admin can act on. */
 function friendly(field: string, message: string): string {
-  if (/must be an absolute path/.test(message)) return "Enter an absolute path (starting with /).";
+  if (/must be an absolute path/i.test(message)) return "Enter an absolute path (starting with /).";
   if (field.endsWith(".url")) return "Enter an http(s) URL.";
   if (/expected string, received undefined|Too small/i.test(message)) return "Required.";
   return message;

@@ -6,6 +6,7 @@
 // ("deployments.2.path"), so rule errors land next to their field.
 import { TASK_TRIGGERS } from "../../../../protocol/certificates";
 import { FieldError, type FieldErrors, type FormValues } from "../../components";
+import { directProblem, managerHint, managerLabel, SERVICE_ACTIONS, SERVICE_MANAGERS, servicePreset } from "./service-task";
 
 export const TASK_TYPES = ["pem", "pfx", "script", "service", "webhook", "wait"] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
@@ -64,8 +65,8 @@ export function applyTaskOp(op: string, values: FormValues, newType: string): Fo
     const fresh: RawTask = { type: newType, trigger: "success" };
     if (newType === "pfx") fresh.encoding = "modern";
     if (newType === "service") {
-      fresh.manager = "systemd";
-      fresh.action = "reload";
+      fresh.manager = SERVICE_MANAGERS[0];
+      fresh.action = SERVICE_ACTIONS[0];
     }
     if (newType === "wait") fresh.seconds = "10";
     return valuesWithTasks(values, [...tasks, fresh]);
@@ -181,30 +182,40 @@ function TypeFields(props: { i: number; t: RawTask; errors: FieldErrors; credent
           <Field {...p} name="timeoutSeconds" label="Timeout (seconds)" type="number" optional />
         </>
       );
-    case "service":
+    case "service": {
+      const name = (t.name ?? "").trim();
+      const preset = servicePreset(name);
+      const problem = directProblem(t.manager ?? "", name);
+      // The config file only means something to a preset (its config test and direct reload):
+      // shown for a preset, a task not named yet, or one that already has a config.
+      const showConfig = !!preset || !name || !!(t.config ?? "").trim();
       return (
-        <div class="form-row">
-          <Select
-            {...p}
-            name="manager"
-            label="Service manager"
-            options={[
-              ["systemd", "systemd (systemctl reload-or-restart)"],
-              ["launchd", "launchd (launchctl kickstart -k)"],
-            ]}
-          />
-          <Field {...p} name="name" label="Service (unit or label)" placeholder="nginx.service" hint="This is also the task's name." />
-          <Select
-            {...p}
-            name="action"
-            label="Action"
-            options={[
-              ["reload", "reload"],
-              ["restart", "restart"],
-            ]}
-          />
-        </div>
+        <>
+          <div class="form-row">
+            <Select {...p} name="manager" label="Service manager" options={SERVICE_MANAGERS.map((m) => [m, managerLabel(m)])} hint={managerHint()} />
+            <Field
+              {...p}
+              name="name"
+              label="Service (unit or label)"
+              placeholder="nginx.service"
+              hint="This is also the task's name. nginx, apache2/httpd, haproxy and postfix are presets: their config test runs first, and a failing test stops the reload."
+            />
+            <Select {...p} name="action" label="Action" options={SERVICE_ACTIONS.map((a) => [a, a])} />
+          </div>
+          {problem ? <p class="hint task-warning">{problem}</p> : null}
+          {showConfig ? (
+            <Field
+              {...p}
+              name="config"
+              label={preset ? `${preset} config file` : "Server config file"}
+              placeholder={preset === "postfix" ? "/etc/postfix-out (a config directory)" : "/etc/nginx/nginx.conf"}
+              optional
+              hint="Only when the server does not use its default one (postfix: its config directory). The config test uses it, and so does the direct reload."
+            />
+          ) : null}
+        </>
       );
+    }
     case "webhook":
       return (
         <>
