@@ -107,6 +107,7 @@ describe("service tasks", () => {
       { type: "service", manager: "direct", name: "haproxy" },
       { type: "service", manager: "direct", name: "postfix", config: "/etc/postfix-out" },
       { type: "service", manager: "direct", name: "myapp" },
+      { type: "service", manager: "systemd", name: "myapp.service", action: "restart", config: "/etc/myapp.conf" },
     ]);
     const html = await page(w.admin, `/certificates/${id}`);
     expect(taskRow(html, 0)).toContain(
@@ -123,6 +124,7 @@ describe("service tasks", () => {
     expect(taskRow(html, 5)).toContain("haproxy config test: haproxy -c -f /etc/haproxy/haproxy.cfg → SIGUSR2 to the haproxy master");
     expect(taskRow(html, 6)).toContain("postfix config test: postconf -c /etc/postfix-out -h mail_version, then postfix -c /etc/postfix-out check → postfix -c /etc/postfix-out reload · config file /etc/postfix-out");
     expect(taskRow(html, 7)).toContain('manager "direct" reloads only nginx, apache, haproxy and postfix; "myapp" is none of them, so this task will fail');
+    expect(taskRow(html, 8)).toContain("systemctl restart myapp.service → systemctl is-active myapp.service · config file /etc/myapp.conf (not used: only the nginx, apache, haproxy and postfix presets read it)");
   });
 
   test("the editor offers every manager of the wire schema with when it applies, and the config file for presets", async () => {

@@ -60,6 +60,7 @@ export function serviceTaskText(t: Record<string, unknown>): string {
   } else {
     steps.push(`${manager} ${action} ${name}`);
   }
-  const note = config ? ` · config file ${config}${manager === "direct" ? "" : " (for the config test; the service manager starts the server with its own arguments)"}` : "";
+  const use = !test ? " (not used: only the nginx, apache, haproxy and postfix presets read it)" : manager === "direct" ? "" : " (for the config test; the service manager starts the server with its own arguments)";
+  const note = config ? ` · config file ${config}${use}` : "";
   return `${steps.join(" → ")}${note}`;
 }

@@ -136,6 +136,14 @@ function credentialOptions(list: CredentialChoice[], types: string[], none?: str
   return out;
 }
 
+/** A config file path of the preset's kind, as the placeholder (postfix takes a directory). */
+const CONFIG_EXAMPLE: Record<string, string> = {
+  nginx: "/etc/nginx/nginx.conf",
+  apache: "/etc/apache2/apache2.conf",
+  haproxy: "/etc/haproxy/haproxy.cfg",
+  postfix: "/etc/postfix-out (a config directory)",
+};
+
 function TypeFields(props: { i: number; t: RawTask; errors: FieldErrors; credentials: CredentialChoice[] }) {
   const { i, t, errors } = props;
   const p = { i, t, errors };
@@ -202,15 +210,19 @@ function TypeFields(props: { i: number; t: RawTask; errors: FieldErrors; credent
             />
             <Select {...p} name="action" label="Action" options={SERVICE_ACTIONS.map((a) => [a, a])} />
           </div>
-          {problem ? <p class="hint task-warning">{problem}</p> : null}
+          {problem ? <p class="alert warning task-warning">{problem}</p> : null}
           {showConfig ? (
             <Field
               {...p}
               name="config"
               label={preset ? `${preset} config file` : "Server config file"}
-              placeholder={preset === "postfix" ? "/etc/postfix-out (a config directory)" : "/etc/nginx/nginx.conf"}
+              placeholder={CONFIG_EXAMPLE[preset ?? ""] ?? CONFIG_EXAMPLE.nginx}
               optional
-              hint="Only when the server does not use its default one (postfix: its config directory). The config test uses it, and so does the direct reload."
+              hint={
+                preset || !name
+                  ? "Only when the server does not use its default one (postfix: its config directory). The config test uses it, and so does the direct reload."
+                  : `Not used: "${name}" is none of the presets (nginx, apache2/httpd, haproxy, postfix), so no config test runs. Leave it empty.`
+              }
             />
           ) : null}
         </>
