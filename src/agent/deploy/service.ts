@@ -14,92 +14,19 @@
 // All commands via execFile (no shell), each with a timeout, looked up on PATH.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { ServiceTaskSchema } from "../../protocol/certificates";
+import { directReloadCommands, HAPROXY_DEFAULT_CONFIGS, presetFor, presetName, serviceCommands } from "../../protocol/service-presets";
 import type { z } from "zod";
 import { runCommand, type CommandResult } from "./script";
 import { TaskError, type TaskOutput, type TaskRun } from "./types";
 
 type ServiceTask = z.infer<typeof ServiceTaskSchema>;
-type PresetName = "nginx" | "apache" | "haproxy" | "postfix";
-
 const COMMAND_TIMEOUT_MS = 60_000;
 /** Where Debian's haproxy unit and init script keep the master's pid. */
 const HAPROXY_DEFAULT_PIDFILE = "/run/haproxy.pid";
 
-export interface ConfigTest {
-  preset: PresetName;
-  /**
-   * The test, as steps run in order; each step lists alternatives of which the first found on
-   * PATH runs. (postfix: `postconf` first, because `postfix check` prints nothing when its
-   * output is not a terminal, while postconf names the broken main.cf line.)
-   */
-  steps: string[][][];
-}
-
-/** The preset a unit/label name stands for: "nginx", "nginx.service", "homebrew.mxcl.nginx" … */
-export function presetName(name: string): PresetName | null {
-  const base = name.replace(/\.service$/, "").replace(/@.*$/, "").split(".").pop()!.toLowerCase();
-  switch (base) {
-    case "nginx":
-      return "nginx";
-    case "apache2":
-    case "apache":
-    case "httpd":
-      return "apache";
-    case "haproxy":
-      return "haproxy";
-    case "postfix":
-      return "postfix";
-    default:
-      return null;
-  }
-}
-
-/** The preset's config test for a unit/label name (and the server's config, if not the default). */
-export function presetFor(name: string, config?: string): ConfigTest | null {
-  const preset = presetName(name);
-  if (!preset) return null;
-  let steps: string[][][];
-  switch (preset) {
-    case "nginx":
-      steps = [[["nginx", ...(config ? ["-c", config] : []), "-t"]]];
-      break;
-    case "apache":
-      steps = [config ? ["apachectl", "apache2ctl", "httpd"].map((c) => [c, "-f", config, "-t"]) : [["apachectl", "configtest"], ["apache2ctl", "configtest"], ["httpd", "-t"]]];
-      break;
-    case "haproxy":
-      steps = [config ? [["haproxy", "-c", "-f", config]] : [["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], ["haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]]];
-      break;
-    case "postfix": {
-      const c = config ? ["-c", config] : [];
-      steps = [[["postconf", ...c, "-h", "mail_version"]], [["postfix", ...c, "check"]]];
-      break;
-    }
-  }
-  return { preset, steps };
-}
-
-/** The direct reload of a preset (manager "direct"), as alternatives; haproxy is signalled instead. */
-export function directReloadCommands(preset: PresetName, action: "reload" | "restart", config?: string): string[][] {
-  switch (preset) {
-    case "nginx":
-      return [["nginx", ...(config ? ["-c", config] : []), "-s", "reload"]];
-    case "apache":
-      return ["apachectl", "apache2ctl", "httpd"].map((c) => [c, ...(config ? ["-f", config] : []), "-k", action === "restart" ? "restart" : "graceful"]);
-    case "postfix":
-      return [["postfix", ...(config ? ["-c", config] : []), "reload"]];
-    case "haproxy":
-      return [];
-  }
-}
-
-/** The reload/restart command lines for a systemd/launchd task, in order (without the preset's config test). */
-export function serviceCommands(task: Pick<ServiceTask, "manager" | "name" | "action">): string[][] {
-  const action = task.action ?? "reload";
-  if (task.manager === "systemd") {
-    return [["systemctl", action === "restart" ? "restart" : "reload-or-restart", task.name], ["systemctl", "is-active", task.name]];
-  }
-  const target = task.name.includes("/") ? task.name : `system/${task.name}`;
-  return action === "restart" ? [["launchctl", "kickstart", "-k", target]] : [["launchctl", "kill", "SIGHUP", target]];
+/** haproxy's default config: Debian's, then the one of source builds and the Docker image. */
+function haproxyDefaultConfig(): string | undefined {
+  return HAPROXY_DEFAULT_CONFIGS.find((path) => existsSync(path));
 }
 
 export async function runServiceTask(task: ServiceTask, run: TaskRun, env: Record<string, string | undefined> = process.env): Promise<TaskOutput> {
@@ -115,7 +42,9 @@ export async function runServiceTask(task: ServiceTask, run: TaskRun, env: Recor
   };
   const pick = (alternatives: string[][]) => alternatives.find((c) => which(c[0], env.PATH)) ?? alternatives[0];
 
-  const test = presetFor(task.name, task.config);
+  // haproxy has two usual config places; the one that exists is tested and read for its pidfile.
+  const config = task.config ?? (presetName(task.name) === "haproxy" ? haproxyDefaultConfig() : undefined);
+  const test = presetFor(task.name, config);
   if (task.manager === "direct" && !test) {
     throw new TaskError(`manager "direct" reloads only the nginx, apache, haproxy and postfix presets; "${task.name}" is none of them (use systemd or launchd, or a script task)`);
   }
@@ -133,9 +62,9 @@ export async function runServiceTask(task: ServiceTask, run: TaskRun, env: Recor
     const preset = test!.preset;
     let how: string;
     if (preset === "haproxy") {
-      how = signalHaproxy(task.config, log);
+      how = signalHaproxy(config, log);
     } else {
-      const argv = pick(directReloadCommands(preset, action, task.config));
+      const argv = pick(directReloadCommands(preset, action, config));
       const r = await exec(argv);
       if (r.code !== 0) throw new TaskError(`${argv.join(" ")} exited ${r.code ?? r.signal}: ${errorLines(r.output)}`, log.join("\n"));
       how = argv.join(" ");

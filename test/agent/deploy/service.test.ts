@@ -11,7 +11,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { checkServed, runDeployments } from "../../../src/agent/deploy";
-import { presetFor, runServiceTask, serviceCommands } from "../../../src/agent/deploy/service";
+import { runServiceTask } from "../../../src/agent/deploy/service";
+import { presetFor, serviceCommands } from "../../../src/protocol/service-presets";
 import type { DeploymentTask } from "../../../src/protocol/certificates";
 import { freePort, tempDir } from "../../helpers";
 import { context, issue, makeCa } from "./fixtures";

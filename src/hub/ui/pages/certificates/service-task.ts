@@ -4,7 +4,10 @@
 // agent runs: the preset's config test, then systemctl / launchctl / the server's own reload.
 import type { z } from "zod";
 import { ServiceTaskSchema } from "../../../../protocol/certificates";
-import { directReloadCommands, presetFor, presetName, serviceCommands } from "../../../../agent/deploy/service";
+import { directReloadCommands, presetFor, presetName, serviceCommands, SERVICE_PRESETS } from "../../../../protocol/service-presets";
+
+/** "nginx, apache, haproxy and postfix", from the preset list. */
+const PRESETS_TEXT = `${SERVICE_PRESETS.slice(0, -1).join(", ")} and ${SERVICE_PRESETS[SERVICE_PRESETS.length - 1]}`;
 
 type ServiceTask = z.infer<typeof ServiceTaskSchema>;
 export type ServiceManager = ServiceTask["manager"];
@@ -16,7 +19,7 @@ export const SERVICE_ACTIONS: readonly ServiceTask["action"][] = ServiceTaskSche
 export const MANAGER_TEXT: Record<ServiceManager, { label: string; when: string }> = {
   systemd: { label: "systemd (systemctl)", when: "Linux hosts running systemd" },
   launchd: { label: "launchd (launchctl)", when: "macOS" },
-  direct: { label: "direct (the server's own reload)", when: "no service manager (a container, a server started by hand): nginx, apache, haproxy and postfix only" },
+  direct: { label: "direct (the server's own reload)", when: `no service manager (a container, a server started by hand): ${PRESETS_TEXT} only` },
 };
 
 export const managerLabel = (m: string) => MANAGER_TEXT[m as ServiceManager]?.label ?? m;
@@ -28,7 +31,7 @@ export const servicePreset = (name: string): string | null => (name ? presetName
 /** Why a direct task cannot work, or null when it can (or is not direct). */
 export function directProblem(manager: string, name: string): string | null {
   if (manager !== "direct" || !name || presetName(name)) return null;
-  return `manager "direct" reloads only nginx, apache, haproxy and postfix; "${name}" is none of them, so this task will fail on the agent (use systemd or launchd, or a script task)`;
+  return `manager "direct" reloads only ${PRESETS_TEXT}; "${name}" is none of them, so this task will fail on the agent (use systemd or launchd, or a script task)`;
 }
 
 /**
@@ -60,7 +63,7 @@ export function serviceTaskText(t: Record<string, unknown>): string {
   } else {
     steps.push(`${manager} ${action} ${name}`);
   }
-  const use = !test ? " (not used: only the nginx, apache, haproxy and postfix presets read it)" : manager === "direct" ? "" : " (for the config test; the service manager starts the server with its own arguments)";
+  const use = !test ? ` (not used: only the ${PRESETS_TEXT} presets read it)` : manager === "direct" ? "" : " (for the config test; the service manager starts the server with its own arguments)";
   const note = config ? ` · config file ${config}${use}` : "";
   return `${steps.join(" → ")}${note}`;
 }
