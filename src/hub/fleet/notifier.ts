@@ -129,7 +129,7 @@ export class Notifier {
   }
 
   notify(instanceId: string) {
-    for (const h of this.list(instanceId)) {
+    for (const h of [...this.list(instanceId)]) {
       if (isWait(h)) h(true);
       else this.hooks.nudge(h);
     }

@@ -54,6 +54,26 @@ describe("notifier", () => {
     expect(released).toEqual([s2]);
   });
 
+  test("a nudge wakes every connection the identity holds (two clones' waits, or a wait beside a socket)", async () => {
+    // Two agents sharing one identity (a cloned VM) each hold a wait; a reset-identity nudge
+    // must reach both. (It once reached only the first: the second was skipped while the first
+    // removed itself from the list being walked.)
+    const n = new Notifier();
+    const nudged: object[] = [];
+    n.setSocketHooks({ nudge: (s) => nudged.push(s), release() {} });
+    let woke = false;
+    const waits = [n.wait("inst_a", () => woke, 60_000), n.wait("inst_a", () => woke, 60_000)];
+    woke = true;
+    n.notify("inst_a");
+    expect(await Promise.all(waits)).toEqual([true, true]);
+    const socket = {};
+    const wait = n.wait("inst_b", () => woke, 60_000);
+    n.subscribe("inst_b", socket);
+    n.notify("inst_b");
+    expect(await wait).toBe(true);
+    expect(nudged).toEqual([socket]);
+  });
+
   test("releaseOldest ends the longest-held waits first and counts them", async () => {
     const n = new Notifier();
     const order: string[] = [];
