@@ -12,6 +12,7 @@ import type { HubConfig } from "./config";
 import type { HubDeps } from "./context";
 import { loadOrCreateEncryptionKey } from "./encryption-key";
 import { createFleetService } from "./fleet";
+import { allowDeferred, finishDeferred } from "./agent-api/deferred";
 import { pushSocketHandlers } from "./agent-api/push";
 import { startMemorySettler, type MemorySettler } from "./fleet/settle";
 import { Metrics } from "./metrics";
@@ -60,7 +61,12 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
       hostname: config.listen.hostname,
       port: config.listen.port,
       // While shedding, every answer closes its connection so descriptors come back at once.
-      fetch: (req, srv) => (guard!.pressure === "normal" ? app.fetch(req, srv) : Promise.resolve(app.fetch(req, srv)).then(withConnectionClose)),
+      // A held wait answers later, outside the middleware chain (agent-api/deferred.ts).
+      fetch: (req, srv) => {
+        allowDeferred(req);
+        const res = Promise.resolve(app.fetch(req, srv)).then((r) => finishDeferred(req, r));
+        return guard!.pressure === "normal" ? res : res.then(withConnectionClose);
+      },
       tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
       // Short for everyone: an idle keep-alive (or a request that never finishes) holds a
       // descriptor. An authenticated agent wait extends its own connection (agent-api/wait.ts).

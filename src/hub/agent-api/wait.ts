@@ -9,7 +9,9 @@
 // connections, waits and WebSockets together (fleet/notifier.ts).
 import { WaitRequestSchema, type WaitResponse } from "../../protocol";
 import { IDLE_TIMEOUT_SECONDS } from "../descriptors";
-import { shouldWake } from "../fleet/waiting";
+import type { FleetService } from "../fleet";
+import { shouldWake, type AgentHas } from "../fleet/waiting";
+import { deferJson } from "./deferred";
 import { bunServer, fail, readJson, type Ctx } from "./util";
 import { authenticate } from "./verify";
 
@@ -34,21 +36,29 @@ export async function handleWait(c: Ctx) {
     return fail(c, 429, "this instance already holds its push connections", "rate-limited", { "Retry-After": "60" });
   }
   const seconds = Math.min(body.value.timeoutSeconds ?? DEFAULT_WAIT_SECONDS, 55);
-  const server = bunServer(c);
+  return deferJson(c.req.raw, holdWait(fleet, id, { cursor, settingsVersion }, seconds, c.req.raw, bunServer(c)));
+}
+
+/**
+ * The held part of a wait, outside the request's middleware chain (deferred.ts). A plain
+ * function on purpose: closures made inside the async handler would keep its whole scope
+ * (the request context, the parsed body, the authentication) alive for the entire wait.
+ */
+function holdWait(fleet: FleetService, id: string, has: AgentHas, seconds: number, req: Request, server: ReturnType<typeof bunServer>): Promise<WaitResponse> {
   // The server closes connections idle longer than IDLE_TIMEOUT_SECONDS; this one may idle
   // for the whole wait. Set back afterwards: the allowance lasts past the response otherwise.
   try {
-    server?.timeout?.(c.req.raw, seconds + 10);
+    server?.timeout?.(req, seconds + 10);
   } catch {}
-
   const ready = () => {
     const inst = fleet.peekInstance(id);
     if (!inst) return true; // removed, or reloaded after a change: let the agent sync
-    return shouldWake(inst, { cursor, settingsVersion }, inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined);
+    return shouldWake(inst, has, inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined);
   };
-  const nudge = await fleet.waitFor(id, ready, seconds * 1000, c.req.raw.signal);
-  try {
-    server?.timeout?.(c.req.raw, IDLE_TIMEOUT_SECONDS + 5);
-  } catch {}
-  return c.json({ nudge } satisfies WaitResponse);
+  return fleet.waitFor(id, ready, seconds * 1000, req.signal).then((nudge) => {
+    try {
+      server?.timeout?.(req, IDLE_TIMEOUT_SECONDS + 5);
+    } catch {}
+    return { nudge };
+  });
 }
