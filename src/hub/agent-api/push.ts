@@ -1,8 +1,8 @@
 // GET /api/agent/v1/push — the WebSocket push channel (protocol/push.ts). Cheaper to hold than
-// the /wait long-poll: no re-request every 50 s, and ~4 KiB of hub RSS per held agent at 10k
-// (the runtime's own socket ~2 KiB, the instance's cache entry ~0.7 KiB) instead of ~26 KiB
-// (a pending request holds its whole middleware chain); only the runtime's pings flow while
-// nothing happens. The long-poll stays as the fallback for proxies that break upgrades.
+// the /wait long-poll: no re-request every 50 s, and ~3.8 KiB of hub RSS per held agent at 10k
+// (the runtime's own socket ~2 KiB, the instance's cache entry ~0.4 KiB) instead of ~12 KiB
+// (a pending request, its timer and the re-polls' garbage); only the runtime's pings flow
+// while nothing happens. The long-poll stays as the fallback for proxies that break upgrades.
 // Same admission as /wait: a signed upgrade (sequence ignored, as it carries no data), at most
 // MAX_WAITERS_PER_INSTANCE push connections per identity, waits and sockets together (a socket
 // replaces the identity's oldest wait; beyond two sockets: 429), 503 + Retry-After while

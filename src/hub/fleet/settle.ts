@@ -3,7 +3,8 @@
 // signature check, database rows); once the burst is over the garbage is dead but sits in pages
 // the allocators keep: JavaScriptCore collects it only when it next needs room, and glibc's
 // malloc keeps freed pages inside its arena. Measured with 10,000 WebSockets opened in one
-// burst: ~4.3 KiB of hub RSS per held agent without, ~3.7 with, for one pause of ~60 ms.
+// burst: ~4.3 KiB of hub RSS per held agent without, ~3.8 with, for one pause of 30-90 ms
+// (~100 ms at 15,000).
 // Only sockets count: a held socket makes no more garbage, so what is given back stays given
 // back, whereas waits re-poll (garbage at a steady rate) and a full collection with 10,000
 // waits pending paused the hub for ~360 ms. It runs at most once a minute, only after at least
