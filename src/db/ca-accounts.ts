@@ -2,7 +2,8 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { HubDb } from "./client";
 import { exactScope, forInstance } from "./scopes";
-import { caAccounts, managedCertificates } from "./schema";
+import type { HubTx } from "./credentials";
+import { caAccounts, instances, managedCertificates } from "./schema";
 
 export type CaAccountRow = typeof caAccounts.$inferSelect;
 
@@ -20,7 +21,7 @@ export async function deleteCaAccountRow(db: HubDb, id: string) {
   return rows.length > 0;
 }
 
-export async function getCaAccount(db: HubDb, id: string): Promise<CaAccountRow | undefined> {
+export async function getCaAccount(db: HubTx, id: string): Promise<CaAccountRow | undefined> {
   const [row] = await db.select().from(caAccounts).where(eq(caAccounts.id, id));
   return row;
 }
@@ -49,4 +50,24 @@ export function certificatesUsingCaAccount(db: HubDb, id: string) {
 export async function instancesUsingCaAccount(db: HubDb, id: string): Promise<string[]> {
   const rows = await db.selectDistinct({ id: managedCertificates.instanceId }).from(managedCertificates).where(eq(managedCertificates.caAccountId, id));
   return rows.map((r) => r.id);
+}
+
+/** Certificates using this CA account, with their instance's hostname and group (scope-move check). */
+export function caAccountReferences(tx: HubTx, id: string) {
+  return tx
+    .select({ id: managedCertificates.id, name: managedCertificates.name, instanceId: managedCertificates.instanceId, hostname: instances.hostname, groupName: instances.groupName })
+    .from(managedCertificates)
+    .innerJoin(instances, eq(instances.id, managedCertificates.instanceId))
+    .where(eq(managedCertificates.caAccountId, id))
+    .orderBy(asc(managedCertificates.name), asc(managedCertificates.id));
+}
+
+/** Moves a CA account to another scope, only if it is still at the scope the caller read. */
+export async function moveCaAccountRow(tx: HubTx, id: string, from: Pick<CaAccountRow, "scope" | "scopeId">, to: Pick<CaAccountRow, "scope" | "scopeId"> & Partial<Omit<CaAccountRow, "id" | "createdAt">>): Promise<boolean> {
+  const rows = await tx
+    .update(caAccounts)
+    .set({ ...to, updatedAt: Date.now() })
+    .where(and(eq(caAccounts.id, id), eq(caAccounts.scope, from.scope), eq(caAccounts.scopeId, from.scopeId)))
+    .returning({ id: caAccounts.id });
+  return rows.length > 0;
 }

@@ -1,24 +1,28 @@
 // ACME CA accounts: title, directory URL (presets or any https URL, e.g. a private step-ca),
 // contact email, optional extra trusted roots for the CA's HTTPS endpoint, and an optional
 // External Account Binding kept as a stored credential of type "eab". Each agent creates and
-// registers its own account key; the hub only describes the account.
+// registers its own account key; the hub only describes the account. An account can move to
+// another scope (PATCH scope/scopeId) with its EAB credential, unless a certificate using it
+// would no longer be in its scope.
 import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { audit, type Actor } from "../../db/audit";
 import { accountRegistrationsOf } from "../../db/agent-reports";
 import {
+  caAccountReferences,
   certificatesUsingCaAccount,
   deleteCaAccountRow,
+  moveCaAccountRow,
   getCaAccount,
   insertCaAccount,
   listCaAccounts,
   updateCaAccount,
   type CaAccountRow,
 } from "../../db/ca-accounts";
-import { deleteCredentialRow, getCredentialMeta, updateCredential } from "../../db/credentials";
+import { credentialReferences, deleteCredentialRow, getCredentialMeta, moveCredentialRow, sealedCredentialRow, updateCredential } from "../../db/credentials";
 import { newId } from "../../lib/ids";
 import { CredentialSecretSchemas } from "../../protocol/certificates";
-import { sealSecret, storeNew } from "./credentials";
+import { referencesOf, refuseStranding, requestedScope, resealFor, sealSecret, storeNew, type Reference } from "./credentials";
 import type { CoreDeps } from "./deps";
 import { badRequest, conflict, notFound } from "./errors";
 import { fleetTarget, resolveScope, scopeKey, ScopeInputSchema, scopeView, type InstanceScopeFacts, type Scope } from "./scope";
@@ -70,6 +74,10 @@ export const UpdateCaAccountSchema = z
   })
   .strict();
 export type UpdateCaAccountInput = z.infer<typeof UpdateCaAccountSchema>;
+
+/** PATCH: the fields of an update, plus a move to another scope ("scope", "scopeId"). */
+export const PatchCaAccountSchema = UpdateCaAccountSchema.extend(ScopeInputSchema.partial().shape).strict();
+export type PatchCaAccountInput = z.infer<typeof PatchCaAccountSchema>;
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -149,9 +157,17 @@ export async function createCaAccount(core: CoreDeps, actor: Actor, input: Creat
   return caAccountView(row);
 }
 
-export async function updateCaAccountRule(core: CoreDeps, actor: Actor, id: string, input: UpdateCaAccountInput) {
+export async function updateCaAccountRule(core: CoreDeps, actor: Actor, id: string, input: PatchCaAccountInput) {
   const a = await getCaAccount(core.db, id);
   if (!a) throw notFound(`no CA account with id ${id}`);
+  const { scope: _s, scopeId: _i, ...fields } = input;
+  const target = await requestedScope(core, input);
+  if (target && scopeKey(target) !== scopeKey(a)) {
+    // The move first (it may be refused: then nothing changed), then the other fields.
+    await moveCaAccount(core, actor, a, target);
+    if (!Object.keys(fields).length) return caAccountView((await getCaAccount(core.db, id))!);
+    return updateCaAccountRule(core, actor, id, fields);
+  }
   const patch: Partial<CaAccountRow> = {};
   if (input.title !== undefined) patch.title = input.title;
   if (input.directoryUrl !== undefined) patch.directoryUrl = checkDirectoryUrl(input.directoryUrl);
@@ -174,6 +190,42 @@ export async function updateCaAccountRule(core: CoreDeps, actor: Actor, id: stri
   await audit(core.db, actor, "ca-account.update", { type: "ca-account", id }, { fields: Object.keys(input) });
   await affected(core, a);
   return caAccountView((await getCaAccount(core.db, id))!);
+}
+
+/**
+ * Moves a CA account and its EAB credential (same scope, re-sealed for it) to `target`, in one
+ * transaction with the check that every certificate using either stays in scope.
+ */
+async function moveCaAccount(core: CoreDeps, actor: Actor, a: CaAccountRow, target: Scope) {
+  const from: Scope = { scope: a.scope, scopeId: a.scopeId };
+  await core.db.transaction(async (tx) => {
+    const now = await getCaAccountIn(tx, a.id);
+    if (scopeKey(now) !== scopeKey(from)) throw conflict(`CA account "${a.title}" was just moved by someone else: reload and try again`, "scope");
+    const refs: Reference[] = (await caAccountReferences(tx, a.id)).map((c) => ({ kind: "certificate", id: c.id, name: c.name, instance: { id: c.instanceId, hostname: c.hostname, groupName: c.groupName } }));
+    const eab = now.eabCredentialId ? await sealedCredentialRow(tx, now.eabCredentialId) : undefined;
+    // Anything else naming its EAB credential (not made through the rules) must stay in scope too.
+    if (eab) refs.push(...referencesOf(await credentialReferences(tx, eab.id)).filter((r) => r.kind === "certificate"));
+    refuseStranding(`CA account "${a.title}"`, target, refs);
+    if (!(await moveCaAccountRow(tx, a.id, from, target))) throw conflict(`CA account "${a.title}" changed while it was being moved: try again`, "scope");
+    if (eab && !(await moveCredentialRow(tx, eab.id, eab, { ...target, ciphertext: resealFor(core.secretKey, eab, target) }))) {
+      throw conflict(`the External Account Binding of CA account "${a.title}" changed while it was being moved: try again`, "scope");
+    }
+  });
+  await audit(core.db, actor, "ca-account.move", { type: "ca-account", id: a.id }, { title: a.title, from: scopeView(from), to: scopeView(target), eab: !!a.eabCredentialId });
+  // The account leaves the configs of the old scope's instances and joins the new scope's:
+  // both parts are dropped first (here and in other hub processes), then both sets bumped.
+  const scopes = [scopeKey(from), scopeKey(target)];
+  if (from.scope === "global" || target.scope === "global") await core.fleet.settingsChanged("all", { scopes });
+  else {
+    await core.fleet.settingsChanged(fleetTarget(from), { scopes });
+    await core.fleet.settingsChanged(fleetTarget(target));
+  }
+}
+
+async function getCaAccountIn(tx: Parameters<typeof caAccountReferences>[0], id: string): Promise<CaAccountRow> {
+  const row = await getCaAccount(tx, id);
+  if (!row) throw notFound(`no CA account with id ${id}`);
+  return row;
 }
 
 export async function deleteCaAccount(core: CoreDeps, actor: Actor, id: string) {

@@ -1,0 +1,226 @@
+// Moving a stored credential or a CA account to another scope (PATCH "scope"/"scopeId") over
+// HTTP against an in-process hub with signing fake agents: the secret stays usable (the next
+// config of the instance using it carries the same decrypted value), the ciphertext is re-sealed
+// for the new scope, a move that would strand a certificate is refused naming it and changes
+// nothing (row, ciphertext, config versions), and each move is audited.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sealedCredentials } from "../../../src/db/credentials";
+import { instancesByIds } from "../../../src/db/instances";
+import { AeadError, open } from "../../../src/lib/aead";
+import { credentialAad } from "../../../src/hub/core/credentials";
+import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../core/fixtures";
+
+let w: World;
+beforeAll(async () => {
+  w = await startWorld();
+});
+afterAll(() => w.hub.stop());
+
+const marker = Math.random().toString(36).slice(2, 10);
+
+async function sealedRow(id: string) {
+  const [row] = await sealedCredentials(w.hub.deps.db, [id]);
+  return row!;
+}
+
+async function versions(ids: string[]): Promise<Record<string, number>> {
+  return Object.fromEntries((await instancesByIds(w.hub.deps.db, ids)).map((i) => [i.id, i.settingsVersion]));
+}
+
+async function auditRows(action: string, targetId: string) {
+  const r = await call(w.admin, "GET", "/api/v1/audit?limit=200");
+  expect(r.status).toBe(200);
+  return (r.body as any[]).filter((a) => a.action === action && a.targetId === targetId);
+}
+
+const tsigSecret = (s: string) => ({ name: "move-key.", algorithm: "hmac-sha256", secret: s });
+
+async function certUsing(instanceId: string, name: string, caAccountId: string, credentialId: string) {
+  const r = await call(w.admin, "POST", "/api/v1/managed-certificates", {
+    instanceId,
+    name,
+    domains: [`${name}.example.com`],
+    caAccountId,
+    challenge: { type: "dns-01", provider: "rfc2136", server: "127.0.0.1:5353", credentialId },
+  });
+  expect(r.status).toBe(201);
+  return r.body as { id: string };
+}
+
+describe("moving a stored credential to another scope", () => {
+  test("instance → group → global: the instance using it gets the same decrypted secret each time; re-sealed, audited", async () => {
+    const a = await addInstance(w, { group: "mv-web", hostname: "mv-web-01" });
+    const other = await addInstance(w, { group: "mv-db" });
+    const secret = `MoveTsig${marker}Aa`;
+    const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "web TSIG", type: "tsig", scope: "instance", scopeId: a.instanceId, secret: tsigSecret(secret) });
+    expect(cred.status).toBe(201);
+    const ca = await createCaAccount(w.admin);
+    await certUsing(a.instanceId, "mv-www", ca.id, cred.body.id);
+    const first = await syncConfig(a);
+    expect(first!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(secret) }]);
+    await syncConfig(other);
+
+    const sealedBefore = await sealedRow(cred.body.id);
+    const toGroup = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "group", scopeId: "mv-web" });
+    expect(toGroup.status).toBe(200);
+    expect(toGroup.body).toMatchObject({ id: cred.body.id, title: "web TSIG", type: "tsig", scope: "group", scopeId: "mv-web" });
+    expect(toGroup.body.secret).toBeUndefined();
+    expect(JSON.stringify(toGroup.body)).not.toContain(secret);
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${cred.body.id}`)).body).toMatchObject({ scope: "group", scopeId: "mv-web" });
+
+    // Re-sealed for the new scope: the old associated data no longer opens it, the new one does.
+    const sealedGroup = await sealedRow(cred.body.id);
+    expect(sealedGroup.ciphertext).not.toBe(sealedBefore.ciphertext);
+    const key = w.hub.deps.secretKey;
+    expect(() => open(key, sealedGroup.ciphertext, credentialAad({ id: cred.body.id, scope: "instance", scopeId: a.instanceId }))).toThrow(AeadError);
+    expect(JSON.parse(open(key, sealedGroup.ciphertext, credentialAad({ id: cred.body.id, scope: "group", scopeId: "mv-web" })))).toEqual(tsigSecret(secret));
+
+    // The instance using it receives a new config with the same secret.
+    const afterGroup = await syncConfig(a);
+    expect(afterGroup).not.toBeNull();
+    expect(afterGroup!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(secret) }]);
+    // It is now listed for the group's instances too, not for another group's.
+    const listedFor = async (id: string) => (await call(w.admin, "GET", `/api/v1/credentials?instanceId=${id}`)).body.map((c: any) => c.id);
+    expect(await listedFor(other.instanceId)).not.toContain(cred.body.id);
+
+    const toGlobal = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "global" });
+    expect(toGlobal.status).toBe(200);
+    expect(toGlobal.body.scope).toBe("global");
+    expect(toGlobal.body.scopeId).toBeUndefined();
+    const sealedGlobal = await sealedRow(cred.body.id);
+    expect(() => open(key, sealedGlobal.ciphertext, credentialAad({ id: cred.body.id, scope: "group", scopeId: "mv-web" }))).toThrow(AeadError);
+    const afterGlobal = await syncConfig(a);
+    expect(afterGlobal!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(secret) }]);
+    expect(await listedFor(other.instanceId)).toContain(cred.body.id);
+    // An instance that does not use it is not sent anything (its config did not change).
+    expect(await syncConfig(other)).toBeNull();
+
+    // Removing the instance it came from no longer takes it along (it is not instance-scoped).
+    expect((await call(w.admin, "DELETE", `/api/v1/instances/${a.instanceId}`)).status).toBe(200);
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${cred.body.id}`)).status).toBe(200);
+
+    const moves = await auditRows("credential.move", cred.body.id);
+    expect(moves.map((m) => m.detail)).toEqual([
+      expect.objectContaining({ from: { scope: "group", scopeId: "mv-web" }, to: { scope: "global" } }),
+      expect.objectContaining({ from: { scope: "instance", scopeId: a.instanceId }, to: { scope: "group", scopeId: "mv-web" } }),
+    ]);
+    expect(moves[0].actorLabel).toBe("admin");
+    expect(JSON.stringify(moves)).not.toContain(secret);
+  });
+
+  test("a move that would strand a certificate is 409 on field scope naming it and its instance; nothing changes", async () => {
+    const a = await addInstance(w, { group: "st-a", hostname: "strand-host-a" });
+    const b = await addInstance(w, { group: "st-b", hostname: "strand-host-b" });
+    const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "shared TSIG", type: "tsig", scope: "global", secret: tsigSecret(`Strand${marker}Bb`) });
+    const ca = await createCaAccount(w.admin);
+    const cert = await certUsing(a.instanceId, "strand-me", ca.id, cred.body.id);
+    await syncConfig(a);
+    await syncConfig(b);
+
+    const rowBefore = await sealedRow(cred.body.id);
+    const versionsBefore = await versions([a.instanceId, b.instanceId]);
+    for (const target of [{ scope: "group", scopeId: "st-b" }, { scope: "instance", scopeId: b.instanceId }]) {
+      const r = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { ...target, title: "renamed while refused" });
+      expect(r.status).toBe(409);
+      expect(r.body.field).toBe("scope");
+      expect(r.body.error).toContain('certificate "strand-me"');
+      expect(r.body.error).toContain(cert.id);
+      expect(r.body.error).toContain("strand-host-a");
+      expect(r.body.error).toContain(a.instanceId);
+    }
+    // Row (scope, title, ciphertext, updatedAt), config versions and the audit log: untouched.
+    expect(await sealedRow(cred.body.id)).toEqual(rowBefore);
+    expect(await versions([a.instanceId, b.instanceId])).toEqual(versionsBefore);
+    expect(await auditRows("credential.move", cred.body.id)).toEqual([]);
+    expect(await syncConfig(a)).toBeNull();
+    expect(await syncConfig(b)).toBeNull();
+
+    // Narrowing to the scope that still holds the certificate's instance is fine.
+    const ok = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "group", scopeId: "st-a" });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ scope: "group", scopeId: "st-a" });
+  });
+
+  test("an EAB credential cannot leave its CA account's reach; bad scope input is 400", async () => {
+    const a = await addInstance(w, { group: "eab-g", hostname: "eab-host" });
+    const eabCa = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "Group EAB CA", directoryUrl: "https://127.0.0.1:14000/dir", scope: "group", scopeId: "eab-g", eab: { keyId: "kid", hmacKey: "aGVsbG8" } });
+    expect(eabCa.status).toBe(201);
+    const eabId = eabCa.body.eab.credentialId;
+    const r = await call(w.admin, "PATCH", `/api/v1/credentials/${eabId}`, { scope: "instance", scopeId: a.instanceId });
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ field: "scope" });
+    expect(r.body.error).toContain('CA account "Group EAB CA"');
+    expect(r.body.error).toContain('group "eab-g"');
+
+    const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "x", type: "password", scope: "global", secret: { password: "p" } });
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scopeId: "eab-g" })).status).toBe(400);
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "instance", scopeId: "inst_nope" })).status).toBe(400);
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "group" })).status).toBe(400);
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "planet" })).status).toBe(400);
+    expect((await call(w.admin, "PATCH", "/api/v1/credentials/cred_nope", { scope: "global" })).status).toBe(404);
+    // A PATCH without scope still changes the title (and moves nothing).
+    const renamed = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { title: "renamed" });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ title: "renamed", scope: "global" });
+  });
+});
+
+describe("moving a CA account to another scope", () => {
+  test("moves with its EAB credential (re-sealed); old scope's instances lose it, new scope's get it; stranding refused", async () => {
+    const a = await addInstance(w, { group: "ca-g1", hostname: "ca-host-a" });
+    const sameGroup = await addInstance(w, { group: "ca-g1" });
+    const otherGroup = await addInstance(w, { group: "ca-g2" });
+    const hmacKey = `EabMove${marker}`;
+    const ca = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "Moving CA", directoryUrl: "https://127.0.0.1:14000/dir", scope: "instance", scopeId: a.instanceId, eab: { keyId: "kid-m", hmacKey } });
+    expect(ca.status).toBe(201);
+    const eabId = ca.body.eab.credentialId;
+    const cert = await call(w.admin, "POST", "/api/v1/managed-certificates", { instanceId: a.instanceId, name: "ca-mover", domains: ["ca-mover.example.com"], caAccountId: ca.body.id, challenge: { type: "http-01", port: 80 } });
+    expect(cert.status).toBe(201);
+    expect((await syncConfig(a))!.caAccounts.find((x) => x.id === ca.body.id)!.eab).toEqual({ keyId: "kid-m", hmacKey });
+    expect((await syncConfig(sameGroup))!.caAccounts.map((x) => x.id)).not.toContain(ca.body.id);
+    await syncConfig(otherGroup);
+
+    // Refused: the certificate's instance is not in group ca-g2. Nothing changes.
+    const eabBefore = await sealedRow(eabId);
+    const before = await versions([a.instanceId, sameGroup.instanceId, otherGroup.instanceId]);
+    const refused = await call(w.admin, "PATCH", `/api/v1/ca-accounts/${ca.body.id}`, { scope: "group", scopeId: "ca-g2" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.field).toBe("scope");
+    expect(refused.body.error).toContain('certificate "ca-mover"');
+    expect(refused.body.error).toContain("ca-host-a");
+    expect((await call(w.admin, "GET", `/api/v1/ca-accounts/${ca.body.id}`)).body).toMatchObject({ scope: "instance", scopeId: a.instanceId });
+    expect(await sealedRow(eabId)).toEqual(eabBefore);
+    expect(await versions([a.instanceId, sameGroup.instanceId, otherGroup.instanceId])).toEqual(before);
+    expect(await auditRows("ca-account.move", ca.body.id)).toEqual([]);
+
+    // To the certificate's group: the group's other instance now has it; the EAB moved along.
+    const moved = await call(w.admin, "PATCH", `/api/v1/ca-accounts/${ca.body.id}`, { scope: "group", scopeId: "ca-g1", title: "Moving CA (g1)" });
+    expect(moved.status).toBe(200);
+    expect(moved.body).toMatchObject({ scope: "group", scopeId: "ca-g1", title: "Moving CA (g1)", eab: { credentialId: eabId } });
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${eabId}`)).body).toMatchObject({ scope: "group", scopeId: "ca-g1" });
+    const eabAfter = await sealedRow(eabId);
+    const key = w.hub.deps.secretKey;
+    expect(() => open(key, eabAfter.ciphertext, credentialAad({ id: eabId, scope: "instance", scopeId: a.instanceId }))).toThrow(AeadError);
+    expect((await syncConfig(a))!.caAccounts.find((x) => x.id === ca.body.id)!.eab).toEqual({ keyId: "kid-m", hmacKey });
+    expect((await syncConfig(sameGroup))!.caAccounts.map((x) => x.id)).toContain(ca.body.id);
+    expect(await syncConfig(otherGroup)).toBeNull();
+
+    // To global: every instance has it.
+    expect((await call(w.admin, "PATCH", `/api/v1/ca-accounts/${ca.body.id}`, { scope: "global" })).status).toBe(200);
+    expect((await syncConfig(otherGroup))!.caAccounts.map((x) => x.id)).toContain(ca.body.id);
+    expect((await syncConfig(a))!.caAccounts.find((x) => x.id === ca.body.id)!.eab).toEqual({ keyId: "kid-m", hmacKey });
+
+    // Back to the certificate's own instance: the others lose it.
+    expect((await call(w.admin, "PATCH", `/api/v1/ca-accounts/${ca.body.id}`, { scope: "instance", scopeId: a.instanceId })).status).toBe(200);
+    expect((await syncConfig(otherGroup))!.caAccounts.map((x) => x.id)).not.toContain(ca.body.id);
+    expect((await syncConfig(sameGroup))!.caAccounts.map((x) => x.id)).not.toContain(ca.body.id);
+    expect((await syncConfig(a))!.caAccounts.find((x) => x.id === ca.body.id)!.eab).toEqual({ keyId: "kid-m", hmacKey });
+
+    const moves = await auditRows("ca-account.move", ca.body.id);
+    expect(moves.map((m) => [m.detail.from, m.detail.to])).toEqual([
+      [{ scope: "global" }, { scope: "instance", scopeId: a.instanceId }],
+      [{ scope: "group", scopeId: "ca-g1" }, { scope: "global" }],
+      [{ scope: "instance", scopeId: a.instanceId }, { scope: "group", scopeId: "ca-g1" }],
+    ]);
+  });
+});
