@@ -2,7 +2,9 @@
 // the chosen scope (and, for a group or instance, those it inherits), each instance's
 // registration state as its agent reported it, "Add" with the presets (Let's Encrypt, ZeroSSL,
 // Google Trust Services, Buypass, or any directory URL), External Account Binding (write-only)
-// and extra trusted roots, and delete (refused while a certificate uses the account).
+// and extra trusted roots, move to another scope (with its EAB; refused, on the scope field,
+// while a certificate using it would lose access) and delete (refused while a certificate
+// uses the account).
 // Rules: src/hub/core/ca-accounts.ts.
 import { Hono } from "hono";
 import type { HubDb } from "../../../../db/client";
@@ -11,16 +13,21 @@ import { certificatesUsingAccount } from "../../../../db/managed-certificates";
 import { instancesByIds } from "../../../../db/instances";
 import { canWrite } from "../../../../db/roles";
 import type { HubEnv } from "../../../context";
-import { CA_PRESETS, caAccountView, createCaAccount, CreateCaAccountSchema, deleteCaAccount, listCaAccountViews } from "../../../core/ca-accounts";
+import { CA_PRESETS, caAccountView, createCaAccount, CreateCaAccountSchema, deleteCaAccount, getCaAccountDetail, listCaAccountViews, updateCaAccountRule } from "../../../core/ca-accounts";
 import { describeScope } from "../../../core/scope";
 import { actorOf } from "../../../middleware/auth";
 import { Csrf, EmptyState, FieldError, Flash, FormError, type FormState, isHtmx, readForm, StatusBadge, Time, valueOf } from "../../components";
 import { applyRuleError, zodFieldErrors } from "../../rule-errors";
 import { readScope, ScopeFields, type ScopeState } from "../../scope-picker";
+import { moveRefused, MoveScopeForm, readMoveTarget } from "./move-scope";
 import { answerDelete, type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
 
 const PATH = "/settings/ca-accounts";
-const DONE = { created: "CA account added. Instances it applies to register with the CA when a certificate first uses it.", deleted: "CA account deleted." };
+const DONE = {
+  created: "CA account added. Instances it applies to register with the CA when a certificate first uses it.",
+  deleted: "CA account deleted.",
+  moved: "CA account moved. Instances of its new scope can use it; its External Account Binding moved with it.",
+};
 type Account = ReturnType<typeof caAccountView>;
 
 const SHOWN_REGISTRATIONS = 50;
@@ -63,7 +70,24 @@ function Registrations(props: { d: NonNullable<ReturnType<Loaded["details"]["get
   );
 }
 
-function AccountsTable(props: { c: Ctx; s: ScopeState; rows: Account[]; data: Loaded; inherited?: boolean }) {
+/** A move form to show open with its errors (a refused move without htmx). */
+type Moving = { id: string; form: FormState };
+
+function MoveAccountForm(props: { c: Ctx; s: ScopeState; a: Account; form?: FormState }) {
+  const { a } = props;
+  return (
+    <MoveScopeForm
+      c={props.c}
+      s={props.s}
+      action={`${PATH}/${a.id}/scope`}
+      current={{ scope: a.scope, scopeId: a.scopeId ?? "" }}
+      form={props.form}
+      hint="Instances of the new scope can use it, the others no longer. Refused while a certificate using it would be outside the new scope."
+    />
+  );
+}
+
+function AccountsTable(props: { c: Ctx; s: ScopeState; rows: Account[]; data: Loaded; inherited?: boolean; moving?: Moving }) {
   const { c, rows, data } = props;
   const auth = c.get("auth");
   const write = canWrite(auth.roles) && !props.inherited;
@@ -114,13 +138,16 @@ function AccountsTable(props: { c: Ctx; s: ScopeState; rows: Account[]; data: Lo
               </td>
               {write ? (
                 <td>
-                  <form method="post" action={`${PATH}/${a.id}/delete`} hx-post={`${PATH}/${a.id}/delete`} hx-confirm={`Delete the CA account “${a.title}”? Instances stop using it.`} hx-target="#flash" hx-swap="outerHTML">
-                    <Csrf auth={auth} />
-                    <ScopeFields scope={props.s.scope} />
-                    <button type="submit" class="small danger">
-                      Delete
-                    </button>
-                  </form>
+                  <div class="actions">
+                    <MoveAccountForm c={c} s={props.s} a={a} form={props.moving?.id === a.id ? props.moving.form : undefined} />
+                    <form method="post" action={`${PATH}/${a.id}/delete`} hx-post={`${PATH}/${a.id}/delete`} hx-confirm={`Delete the CA account “${a.title}”? Instances stop using it.`} hx-target="#flash" hx-swap="outerHTML">
+                      <Csrf auth={auth} />
+                      <ScopeFields scope={props.s.scope} />
+                      <button type="submit" class="small danger">
+                        Delete
+                      </button>
+                    </form>
+                  </div>
                 </td>
               ) : null}
             </tr>
@@ -208,14 +235,14 @@ export function AddCaAccountForm(props: { c: Ctx; s: ScopeState; form: FormState
   );
 }
 
-async function page(c: Ctx, s: ScopeState, opts: { form?: FormState; flash?: FlashMessage } = {}, status: 200 | 404 | 409 | 422 = 200) {
+async function page(c: Ctx, s: ScopeState, opts: { form?: FormState; flash?: FlashMessage; moving?: Moving } = {}, status: 200 | 404 | 409 | 422 = 200) {
   const data = await loadAccounts(c, s);
   const write = canWrite(c.get("auth").roles);
   return c.html(
     <SettingsPage c={c} title="Settings › Certificate Authorities" active="ca-accounts" path={PATH} s={s} flash={opts.flash ?? doneFlash(c, DONE)} intro="ACME accounts the agents use to obtain certificates. Each agent makes and registers its own account key; it never leaves the host.">
       <h2>Defined for {s.label}</h2>
       {data.own.length ? (
-        <AccountsTable c={c} s={s} rows={data.own} data={data} />
+        <AccountsTable c={c} s={s} rows={data.own} data={data} moving={opts.moving} />
       ) : (
         <EmptyState title={`No CA account is defined for ${s.label}.`}>
           <p>{write ? "Add one below (Let's Encrypt needs only a contact email)." : "An administrator can add one."}</p>
@@ -267,6 +294,30 @@ export const caAccountPages = new Hono<HubEnv>()
     }
     if (isHtmx(c)) return c.html(<AddCaAccountForm c={c} s={s} form={form} />, 422);
     return page(c, s, { form }, 422);
+  })
+  .post(`${PATH}/:id/scope`, async (c) => {
+    const f = await readForm(c);
+    // The page's scope is in the query string; the form's scope fields are the target.
+    const s = await readScope(c);
+    const core = c.get("deps");
+    let account: Account;
+    try {
+      account = await getCaAccountDetail(core, c.req.param("id"));
+    } catch {
+      return c.text("No such CA account. It may have been deleted.", 404);
+    }
+    const form: FormState = { values: { scope: f.one("scope"), group: f.one("group"), instance: f.one("instance") }, errors: {} };
+    const target = readMoveTarget(f, form);
+    if (target) {
+      try {
+        const moved = await updateCaAccountRule(core, actorOf(c), account.id, target);
+        return redirectDone(c, PATH, { scope: moved.scope, scopeId: moved.scopeId ?? "" }, "moved");
+      } catch (err) {
+        moveRefused(form, err);
+      }
+    }
+    if (isHtmx(c)) return c.html(<MoveAccountForm c={c} s={s} a={account} form={form} />, 422);
+    return page(c, s, { flash: { kind: "error", text: "The CA account was not moved: see below." }, moving: { id: account.id, form } }, 422);
   })
   .post(`${PATH}/:id/delete`, (c) =>
     answerDelete(c, PATH, (id) => deleteCaAccount(c.get("deps"), actorOf(c), id), (s, flash, status) => page(c, s, { flash }, status)),

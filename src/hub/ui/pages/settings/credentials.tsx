@@ -1,7 +1,9 @@
 // Settings › Stored Credentials (/settings/credentials): named secrets at the chosen scope
 // (API token, username + password, password, TSIG key for RFC 2136). Write-only: the list
 // shows type, title, scope, dates and which certificates / CA accounts use each, never the
-// secret; a secret can be replaced, and delete is refused (with the reason) while in use.
+// secret; a secret can be replaced, a credential moved to another scope (refused, on the scope
+// field, while a certificate using it would lose access), and delete is refused (with the
+// reason) while in use.
 // Rules and sealing: src/hub/core/credentials.ts.
 import { Hono } from "hono";
 import { z } from "zod";
@@ -14,6 +16,7 @@ import { actorOf } from "../../../middleware/auth";
 import { Csrf, EmptyState, FieldError, Flash, FormError, type FormState, isHtmx, readForm, Time, valueOf } from "../../components";
 import { applyRuleError, zodFieldErrors } from "../../rule-errors";
 import { readScope, ScopeFields, type ScopeState } from "../../scope-picker";
+import { moveRefused, MoveScopeForm, readMoveTarget } from "./move-scope";
 import { answerDelete, type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
 
 const PATH = "/settings/credentials";
@@ -21,6 +24,7 @@ const DONE = {
   created: "Credential stored. Its secret is encrypted and will not be shown again.",
   replaced: "Secret replaced. Instances whose certificates use it receive it at their next sync.",
   deleted: "Credential deleted.",
+  moved: "Credential moved. Certificates using it keep it; its secret was not shown or re-entered.",
 };
 type Credential = ReturnType<typeof credentialView>;
 
@@ -155,7 +159,24 @@ function ReplaceForm(props: { c: Ctx; s: ScopeState; cred: Credential; form?: Fo
   );
 }
 
-function CredentialsTable(props: { c: Ctx; s: ScopeState; rows: Credential[]; inherited?: boolean }) {
+function MoveCredentialForm(props: { c: Ctx; s: ScopeState; cred: Credential; form?: FormState }) {
+  const { cred } = props;
+  return (
+    <MoveScopeForm
+      c={props.c}
+      s={props.s}
+      action={`${PATH}/${cred.id}/scope`}
+      current={{ scope: cred.scope, scopeId: cred.scopeId ?? "" }}
+      form={props.form}
+      hint="The secret moves with it (re-encrypted for the new scope). Refused while a certificate using it would be outside the new scope."
+    />
+  );
+}
+
+/** A move form to show open with its errors (a refused move without htmx). */
+type Moving = { id: string; form: FormState };
+
+function CredentialsTable(props: { c: Ctx; s: ScopeState; rows: Credential[]; inherited?: boolean; moving?: Moving }) {
   const { c, s, rows } = props;
   const auth = c.get("auth");
   const write = canWrite(auth.roles) && !props.inherited;
@@ -206,6 +227,7 @@ function CredentialsTable(props: { c: Ctx; s: ScopeState; rows: Credential[]; in
                 <td>
                   <div class="actions">
                     <ReplaceForm c={c} s={s} cred={cred} />
+                    <MoveCredentialForm c={c} s={s} cred={cred} form={props.moving?.id === cred.id ? props.moving.form : undefined} />
                     <form
                       method="post"
                       action={`${PATH}/${cred.id}/delete`}
@@ -231,7 +253,7 @@ function CredentialsTable(props: { c: Ctx; s: ScopeState; rows: Credential[]; in
   );
 }
 
-async function page(c: Ctx, s: ScopeState, opts: { form?: FormState; flash?: FlashMessage } = {}, status: 200 | 404 | 409 | 422 = 200) {
+async function page(c: Ctx, s: ScopeState, opts: { form?: FormState; flash?: FlashMessage; moving?: Moving } = {}, status: 200 | 404 | 409 | 422 = 200) {
   const core = c.get("deps");
   const own = (await listCredentials(core, { scope: s.scope })).filter((x) => x.type !== "eab");
   let inherited: Credential[] = [];
@@ -242,7 +264,7 @@ async function page(c: Ctx, s: ScopeState, opts: { form?: FormState; flash?: Fla
     <SettingsPage c={c} title="Settings › Stored Credentials" active="credentials" path={PATH} s={s} flash={opts.flash ?? doneFlash(c, DONE)} intro="Named secrets that certificates use: TSIG keys for DNS updates, passwords for PFX files, tokens for webhooks. Write-only: after saving, the hub never shows a secret again.">
       <h2>Defined for {s.label}</h2>
       {own.length ? (
-        <CredentialsTable c={c} s={s} rows={own} />
+        <CredentialsTable c={c} s={s} rows={own} moving={opts.moving} />
       ) : (
         <EmptyState title={`No stored credential is defined for ${s.label}.`}>
           <p>Certificates need one for DNS-01 with RFC 2136 (a TSIG key) or a PFX export (a password).</p>
@@ -308,6 +330,30 @@ export const credentialPages = new Hono<HubEnv>()
     }
     if (isHtmx(c)) return c.html(<ReplaceForm c={c} s={s} cred={cred} form={form} />, 422);
     return page(c, s, { flash: { kind: "error", text: form.formError ?? Object.values(form.errors)[0] ?? "The secret was not replaced." } }, 422);
+  })
+  .post(`${PATH}/:id/scope`, async (c) => {
+    const f = await readForm(c);
+    // The page's scope is in the query string; the form's scope fields are the target.
+    const s = await readScope(c);
+    const core = c.get("deps");
+    let cred: Credential;
+    try {
+      cred = await getCredential(core, c.req.param("id"));
+    } catch {
+      return c.text("No such credential. It may have been deleted.", 404);
+    }
+    const form: FormState = { values: { scope: f.one("scope"), group: f.one("group"), instance: f.one("instance") }, errors: {} };
+    const target = readMoveTarget(f, form);
+    if (target) {
+      try {
+        const moved = await updateCredentialRule(core, actorOf(c), cred.id, target);
+        return redirectDone(c, PATH, { scope: moved.scope, scopeId: moved.scopeId ?? "" }, "moved");
+      } catch (err) {
+        moveRefused(form, err);
+      }
+    }
+    if (isHtmx(c)) return c.html(<MoveCredentialForm c={c} s={s} cred={cred} form={form} />, 422);
+    return page(c, s, { flash: { kind: "error", text: "The credential was not moved: see below." }, moving: { id: cred.id, form } }, 422);
   })
   .post(`${PATH}/:id/delete`, (c) =>
     answerDelete(c, PATH, (id) => deleteCredential(c.get("deps"), actorOf(c), id), (s, flash, status) => page(c, s, { flash }, status)),

@@ -1,0 +1,85 @@
+// "Move to another scope" on the Stored Credentials and Certificate Authorities pages: the
+// same choice as the scope picker at the top (All instances / a group / one instance, same
+// field names scope, group, instance) inside a POST form on one row. The page's own scope
+// travels in the action's query string, so the form's scope fields are the move's target. A
+// refusal (something using the object would lose access) is shown on the scope field.
+import type { Context } from "hono";
+import type { HubEnv } from "../../../context";
+import { ScopeInputSchema, type ScopeInput, type Scope } from "../../../core/scope";
+import { Csrf, FieldError, FormError, type FormState } from "../../components";
+import { applyRuleError } from "../../rule-errors";
+import { scopeQuery, type ScopeState } from "../../scope-picker";
+
+type Ctx = Context<HubEnv>;
+
+/** The move form of one row; open (and showing its errors) when `form` is given. */
+export function MoveScopeForm(props: { c: Ctx; s: ScopeState; action: string; current: Scope; form?: FormState; hint?: string }) {
+  const { c, s, current } = props;
+  const form = props.form ?? { values: {}, errors: {} };
+  const url = `${props.action}${scopeQuery(s.scope)}`;
+  const picked = (typeof form.values.scope === "string" ? form.values.scope : undefined) ?? current.scope;
+  const pickedGroup = (typeof form.values.group === "string" ? form.values.group : undefined) ?? (current.scope === "group" ? current.scopeId : "");
+  const pickedInstance = (typeof form.values.instance === "string" ? form.values.instance : undefined) ?? (current.scope === "instance" ? current.scopeId : "");
+  // The current group or instance is always a choice, even beyond the picker's first page.
+  const groups = current.scope === "group" && !s.groups.includes(current.scopeId) ? [current.scopeId, ...s.groups] : s.groups;
+  const choices = current.scope === "instance" && !s.choices.some((i) => i.id === current.scopeId) ? [{ id: current.scopeId, hostname: current.scopeId }, ...s.choices] : s.choices;
+  const error = form.errors.scope ?? form.errors.scopeId;
+  return (
+    <details class="form-host replace-secret move-scope" open={!!props.form}>
+      <summary>Move to another scope</summary>
+      <form method="post" action={url} hx-post={url} hx-target="closest .form-host" hx-swap="outerHTML" novalidate>
+        <Csrf auth={c.get("auth")} />
+        <FormError form={form} />
+        <fieldset class="choice scope-choice" aria-invalid={error ? "true" : undefined}>
+          <legend>Applies to</legend>
+          <label>
+            <input type="radio" name="scope" value="global" checked={picked === "global"} /> All instances
+          </label>
+          <label>
+            <input type="radio" name="scope" value="group" checked={picked === "group"} disabled={groups.length === 0} /> Group{" "}
+            <select name="group" aria-label="Group" disabled={groups.length === 0}>
+              {groups.length === 0 ? <option value="">no groups yet</option> : null}
+              {groups.map((g) => (
+                <option value={g} selected={pickedGroup === g}>
+                  {g}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <input type="radio" name="scope" value="instance" checked={picked === "instance"} disabled={choices.length === 0} /> Target Instance{" "}
+            <select name="instance" aria-label="Target Instance">
+              {choices.map((i) => (
+                <option value={i.id} selected={pickedInstance === i.id}>
+                  {i.hostname} ({i.id})
+                </option>
+              ))}
+            </select>
+          </label>
+          {error ? <FieldError errors={{ scope: error }} name="scope" /> : null}
+        </fieldset>
+        {props.hint ? <p class="muted small-print">{props.hint}</p> : null}
+        <button type="submit" class="small primary">
+          Move
+        </button>
+      </form>
+    </details>
+  );
+}
+
+/** The target scope a move form posted (its scope field and the group or instance chosen with it). */
+export function readMoveTarget(f: { one(name: string): string }, form: FormState): ScopeInput | undefined {
+  const scope = f.one("scope");
+  const scopeId = scope === "group" ? f.one("group").trim() : scope === "instance" ? f.one("instance").trim() : "";
+  const r = ScopeInputSchema.safeParse({ scope, ...(scopeId ? { scopeId } : {}) });
+  if (r.success) return r.data;
+  form.errors.scope = "Pick where it applies: All instances, a group or an instance.";
+  return undefined;
+}
+
+/** A refused move: on the scope field (the rules name "scope" or "scopeId"), else the form. */
+export function moveRefused(form: FormState, err: unknown): FormState {
+  applyRuleError(form, err, (field) => field === "scope" || field === "scopeId");
+  if (form.errors.scopeId) form.errors.scope ??= form.errors.scopeId;
+  return form;
+}
