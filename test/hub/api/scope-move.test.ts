@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sealedCredentials } from "../../../src/db/credentials";
 import { instancesByIds } from "../../../src/db/instances";
+import { configCacheOf } from "../../../src/hub/core/config-cache";
 import { AeadError, open } from "../../../src/lib/aead";
+import { until } from "../../helpers/poll";
 import { credentialAad } from "../../../src/hub/core/credentials";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../core/fixtures";
 
@@ -222,5 +224,47 @@ describe("moving a CA account to another scope", () => {
       [{ scope: "group", scopeId: "ca-g1" }, { scope: "global" }],
       [{ scope: "instance", scopeId: a.instanceId }, { scope: "group", scopeId: "ca-g1" }],
     ]);
+  });
+});
+
+describe("moves and the per-scope config cache", () => {
+  test("with every config part cached, a CA account move is in the very next config of the old and the new scope's instances", async () => {
+    const g1 = await addInstance(w, { group: "cache-g1" });
+    const g2 = await addInstance(w, { group: "cache-g2" });
+    const ca = await createCaAccount(w.admin, { title: "Cached CA", scope: "group", scopeId: "cache-g1" });
+    const all = [g1, g2];
+    for (const agent of all) await syncConfig(agent, { settingsVersion: 0 });
+    await until("the change feed to catch up", () => all.every((x) => w.hub.deps.fleet.configCacheSafe(x.instanceId)));
+    const cache = configCacheOf(w.hub.deps);
+    const hits = cache.stats.hits;
+    for (const agent of all) await syncConfig(agent, { settingsVersion: 0 });
+    expect(cache.stats.hits).toBeGreaterThan(hits); // served from the cache, not re-read
+
+    expect((await call(w.admin, "PATCH", `/api/v1/ca-accounts/${ca.id}`, { scope: "group", scopeId: "cache-g2" })).status).toBe(200);
+    const nextG1 = await syncConfig(g1);
+    const nextG2 = await syncConfig(g2);
+    expect(nextG1).not.toBeNull();
+    expect(nextG2).not.toBeNull();
+    expect(nextG1!.caAccounts.map((a) => a.id)).not.toContain(ca.id);
+    expect(nextG2!.caAccounts.map((a) => a.id)).toContain(ca.id);
+  });
+
+  test("with every config part cached, a credential moved out of a scope is not served from that scope's old part", async () => {
+    // Global → group, then its secret replaced: a stale global part would still hold the old row.
+    const g = await addInstance(w, { group: "cache-cred" });
+    const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "cached tsig", type: "tsig", scope: "global", secret: tsigSecret(`CacheOld${marker}`) });
+    const ca = await createCaAccount(w.admin);
+    await certUsing(g.instanceId, "cache-cred", ca.id, cred.body.id);
+    await syncConfig(g, { settingsVersion: 0 });
+    await until("the change feed to catch up", () => w.hub.deps.fleet.configCacheSafe(g.instanceId));
+    const cache = configCacheOf(w.hub.deps);
+    const hits = cache.stats.hits;
+    await syncConfig(g, { settingsVersion: 0 });
+    expect(cache.stats.hits).toBeGreaterThan(hits);
+
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { scope: "group", scopeId: "cache-cred" })).status).toBe(200);
+    expect((await syncConfig(g))!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(`CacheOld${marker}`) }]);
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { secret: tsigSecret(`CacheNew${marker}`) })).status).toBe(200);
+    expect((await syncConfig(g))!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(`CacheNew${marker}`) }]);
   });
 });
