@@ -15,6 +15,8 @@
 // Only wrong secrets count: slots are reserved before the key is checked and refunded when the
 // secret was right, even for a key that is revoked or used up (not a guess; it gets its own
 // error) (rate-limit.ts), and each address+client id runs its checks one at a time (KeyedLock).
+// The per-key/per-address model itself is failure-limits.ts, shared with sign-in.
+import { type FailureAttempt, FailureLimits } from "./failure-limits";
 import { KeyedLock, RateLimiter } from "./rate-limit";
 
 export const JOIN_WINDOW_MS = 60_000;
@@ -25,16 +27,20 @@ export const JOIN_FAILURES_PER_CLIENT_UNDER_PRESSURE = 1;
 /** Every join attempt per address, failed or not (a host fleet behind one NAT still fits). */
 export const JOINS_PER_ADDRESS = 600;
 
-export type JoinAttempt =
-  | { ok: true; addressOverLimit: boolean; succeeded(): void }
-  | { ok: false; addressOverLimit: boolean; retryAfterSeconds: number };
+export type JoinAttempt = FailureAttempt;
 
 export type JoinCheck<T> = { limited: true; retryAfterSeconds: number } | { limited: false; value: T; addressOverLimit: boolean };
 
 export class JoinLimits {
   readonly all = new RateLimiter(JOINS_PER_ADDRESS, JOIN_WINDOW_MS);
-  readonly perClient = new RateLimiter(JOIN_FAILURES_PER_CLIENT, JOIN_WINDOW_MS);
-  readonly perAddress = new RateLimiter(JOIN_FAILURES_PER_ADDRESS, JOIN_WINDOW_MS);
+  private readonly limits = new FailureLimits({
+    windowMs: JOIN_WINDOW_MS,
+    perKey: JOIN_FAILURES_PER_CLIENT,
+    perAddress: JOIN_FAILURES_PER_ADDRESS,
+    perKeyUnderPressure: JOIN_FAILURES_PER_CLIENT_UNDER_PRESSURE,
+  });
+  readonly perClient = this.limits.perKey;
+  readonly perAddress = this.limits.perAddress;
   private readonly lock = new KeyedLock();
 
   /** Counts one join request from `address` (before any parsing); refused past JOINS_PER_ADDRESS. */
@@ -60,20 +66,7 @@ export class JoinLimits {
 
   /** Claims one try for `clientId` from `address`; synchronous, so a burst cannot all see a free slot. */
   attempt(address: string, clientId: string): JoinAttempt {
-    const key = clientKey(address, clientId);
-    const addressOverLimit = this.perAddress.exhausted(address);
-    const client = this.perClient.reserve(key, addressOverLimit ? JOIN_FAILURES_PER_CLIENT_UNDER_PRESSURE : JOIN_FAILURES_PER_CLIENT);
-    if (!client.ok) return { ok: false, addressOverLimit, retryAfterSeconds: client.retryAfterSeconds };
-    // Never refuses: the address count only decides how tight the per-client budget is.
-    const addr = this.perAddress.reserve(address, Number.POSITIVE_INFINITY);
-    return {
-      ok: true,
-      addressOverLimit,
-      succeeded: () => {
-        addr.refund();
-        this.perClient.reset(key);
-      },
-    };
+    return this.limits.attempt(clientKey(address, clientId), address);
   }
 
   /** Seconds until `address`'s failure window ends (Retry-After for a refused spray). */
