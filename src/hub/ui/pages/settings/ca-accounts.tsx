@@ -19,7 +19,7 @@ import { actorOf } from "../../../middleware/auth";
 import { Csrf, EmptyState, FieldError, Flash, FormError, type FormState, isHtmx, readForm, StatusBadge, Time, valueOf } from "../../components";
 import { applyRuleError, zodFieldErrors } from "../../rule-errors";
 import { readScope, ScopeFields, type ScopeState } from "../../scope-picker";
-import { moveRefused, MoveScopeForm, readMoveTarget } from "./move-scope";
+import { answerMove, type Moving, MoveScopeForm } from "./move-scope";
 import { answerDelete, type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
 
 const PATH = "/settings/ca-accounts";
@@ -69,9 +69,6 @@ function Registrations(props: { d: NonNullable<ReturnType<Loaded["details"]["get
     </ul>
   );
 }
-
-/** A move form to show open with its errors (a refused move without htmx). */
-type Moving = { id: string; form: FormState };
 
 function MoveAccountForm(props: { c: Ctx; s: ScopeState; a: Account; form?: FormState }) {
   const { a } = props;
@@ -295,30 +292,16 @@ export const caAccountPages = new Hono<HubEnv>()
     if (isHtmx(c)) return c.html(<AddCaAccountForm c={c} s={s} form={form} />, 422);
     return page(c, s, { form }, 422);
   })
-  .post(`${PATH}/:id/scope`, async (c) => {
-    const f = await readForm(c);
-    // The page's scope is in the query string; the form's scope fields are the target.
-    const s = await readScope(c);
-    const core = c.get("deps");
-    let account: Account;
-    try {
-      account = await getCaAccountDetail(core, c.req.param("id"));
-    } catch {
-      return c.text("No such CA account. It may have been deleted.", 404);
-    }
-    const form: FormState = { values: { scope: f.one("scope"), group: f.one("group"), instance: f.one("instance") }, errors: {} };
-    const target = readMoveTarget(f, form);
-    if (target) {
-      try {
-        const moved = await updateCaAccountRule(core, actorOf(c), account.id, target);
-        return redirectDone(c, PATH, { scope: moved.scope, scopeId: moved.scopeId ?? "" }, "moved");
-      } catch (err) {
-        moveRefused(form, err);
-      }
-    }
-    if (isHtmx(c)) return c.html(<MoveAccountForm c={c} s={s} a={account} form={form} />, 422);
-    return page(c, s, { flash: { kind: "error", text: "The CA account was not moved: see below." }, moving: { id: account.id, form } }, 422);
-  })
+  .post(`${PATH}/:id/scope`, (c) =>
+    answerMove(c, {
+      path: PATH,
+      what: "CA account",
+      load: (id) => getCaAccountDetail(c.get("deps"), id),
+      move: (id, target) => updateCaAccountRule(c.get("deps"), actorOf(c), id, target),
+      renderForm: (s, a, form) => <MoveAccountForm c={c} s={s} a={a} form={form} />,
+      renderPage: (s, flash, moving) => page(c, s, { flash, moving }, 422),
+    }),
+  )
   .post(`${PATH}/:id/delete`, (c) =>
     answerDelete(c, PATH, (id) => deleteCaAccount(c.get("deps"), actorOf(c), id), (s, flash, status) => page(c, s, { flash }, status)),
   );

@@ -16,7 +16,7 @@ import { actorOf } from "../../../middleware/auth";
 import { Csrf, EmptyState, FieldError, Flash, FormError, type FormState, isHtmx, readForm, Time, valueOf } from "../../components";
 import { applyRuleError, zodFieldErrors } from "../../rule-errors";
 import { readScope, ScopeFields, type ScopeState } from "../../scope-picker";
-import { moveRefused, MoveScopeForm, readMoveTarget } from "./move-scope";
+import { answerMove, type Moving, MoveScopeForm } from "./move-scope";
 import { answerDelete, type Ctx, doneFlash, type FlashMessage, postedScope, redirectDone, SettingsPage } from "./page";
 
 const PATH = "/settings/credentials";
@@ -173,9 +173,6 @@ function MoveCredentialForm(props: { c: Ctx; s: ScopeState; cred: Credential; fo
   );
 }
 
-/** A move form to show open with its errors (a refused move without htmx). */
-type Moving = { id: string; form: FormState };
-
 function CredentialsTable(props: { c: Ctx; s: ScopeState; rows: Credential[]; inherited?: boolean; moving?: Moving }) {
   const { c, s, rows } = props;
   const auth = c.get("auth");
@@ -331,30 +328,16 @@ export const credentialPages = new Hono<HubEnv>()
     if (isHtmx(c)) return c.html(<ReplaceForm c={c} s={s} cred={cred} form={form} />, 422);
     return page(c, s, { flash: { kind: "error", text: form.formError ?? Object.values(form.errors)[0] ?? "The secret was not replaced." } }, 422);
   })
-  .post(`${PATH}/:id/scope`, async (c) => {
-    const f = await readForm(c);
-    // The page's scope is in the query string; the form's scope fields are the target.
-    const s = await readScope(c);
-    const core = c.get("deps");
-    let cred: Credential;
-    try {
-      cred = await getCredential(core, c.req.param("id"));
-    } catch {
-      return c.text("No such credential. It may have been deleted.", 404);
-    }
-    const form: FormState = { values: { scope: f.one("scope"), group: f.one("group"), instance: f.one("instance") }, errors: {} };
-    const target = readMoveTarget(f, form);
-    if (target) {
-      try {
-        const moved = await updateCredentialRule(core, actorOf(c), cred.id, target);
-        return redirectDone(c, PATH, { scope: moved.scope, scopeId: moved.scopeId ?? "" }, "moved");
-      } catch (err) {
-        moveRefused(form, err);
-      }
-    }
-    if (isHtmx(c)) return c.html(<MoveCredentialForm c={c} s={s} cred={cred} form={form} />, 422);
-    return page(c, s, { flash: { kind: "error", text: "The credential was not moved: see below." }, moving: { id: cred.id, form } }, 422);
-  })
+  .post(`${PATH}/:id/scope`, (c) =>
+    answerMove(c, {
+      path: PATH,
+      what: "credential",
+      load: (id) => getCredential(c.get("deps"), id),
+      move: (id, target) => updateCredentialRule(c.get("deps"), actorOf(c), id, target),
+      renderForm: (s, cred, form) => <MoveCredentialForm c={c} s={s} cred={cred} form={form} />,
+      renderPage: (s, flash, moving) => page(c, s, { flash, moving }, 422),
+    }),
+  )
   .post(`${PATH}/:id/delete`, (c) =>
     answerDelete(c, PATH, (id) => deleteCredential(c.get("deps"), actorOf(c), id), (s, flash, status) => page(c, s, { flash }, status)),
   );

@@ -3,14 +3,15 @@
 // field names scope, group, instance) inside a POST form on one row. The page's own scope
 // travels in the action's query string, so the form's scope fields are the move's target. A
 // refusal (something using the object would lose access) is shown on the scope field.
-import type { Context } from "hono";
-import type { HubEnv } from "../../../context";
+// `answerMove` is the POST <path>/:id/scope handler both pages share.
 import { ScopeInputSchema, type ScopeInput, type Scope } from "../../../core/scope";
-import { Csrf, FieldError, FormError, type FormState } from "../../components";
+import { Csrf, FieldError, FormError, type FormState, isHtmx, readForm } from "../../components";
 import { applyRuleError } from "../../rule-errors";
-import { scopeQuery, type ScopeState } from "../../scope-picker";
+import { readScope, scopeQuery, type ScopeState } from "../../scope-picker";
+import { type Ctx, type FlashMessage, redirectDone } from "./page";
 
-type Ctx = Context<HubEnv>;
+/** A move form to show open with its errors (a refused move without htmx). */
+export type Moving = { id: string; form: FormState };
 
 /** The move form of one row; open (and showing its errors) when `form` is given. */
 export function MoveScopeForm(props: { c: Ctx; s: ScopeState; action: string; current: Scope; form?: FormState; hint?: string }) {
@@ -82,4 +83,44 @@ export function moveRefused(form: FormState, err: unknown): FormState {
   applyRuleError(form, err, (field) => field === "scope" || field === "scopeId");
   if (form.errors.scopeId) form.errors.scope ??= form.errors.scopeId;
   return form;
+}
+
+/**
+ * Answers POST <path>/:id/scope: `load` finds the row (a throw is 404 "No such <what>"), `move`
+ * applies the rule; success goes to the page at the new scope with done=moved. A refused or
+ * unreadable target is shown on the row's move form: the form alone for htmx, else the whole
+ * page (`renderPage`, at the page's own scope from the query string) with that form open.
+ */
+export async function answerMove<Row extends { id: string }>(
+  c: Ctx,
+  o: {
+    path: string;
+    what: string;
+    load: (id: string) => Promise<Row>;
+    move: (id: string, target: ScopeInput) => Promise<{ scope: Scope["scope"]; scopeId?: string | null }>;
+    renderForm: (s: ScopeState, row: Row, form: FormState) => ReturnType<typeof MoveScopeForm>;
+    renderPage: (s: ScopeState, flash: FlashMessage, moving: Moving) => Response | Promise<Response>;
+  },
+) {
+  const f = await readForm(c);
+  // The page's scope is in the query string; the form's scope fields are the target.
+  const s = await readScope(c);
+  let row: Row;
+  try {
+    row = await o.load(c.req.param("id") ?? "");
+  } catch {
+    return c.text(`No such ${o.what}. It may have been deleted.`, 404);
+  }
+  const form: FormState = { values: { scope: f.one("scope"), group: f.one("group"), instance: f.one("instance") }, errors: {} };
+  const target = readMoveTarget(f, form);
+  if (target) {
+    try {
+      const moved = await o.move(row.id, target);
+      return redirectDone(c, o.path, { scope: moved.scope, scopeId: moved.scopeId ?? "" }, "moved");
+    } catch (err) {
+      moveRefused(form, err);
+    }
+  }
+  if (isHtmx(c)) return c.html(o.renderForm(s, row, form), 422);
+  return o.renderPage(s, { kind: "error", text: `The ${o.what} was not moved: see below.` }, { id: row.id, form });
 }
