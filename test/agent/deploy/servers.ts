@@ -15,6 +15,8 @@ export type ServerKind = keyof typeof BINARIES;
 export interface RunningServer {
   kind: ServerKind;
   port: number;
+  /** The server's throw-away directory (its config, pid and error log). */
+  dir: string;
   /** The file (postfix: directory) the preset's `config` points at. */
   config: string;
   /** The directory whose fullchain.pem / privkey.pem the server serves. */
@@ -104,7 +106,7 @@ ${decoy}}
 `,
       );
       const p = spawn([BINARIES.nginx, "-c", config, "-e", `${dir}/error.log`], dir);
-      return { kind, port, config, certs, breakConfig: () => writeFileSync(join(dir, "extra.conf"), "ssl_bogus_directive on;\n"), output: p.output, stop: () => stopProc(p.proc, "SIGQUIT") };
+      return { kind, port, dir, config, certs, breakConfig: () => writeFileSync(join(dir, "extra.conf"), "ssl_bogus_directive on;\n"), output: p.output, stop: () => stopProc(p.proc, "SIGQUIT") };
     }
     case "apache": {
       const config = join(dir, "apache2.conf");
@@ -139,7 +141,7 @@ MaxRequestWorkers 16
 `,
       );
       const p = spawn([BINARIES.apache, "-f", config, "-DFOREGROUND"], dir);
-      return { kind, port, config, certs, breakConfig: () => writeFileSync(join(dir, "extra.conf"), "SSLBogusDirective on\n"), output: () => p.output() + readIf(join(dir, "error.log")), stop: () => stopProc(p.proc, "SIGTERM") };
+      return { kind, port, dir, config, certs, breakConfig: () => writeFileSync(join(dir, "extra.conf"), "SSLBogusDirective on\n"), output: () => p.output() + readIf(join(dir, "error.log")), stop: () => stopProc(p.proc, "SIGTERM") };
     }
     case "haproxy": {
       // haproxy reads the key from "<crt>.key" when the crt file holds none (ssl-load-extra-files):
@@ -160,7 +162,7 @@ frontend tls
 ${extra}`;
       writeFileSync(config, body(""));
       const p = spawn([BINARIES.haproxy, "-W", "-db", "-f", config], dir);
-      return { kind, port, config, certs, breakConfig: () => writeFileSync(config, body("  bogus_keyword on\n")), output: p.output, stop: () => stopProc(p.proc, "SIGTERM") };
+      return { kind, port, dir, config, certs, breakConfig: () => writeFileSync(config, body("  bogus_keyword on\n")), output: p.output, stop: () => stopProc(p.proc, "SIGTERM") };
     }
     case "postfix": {
       // Postfix daemons run as user postfix and chdir into the queue: the tree must be traversable.
@@ -189,7 +191,7 @@ ${extra}`;
       writeFileSync(join(etc, "master.cf"), POSTFIX_MASTER_CF(port));
       const p = spawn([BINARIES.postfix, "-c", etc, "start-fg"], dir);
       return {
-        kind, port, config: etc, certs,
+        kind, port, dir, config: etc, certs,
         breakConfig: () => writeFileSync(join(etc, "main.cf"), mainCf("smtpd_line_without_an_equals_sign\n")),
         output: () => p.output() + readIf(join(dir, "maillog")),
         async stop() {

@@ -9,13 +9,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { checkServed, runDeployments } from "../../../src/agent/deploy";
 import { runServiceTask } from "../../../src/agent/deploy/service";
 import { presetFor, serviceCommands } from "../../../src/protocol/service-presets";
 import type { DeploymentTask } from "../../../src/protocol/certificates";
-import { freePort, tempDir } from "../../helpers";
+import { tempDir } from "../../helpers";
 import { context, issue, makeCa } from "./fixtures";
+import { eventually, type RunningServer, startServer } from "./servers";
 
 const NGINX = "/usr/sbin/nginx";
 const ca = makeCa();
@@ -38,22 +38,10 @@ function shim(dir: string, name: string, body: string): void {
   chmodSync(join(dir, name), 0o755);
 }
 
-async function waitFor(check: () => Promise<boolean>, ms = 8000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await Bun.sleep(100);
-  }
-  return false;
-}
-
 describe("service task: nginx preset with a real nginx", () => {
-  let nginx: Subprocess | null = null;
+  let nginx: RunningServer | null = null;
   afterAll(async () => {
-    if (nginx) {
-      nginx.kill("SIGQUIT");
-      await nginx.exited;
-    }
+    await nginx?.stop();
   });
 
   test("nginx is installed (nginx-light)", () => {
@@ -66,34 +54,24 @@ describe("service task: nginx preset with a real nginx", () => {
       const dir = tempDir("certhub-nginx-");
       const certs = join(dir, "certs");
       const bin = join(dir, "bin");
-      for (const d of [certs, bin, join(dir, "tmp")]) mkdirSync(d);
-      const port = await freePort();
-      const conf = join(dir, "nginx.conf");
-      writeFileSync(join(dir, "extra.conf"), "");
-      writeFileSync(
-        conf,
-        `daemon off;
-user nobody nogroup;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/fcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name ${domain};
-    ssl_certificate ${certs}/fullchain.pem;
-    ssl_certificate_key ${certs}/privkey.pem;
-    include ${dir}/extra.conf;
-    location / { return 200 "ok"; }
-  }
-}
-`,
-      );
-      const nginxArgs = `-c ${conf} -e ${dir}/error.log`;
+      for (const d of [certs, bin]) mkdirSync(d);
+      const tasks: DeploymentTask[] = [
+        { type: "pem", directory: certs, trigger: "success" },
+        { type: "service", manager: "systemd", name: "nginx", action: "reload", trigger: "success" },
+      ];
+
+      // A: files, then nginx starts (as a child of this test) and serves A.
+      const [first] = await runDeployments([tasks[0]], certA, "success", context());
+      expect(first.lastResult.outcome).toBe("succeeded");
+      const server = await startServer("nginx", certs, domain);
+      nginx = server;
+      const { port } = server;
+      const served = (serial: string) => checkServed({ host: "127.0.0.1", port, servername: domain, expectedSerial: serial, timeoutMs: 2000 });
+      expect(await eventually(async () => (await served(certA.serial)) === "served", 8000)).toBe(true);
+
+      // The preset runs `nginx -t` and `systemctl reload-or-restart nginx`: stand-ins on PATH point
+      // them at this nginx (the real binary with its test config).
+      const nginxArgs = `-c ${server.config} -e ${server.dir}/error.log`;
       shim(bin, "nginx", `exec ${NGINX} ${nginxArgs} "$@"`);
       shim(
         bin,
@@ -105,17 +83,6 @@ case "$1 $2" in
   *) echo "stand-in systemctl: unsupported: $*" >&2; exit 1 ;;
 esac`,
       );
-      const tasks: DeploymentTask[] = [
-        { type: "pem", directory: certs, trigger: "success" },
-        { type: "service", manager: "systemd", name: "nginx", action: "reload", trigger: "success" },
-      ];
-      const served = (serial: string) => checkServed({ host: "127.0.0.1", port, servername: domain, expectedSerial: serial, timeoutMs: 2000 });
-
-      // A: files, then nginx starts (as a child of this test) and serves A.
-      const [first] = await runDeployments([tasks[0]], certA, "success", context());
-      expect(first.lastResult.outcome).toBe("succeeded");
-      nginx = Bun.spawn([NGINX, "-c", conf, "-e", `${dir}/error.log`], { stdout: "inherit", stderr: "inherit" });
-      expect(await waitFor(async () => (await served(certA.serial)) === "served")).toBe(true);
 
       // B: deploy + reload through the preset.
       const resB = await withPath(bin, () => runDeployments(tasks, certB, "success", context()));
@@ -123,15 +90,15 @@ esac`,
       expect(resB[1].lastResult.message).toBe("reloaded nginx (nginx config test passed)");
       expect(resB[1].lastResult.output).toContain("test is successful");
       expect(readFileSync(join(dir, "systemctl.log"), "utf8")).toBe("reload-or-restart nginx\nis-active nginx\n");
-      expect(await waitFor(async () => (await served(certB.serial)) === "served")).toBe(true);
+      expect(await eventually(async () => (await served(certB.serial)) === "served", 8000)).toBe(true);
 
       // Broken config: the test fails with nginx's own words, no reload happens, B keeps being served.
-      writeFileSync(join(dir, "extra.conf"), "ssl_bogus_directive on;\n");
+      server.breakConfig();
       const resC = await withPath(bin, () => runDeployments(tasks, certC, "success", context()));
       expect(resC.map((r) => r.lastResult.outcome)).toEqual(["succeeded", "failed"]);
       const msg = resC[1].lastResult.message;
       expect(msg).toContain("nginx config test failed, not reloading (nginx -t)");
-      expect(msg).toContain(`[emerg] unknown directive "ssl_bogus_directive" in ${dir}/extra.conf:1`);
+      expect(msg).toContain(`[emerg] unknown directive "ssl_bogus_directive" in ${server.dir}/extra.conf:1`);
       expect(resC[1].lastResult.output).toContain("test failed");
       expect(readFileSync(join(dir, "systemctl.log"), "utf8")).toBe("reload-or-restart nginx\nis-active nginx\n"); // no second reload
       await Bun.sleep(300);
