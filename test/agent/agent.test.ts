@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { cpSync } from "node:fs";
-import { Agent } from "../../src/agent/agent";
 import { AgentStore } from "../../src/agent/db/store";
 import { HubClientError } from "../../src/agent/hub-client";
 import { getCommand } from "../../src/db/commands";
@@ -12,48 +11,17 @@ import { queueCommand } from "../../src/hub/core/instances";
 import { createHub, type RunningHub } from "../../src/hub/server";
 import { ADMIN_PASSWORD, tempDir } from "../helpers";
 import { until } from "../helpers/poll";
-import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { useHubWithAgents } from "../helpers/agents";
 
-let hub: TestHub;
-let admin: Session;
-const agents: Agent[] = [];
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(async () => {
-  for (const a of agents) await a.stop().catch(() => {});
-  await hub.stop();
-});
-
-
-async function newAgent(opts: { allowScripts?: boolean; dataDir?: string } = {}) {
-  const a = await Agent.create({ dataDir: opts.dataDir ?? tempDir("certhub-agent-"), listen: null, allowScripts: opts.allowScripts ?? false }, () => {});
-  await a.start();
-  agents.push(a);
-  return a;
-}
-
-async function newKey(body: Record<string, unknown> = {}) {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}`, ...body });
-  return (await res.json()) as { clientId: string; secret: string };
-}
-
-async function joinedAgent(opts: { allowScripts?: boolean } = {}) {
-  const key = await newKey();
-  const a = await newAgent(opts);
-  const r = await a.join({ url: hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
-  await until("first sync", async () => (await a.status()).status === "connected");
-  return { agent: a, instanceId: r.instanceId, key };
-}
+const fx = useHubWithAgents();
+const { agents, newAgent, newKey, joinedAgent } = fx;
 
 async function runCommand(instanceId: string, type: string, payload: unknown = {}) {
-  const res = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type, payload });
+  const res = await fx.admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type, payload });
   expect(res.status).toBe(202);
   const { commandId } = await res.json();
   return until(`command ${type} done`, async () => {
-    const c = await getCommand(hub.deps.db, commandId);
+    const c = await getCommand(fx.hub.deps.db, commandId);
     return c && ["succeeded", "failed", "rejected"].includes(c.status) ? { ...c, result: JSON.parse(c.result ?? "{}") } : undefined;
   });
 }
@@ -62,16 +30,16 @@ describe("joined agent", () => {
   test("join reports connected and the hub lists the instance", async () => {
     const { agent, instanceId } = await joinedAgent();
     const s = await agent.status();
-    expect(s).toMatchObject({ joined: true, hubUrl: hub.url, instanceId, status: "connected", identity: "ok", accessRevoked: false });
+    expect(s).toMatchObject({ joined: true, hubUrl: fx.hub.url, instanceId, status: "connected", identity: "ok", accessRevoked: false });
     expect(s.lastSyncAt).toBeGreaterThan(Date.now() - 10_000);
-    const inst = await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json();
+    const inst = await (await fx.admin.fetch(`/api/v1/instances/${instanceId}`)).json();
     expect(inst.status).toBe("online");
     expect(inst.version).toBe(s.version);
   });
 
   test("joining again with the same hub and key is a no-op", async () => {
     const { agent, instanceId, key } = await joinedAgent();
-    const again = await agent.join({ url: hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
+    const again = await agent.join({ url: fx.hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
     expect(again).toMatchObject({ instanceId, alreadyJoined: true });
   });
 
@@ -100,13 +68,13 @@ describe("joined agent", () => {
   test("run-script is refused unless the host allowed scripts", async () => {
     const refused = await joinedAgent();
     // The agent reported its policy in its first sync: the hub refuses at once, saying why.
-    const inst = await (await admin.fetch(`/api/v1/instances/${refused.instanceId}`)).json();
+    const inst = await (await fx.admin.fetch(`/api/v1/instances/${refused.instanceId}`)).json();
     expect(inst.allowScripts).toBe(false);
-    const atHub = await admin.json(`/api/v1/instances/${refused.instanceId}/commands`, "POST", { type: "run-script", payload: { script: "echo should-not-run" } });
+    const atHub = await fx.admin.json(`/api/v1/instances/${refused.instanceId}/commands`, "POST", { type: "run-script", payload: { script: "echo should-not-run" } });
     expect(atHub.status).toBe(409);
     expect((await atHub.json()).error).toContain("--allow-scripts");
     // An agent too old to report it: the hub queues, and the agent itself still refuses.
-    await hub.deps.db.run(sql`update instances set allow_scripts = null where id = ${refused.instanceId}`);
+    await fx.hub.deps.db.run(sql`update instances set allow_scripts = null where id = ${refused.instanceId}`);
     const c = await runCommand(refused.instanceId, "run-script", { script: "echo should-not-run" });
     expect(c.status).toBe("rejected");
     expect(c.result.message).toContain("--allow-scripts");
@@ -121,25 +89,25 @@ describe("joined agent", () => {
     const { agent, key, instanceId } = await joinedAgent();
     await Bun.sleep(100); // let the long-poll start
     const t = performance.now();
-    expect((await admin.fetch(`/api/v1/tokens/${key.clientId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/tokens/${key.clientId}/revoke`, { method: "POST" })).status).toBe(200);
     const s = await until("access revoked", async () => {
       const st = await agent.status();
       return st.accessRevoked ? st : undefined;
     });
     expect(performance.now() - t).toBeLessThan(3000);
     expect(s.status).toBe("access revoked");
-    expect((await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json()).status).toBe("revoked");
+    expect((await (await fx.admin.fetch(`/api/v1/instances/${instanceId}`)).json()).status).toBe("revoked");
   });
 
   test("an instance removed in the hub shows as removed; leave tells the hub", async () => {
     const removed = await joinedAgent();
-    await admin.fetch(`/api/v1/instances/${removed.instanceId}/remove`, { method: "POST" });
+    await fx.admin.fetch(`/api/v1/instances/${removed.instanceId}/remove`, { method: "POST" });
     await until("removed", async () => (await removed.agent.status()).status === "removed from hub");
 
     const leaving = await joinedAgent();
     const r = await leaving.agent.leave();
     expect(r).toMatchObject({ left: true, hubNotified: true });
-    expect((await admin.fetch(`/api/v1/instances/${leaving.instanceId}`)).status).toBe(404);
+    expect((await fx.admin.fetch(`/api/v1/instances/${leaving.instanceId}`)).status).toBe(404);
     expect(await leaving.agent.status()).toMatchObject({ joined: false, status: "not joined" });
   });
 });
@@ -152,7 +120,7 @@ describe("reverse proxy", () => {
       async fetch(req) {
         const u = new URL(req.url);
         if (!u.pathname.startsWith("/certhub/")) return new Response("not here", { status: 404 });
-        const target = `${hub.url}${u.pathname.slice("/certhub".length)}${u.search}`;
+        const target = `${fx.hub.url}${u.pathname.slice("/certhub".length)}${u.search}`;
         return fetch(target, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
       },
     });
@@ -241,13 +209,13 @@ describe("clones", () => {
     const flagged = await until("conflict flagged", async () => {
       a.sync.syncNow();
       b.sync.syncNow();
-      const inst = await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json();
+      const inst = await (await fx.admin.fetch(`/api/v1/instances/${instanceId}`)).json();
       return inst.identityConflict ? inst : undefined;
     });
     expect(flagged.status).toBe("conflict");
     await until("agents see the conflict", async () => (await a.status()).identity === "conflict" || (await b.status()).identity === "conflict");
 
-    expect((await admin.fetch(`/api/v1/instances/${instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
     const ids = await until("both re-keyed", async () => {
       a.sync.syncNow();
       b.sync.syncNow();
@@ -258,8 +226,8 @@ describe("clones", () => {
     }, 10_000);
     expect(ids).toContain(instanceId);
     const other = ids.find((i) => i !== instanceId)!;
-    const clone = await (await admin.fetch(`/api/v1/instances/${other}`)).json();
+    const clone = await (await fx.admin.fetch(`/api/v1/instances/${other}`)).json();
     expect(clone).toMatchObject({ clonedFromId: instanceId, identityConflict: false });
-    expect((await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json()).identityConflict).toBe(false);
+    expect((await (await fx.admin.fetch(`/api/v1/instances/${instanceId}`)).json()).identityConflict).toBe(false);
   });
 });

@@ -1,49 +1,27 @@
 // The agent's push channel: a real agent against an in-process hub holds the WebSocket
 // (/push) and gets commands through it; behind a proxy that refuses upgrades it falls back to
 // the long-poll (/wait) and still gets commands pushed.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Agent } from "../../src/agent/agent";
+import { describe, expect, test } from "bun:test";
 import { getCommand } from "../../src/db/commands";
-import { tempDir } from "../helpers";
 import { until as pollUntil } from "../helpers/poll";
-import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { useHubWithAgents } from "../helpers/agents";
 
-let hub: TestHub;
-let admin: Session;
-const agents: Agent[] = [];
+const fx = useHubWithAgents();
+const { agents } = fx;
 const logs: string[] = [];
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(async () => {
-  for (const a of agents) await a.stop().catch(() => {});
-  await hub.stop();
-});
+const joinedAgent = (url: string) => fx.joinedAgent({ url, log: (m) => logs.push(m) });
 
 /** Every 10 ms: the push tests time how soon a change reaches the agent. */
 const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000) => pollUntil(what, check, timeoutMs, 10);
 
-async function joinedAgent(url: string) {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
-  const key = (await res.json()) as { clientId: string; secret: string };
-  const a = await Agent.create({ dataDir: tempDir("certhub-agent-"), listen: null, allowScripts: false }, (m) => logs.push(m));
-  await a.start();
-  agents.push(a);
-  const r = await a.join({ url, clientId: key.clientId, secret: key.secret, fingerprint: null });
-  await until("first sync", async () => (await a.status()).status === "connected");
-  return { agent: a, instanceId: r.instanceId };
-}
-
 /** Queues a ping and returns how long until its result was stored in the hub. */
 async function pingRoundTrip(instanceId: string): Promise<number> {
   const started = performance.now();
-  const res = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping", payload: {} });
+  const res = await fx.admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping", payload: {} });
   expect(res.status).toBe(202);
   const { commandId } = await res.json();
   const done = await until("ping done", async () => {
-    const c = await getCommand(hub.deps.db, commandId);
+    const c = await getCommand(fx.hub.deps.db, commandId);
     return c?.status === "succeeded" ? c : undefined;
   });
   expect(done.status).toBe("succeeded");
@@ -52,8 +30,8 @@ async function pingRoundTrip(instanceId: string): Promise<number> {
 
 describe("agent push channel", () => {
   test("a joined agent holds the WebSocket (no long-poll) and commands arrive through it", async () => {
-    const { instanceId } = await joinedAgent(hub.url);
-    const push = hub.deps.fleet.push;
+    const { instanceId } = await joinedAgent(fx.hub.url);
+    const push = fx.hub.deps.fleet.push;
     await until("WebSocket held", () => push.socketsOf(instanceId) === 1);
     expect(push.has(instanceId)).toBe(false); // no long-poll beside it
     // The sync interval is a minute: a result within 2 s came by push.
@@ -74,12 +52,12 @@ describe("agent push channel", () => {
           refusedUpgrades++;
           return new Response("upgrades are not allowed here", { status: 502 });
         }
-        return fetch(`${hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+        return fetch(`${fx.hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
       },
     });
     try {
       const { instanceId } = await joinedAgent(`http://127.0.0.1:${proxy.port}`);
-      const push = hub.deps.fleet.push;
+      const push = fx.hub.deps.fleet.push;
       await until("long-poll held", () => push.has(instanceId));
       expect(refusedUpgrades).toBeGreaterThanOrEqual(1);
       expect(push.socketsOf(instanceId)).toBe(0);
@@ -92,10 +70,10 @@ describe("agent push channel", () => {
   });
 
   test("revoking the instance closes its WebSocket and the agent shows access revoked at once", async () => {
-    const { agent, instanceId } = await joinedAgent(hub.url);
-    await until("WebSocket held", () => hub.deps.fleet.push.socketsOf(instanceId) === 1);
-    expect((await admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    const { agent, instanceId } = await joinedAgent(fx.hub.url);
+    await until("WebSocket held", () => fx.hub.deps.fleet.push.socketsOf(instanceId) === 1);
+    expect((await fx.admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
     await until("revoked on the agent", async () => (await agent.status()).accessRevoked === true, 2000);
-    await until("socket gone", () => hub.deps.fleet.push.socketsOf(instanceId) === 0, 2000);
+    await until("socket gone", () => fx.hub.deps.fleet.push.socketsOf(instanceId) === 0, 2000);
   });
 });

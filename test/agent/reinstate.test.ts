@@ -2,48 +2,31 @@
 // seconds that it may talk to the hub again and logs "access restored", and until it has synced
 // the hub does not call the instance online. The agent also tells the hub its script policy in
 // its first sync.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Agent } from "../../src/agent/agent";
-import { tempDir } from "../helpers";
+import { expect, test } from "bun:test";
 import { until as pollUntil } from "../helpers/poll";
-import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { useHubWithAgents } from "../helpers/agents";
 
-let hub: TestHub;
-let admin: Session;
-let agent: Agent;
+const fx = useHubWithAgents();
 const log: string[] = [];
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(async () => {
-  await agent?.stop().catch(() => {});
-  await hub.stop();
-});
 
 const until = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number) => pollUntil(what, check, timeoutMs, 25);
 
-const hubStatus = async (id: string) => ((await (await admin.fetch(`/api/v1/instances/${id}`)).json()) as { status: string; allowScripts: boolean | null }).status;
+const hubStatus = async (id: string) => ((await (await fx.admin.fetch(`/api/v1/instances/${id}`)).json()) as { status: string; allowScripts: boolean | null }).status;
 
 test(
   "a revoked agent learns within seconds that it was reinstated; the hub says offline until then",
   async () => {
-    const key = (await (await admin.json("/api/v1/tokens", "POST", { title: "reinstate test" })).json()) as { clientId: string; secret: string };
-    agent = await Agent.create({ dataDir: tempDir("certhub-agent-"), listen: null, allowScripts: false }, (m) => log.push(m));
-    await agent.start();
-    const { instanceId } = await agent.join({ url: hub.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
-    await until("first sync", async () => (await agent.status()).status === "connected", 5000);
-    expect(((await (await admin.fetch(`/api/v1/instances/${instanceId}`)).json()) as { allowScripts: boolean }).allowScripts).toBe(false);
+    const { agent, instanceId } = await fx.joinedAgent({ log: (m) => log.push(m) });
+    expect(((await (await fx.admin.fetch(`/api/v1/instances/${instanceId}`)).json()) as { allowScripts: boolean }).allowScripts).toBe(false);
 
-    expect((await admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${instanceId}/revoke`, { method: "POST" })).status).toBe(200);
     await until("access revoked on the agent", async () => (await agent.status()).accessRevoked, 5000);
 
     const t = performance.now();
-    expect((await admin.fetch(`/api/v1/instances/${instanceId}/reinstate`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${instanceId}/reinstate`, { method: "POST" })).status).toBe(200);
     // Not online yet: the agent is still cut off until its next (re-check) sync.
     expect(await hubStatus(instanceId)).toBe("offline");
-    const page = await (await admin.fetch(`/instances/${instanceId}`)).text();
+    const page = await (await fx.admin.fetch(`/instances/${instanceId}`)).text();
     expect(page).toContain("waiting for the agent to sync again");
 
     await until("agent connected again", async () => (await agent.status()).status === "connected", 8000);
@@ -53,7 +36,7 @@ test(
     expect(log).toContain("access restored: the hub reinstated this instance");
     await until("online at the hub", async () => (await hubStatus(instanceId)) === "online", 3000);
     // Commands reach it again.
-    const cmd = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping" });
+    const cmd = await fx.admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping" });
     expect(cmd.status).toBe(202);
   },
   30_000,

@@ -3,25 +3,12 @@
 // Retry-After (a hub answers 503 only while its descriptors run short, which a test cannot
 // bring about exactly when it wants). Every request the agent makes is recorded with its
 // arrival time, so "not before the Retry-After" is checked on the wire.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Agent } from "../../../src/agent/agent";
+import { describe, expect, test } from "bun:test";
 import { getCommand } from "../../../src/db/commands";
-import { tempDir } from "../../helpers";
 import { until } from "../../helpers/poll";
-import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { useHubWithAgents } from "../../helpers/agents";
 
-let hub: TestHub;
-let admin: Session;
-const agents: Agent[] = [];
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(async () => {
-  for (const a of agents) await a.stop().catch(() => {});
-  await hub.stop();
-});
+const fx = useHubWithAgents();
 
 type Endpoint = "join" | "sync" | "wait" | "push";
 interface Seen {
@@ -62,7 +49,7 @@ function refusingProxy() {
         return new Response("upgrades are not passed here", { status: 502 });
       }
       seen.push({ endpoint, at, answered: 0 });
-      return fetch(`${hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+      return fetch(`${fx.hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
     },
   });
   return {
@@ -74,22 +61,6 @@ function refusingProxy() {
   };
 }
 
-async function newAgent(logs: string[]) {
-  const a = await Agent.create({ dataDir: tempDir("certhub-agent-"), listen: null, allowScripts: false }, (m) => logs.push(m));
-  await a.start();
-  agents.push(a);
-  return a;
-}
-
-async function joinThrough(proxyUrl: string, logs: string[]) {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
-  const key = (await res.json()) as { clientId: string; secret: string };
-  const agent = await newAgent(logs);
-  const r = await agent.join({ url: proxyUrl, clientId: key.clientId, secret: key.secret, fingerprint: null });
-  await until("first sync", async () => (await agent.status()).status === "connected");
-  return { agent, instanceId: r.instanceId, key };
-}
-
 const said = (logs: string[], re: RegExp) => logs.filter((l) => re.test(l)).length;
 
 describe("the agent honours the hub's Retry-After", () => {
@@ -98,7 +69,7 @@ describe("the agent honours the hub's Retry-After", () => {
     const logs: string[] = [];
     try {
       proxy.refuse({ endpoint: "push", status: 503, retryAfter: () => "2", times: 3 });
-      await joinThrough(proxy.url, logs);
+      await fx.joinedAgent({ url: proxy.url, log: (m) => logs.push(m) });
       // Three refused upgrades, then a 502 (a proxy that breaks upgrades): the long-poll.
       await until("the fourth upgrade attempt", () => proxy.of("push").length >= 4, 20_000, 50);
       const pushes = proxy.of("push");
@@ -116,11 +87,11 @@ describe("the agent honours the hub's Retry-After", () => {
     const proxy = refusingProxy();
     const logs: string[] = [];
     try {
-      const { instanceId } = await joinThrough(proxy.url, logs);
-      await until("long-poll held", () => hub.deps.fleet.push.has(instanceId), 5000, 20);
+      const { instanceId } = await fx.joinedAgent({ url: proxy.url, log: (m) => logs.push(m) });
+      await until("long-poll held", () => fx.hub.deps.fleet.push.has(instanceId), 5000, 20);
       // The held wait answers (a nudge); the next two are refused.
       proxy.refuse({ endpoint: "wait", status: 503, retryAfter: () => new Date(Date.now() + 3000).toUTCString(), times: 2 });
-      hub.deps.fleet.push.notify(instanceId);
+      fx.hub.deps.fleet.push.notify(instanceId);
       await until("a wait passed again", () => proxy.of("wait").filter((w) => w.answered === 0).length >= 2 && proxy.of("wait").length >= 4, 20_000, 50);
       const waits = proxy.of("wait");
       const refused = waits.filter((w) => w.answered === 503);
@@ -139,15 +110,15 @@ describe("the agent honours the hub's Retry-After", () => {
     const proxy = refusingProxy();
     const logs: string[] = [];
     try {
-      const { instanceId } = await joinThrough(proxy.url, logs);
-      await until("long-poll held", () => hub.deps.fleet.push.has(instanceId), 5000, 20);
+      const { instanceId } = await fx.joinedAgent({ url: proxy.url, log: (m) => logs.push(m) });
+      await until("long-poll held", () => fx.hub.deps.fleet.push.has(instanceId), 5000, 20);
       proxy.refuse({ endpoint: "sync", status: 503, retryAfter: () => "2", times: 1 });
       const before = proxy.of("sync").length;
       // The queued command nudges the agent (and keeps nudging: it waits until synced).
-      const res = await admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping", payload: {} });
+      const res = await fx.admin.json(`/api/v1/instances/${instanceId}/commands`, "POST", { type: "ping", payload: {} });
       expect(res.status).toBe(202);
       const { commandId } = await res.json();
-      await until("ping done", async () => (await getCommand(hub.deps.db, commandId))?.status === "succeeded", 15_000, 50);
+      await until("ping done", async () => (await getCommand(fx.hub.deps.db, commandId))?.status === "succeeded", 15_000, 50);
       const syncs = proxy.of("sync").slice(before);
       expect(syncs[0].answered).toBe(503);
       expect(syncs[1].at - syncs[0].at).toBeGreaterThanOrEqual(2000);
@@ -161,10 +132,9 @@ describe("the agent honours the hub's Retry-After", () => {
     const proxy = refusingProxy();
     const logs: string[] = [];
     try {
-      const res = await admin.json("/api/v1/tokens", "POST", { title: "join-429" });
-      const key = (await res.json()) as { clientId: string; secret: string };
+      const key = await fx.newKey({ title: "join-429" });
       proxy.refuse({ endpoint: "join", status: 429, retryAfter: () => "1", times: 1 });
-      const agent = await newAgent(logs);
+      const agent = await fx.newAgent({ log: (m) => logs.push(m) });
       const r = await agent.join({ url: proxy.url, clientId: key.clientId, secret: key.secret, fingerprint: null });
       expect(r.instanceId).toBeTruthy();
       const joins = proxy.of("join");
@@ -172,7 +142,7 @@ describe("the agent honours the hub's Retry-After", () => {
       expect(joins[1].at - joins[0].at).toBeGreaterThanOrEqual(1000);
 
       proxy.refuse({ endpoint: "join", status: 429, retryAfter: () => "120", times: 1 });
-      const other = await newAgent(logs);
+      const other = await fx.newAgent({ log: (m) => logs.push(m) });
       const started = Date.now();
       const err = await other.join({ url: proxy.url, clientId: key.clientId, secret: key.secret, fingerprint: null }).then(
         () => null,
