@@ -1,27 +1,20 @@
 // Hub side of the agent protocol, driven by a scriptable fake agent against an in-process hub:
 // join (key checks, idempotent retry), conditional sync, commands, push, revocation,
 // replay/out-of-order protection, clones and identity reset.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { instances } from "../../src/db/schema";
-import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { useSignedInHub } from "../helpers/hub-fixture";
 import { createJoiningKey } from "./joining-keys.fixtures";
 import { FACTS, FakeAgent } from "./agent-api.fixtures";
 
-let hub: TestHub;
-let admin: Session;
+const fx = useSignedInHub();
 
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const newKey = (body: Record<string, unknown> = {}) => createJoiningKey(fx.admin, body);
 
-const newKey = (body: Record<string, unknown> = {}) => createJoiningKey(admin, body);
-
-const agent = () => new FakeAgent(hub.url);
-const instanceRow = async (id: string) => (await hub.deps.db.select().from(instances).where(eq(instances.id, id)))[0];
-const apiInstance = async (id: string) => (await admin.fetch(`/api/v1/instances/${id}`)).json();
+const agent = () => new FakeAgent(fx.hub.url);
+const instanceRow = async (id: string) => (await fx.hub.deps.db.select().from(instances).where(eq(instances.id, id)))[0];
+const apiInstance = async (id: string) => (await fx.admin.fetch(`/api/v1/instances/${id}`)).json();
 
 describe("join", () => {
   test("a joining key registers the instance, which the admin API lists", async () => {
@@ -32,17 +25,17 @@ describe("join", () => {
     const body = await res.json();
     expect(body.instanceId).toStartWith("inst_");
     expect(body.group).toBe("org-a");
-    const list = (await (await admin.fetch("/api/v1/instances")).json()) as any[];
+    const list = (await (await fx.admin.fetch("/api/v1/instances")).json()) as any[];
     const mine = list.find((i) => i.id === body.instanceId);
     expect(mine).toMatchObject({ hostname: "web-01", os: FACTS.os, arch: "x64", version: FACTS.version, status: "online", identityConflict: false });
     expect(mine.joiningKey).toMatchObject({ clientId: key.clientId, group: "org-a" });
     expect(mine.lastSeenAt).toBeGreaterThan(Date.now() - 10_000);
     // API Access shows the key's last use and last instance.
-    const view = await (await admin.fetch(`/api/v1/tokens/${key.clientId}`)).json();
+    const view = await (await fx.admin.fetch(`/api/v1/tokens/${key.clientId}`)).json();
     expect(view.useCount).toBe(1);
     expect(view.lastInstanceId).toBe(body.instanceId);
     expect(view.lastUsedAt).toBeGreaterThan(Date.now() - 10_000);
-    const page = await (await admin.fetch(`/settings/api-access?q=${key.clientId}`)).text();
+    const page = await (await fx.admin.fetch(`/settings/api-access?q=${key.clientId}`)).text();
     expect(page).toContain(`href="/instances/${body.instanceId}"`); // last instance, linked
     expect(page).toMatch(/>\s*1 \/ ∞\s*</); // use count of unlimited uses
   });
@@ -53,7 +46,7 @@ describe("join", () => {
     const first = await (await a.join(key.clientId, key.secret)).json();
     const again = await (await a.join(key.clientId, key.secret)).json();
     expect(again.instanceId).toBe(first.instanceId);
-    expect((await (await admin.fetch(`/api/v1/tokens/${key.clientId}`)).json()).useCount).toBe(1);
+    expect((await (await fx.admin.fetch(`/api/v1/tokens/${key.clientId}`)).json()).useCount).toBe(1);
   });
 
   test("wrong secret, revoked, retired, expired and used-up keys get distinct errors", async () => {
@@ -78,11 +71,11 @@ describe("join", () => {
     expect(e.error).toContain("expired");
 
     const revoked = await newKey();
-    await admin.fetch(`/api/v1/tokens/${revoked.clientId}/revoke`, { method: "POST" });
+    await fx.admin.fetch(`/api/v1/tokens/${revoked.clientId}/revoke`, { method: "POST" });
     expect(await (await agent().join(revoked.clientId, revoked.secret)).json()).toMatchObject({ code: "key-revoked" });
 
     const retired = await newKey();
-    await admin.fetch(`/api/v1/tokens/${retired.clientId}/retire`, { method: "POST" });
+    await fx.admin.fetch(`/api/v1/tokens/${retired.clientId}/retire`, { method: "POST" });
     expect(await (await agent().join(retired.clientId, retired.secret)).json()).toMatchObject({ code: "key-retired" });
 
     // An administrator API token is not a joining key.
@@ -93,11 +86,11 @@ describe("join", () => {
   test("the join must be signed with the key being registered", async () => {
     const key = await newKey();
     const a = agent();
-    const other = new FakeAgent(hub.url).keyPair;
+    const other = new FakeAgent(fx.hub.url).keyPair;
     const res = await a.send("join", { clientId: key.clientId, secret: key.secret, publicKey: a.keyPair.publicKey, facts: FACTS }, { seq: 0, keyPair: other });
     expect(res.status).toBe(401);
     expect((await res.json()).code).toBe("bad-signature");
-    expect((await (await admin.fetch(`/api/v1/tokens/${key.clientId}`)).json()).useCount).toBe(0);
+    expect((await (await fx.admin.fetch(`/api/v1/tokens/${key.clientId}`)).json()).useCount).toBe(0);
   });
 });
 
@@ -113,10 +106,10 @@ describe("sync", () => {
     expect((await second.json()).certificatesHash).toBe("h1");
 
     // Any write commits to the WAL and grows it; heartbeats are only flushed in batches.
-    const walSize = () => Bun.file(`${hub.dataDir}/hub.db-wal`).size;
+    const walSize = () => Bun.file(`${fx.hub.dataDir}/hub.db-wal`).size;
     let grew = -1;
     for (let attempt = 0; attempt < 3 && grew !== 0; attempt++) {
-      await hub.deps.fleet.flushSeen();
+      await fx.hub.deps.fleet.flushSeen();
       const before = walSize();
       for (let i = 0; i < 20; i++) {
         const r = await a.sync({ certificatesHash: "h1", settingsVersion: 1 });
@@ -137,7 +130,7 @@ describe("sync", () => {
     const a = await agent().joined(key.clientId, key.secret);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" });
+      const r = await fx.admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" });
       expect(r.status).toBe(202);
       ids.push((await r.json()).commandId);
     }
@@ -151,7 +144,7 @@ describe("sync", () => {
     // Reported again (the ack was lost): acknowledged again, stored once.
     const again = await (await a.sync({ settingsVersion: 1, cursor: 3, results: [{ ...results[0], message: "second report" }] })).json();
     expect(again.ackResults).toEqual([ids[0]]);
-    const cmd = await (await admin.fetch(`/api/v1/commands/${ids[0]}`)).json();
+    const cmd = await (await fx.admin.fetch(`/api/v1/commands/${ids[0]}`)).json();
     expect(cmd).toMatchObject({ status: "succeeded", result: { message: "pong" } });
     const detail = await apiInstance(a.instanceId);
     expect(detail.recentCommands).toHaveLength(3);
@@ -167,7 +160,7 @@ describe("sync", () => {
       { id: "c2", name: "api", domains: ["api.example.test"], source: "certbot", status: "expiring", notAfter: Date.now() + 86400_000 },
     ];
     expect((await a.sync({ certificatesHash: "x", certificates })).status).toBe(200);
-    const list = (await (await admin.fetch(`/api/v1/certificates?instanceId=${a.instanceId}`)).json()) as any[];
+    const list = (await (await fx.admin.fetch(`/api/v1/certificates?instanceId=${a.instanceId}`)).json()) as any[];
     expect(list.map((c) => c.id)).toEqual(["c2", "c1"]); // sorted by expiry
     expect(list[1]).toMatchObject({ instanceId: a.instanceId, domains: ["www.example.test"], notAfter, source: "managed", status: "valid" });
     expect((await apiInstance(a.instanceId)).certificateCount).toBe(2);
@@ -179,7 +172,7 @@ describe("sync", () => {
     const first = await (await a.sync({ settingsVersion: 0 })).json();
     expect(first.config.version).toBe(1);
     expect((await a.sync({ settingsVersion: 1 })).status).toBe(204);
-    await hub.deps.fleet.settingsChanged({ instanceId: a.instanceId });
+    await fx.hub.deps.fleet.settingsChanged({ instanceId: a.instanceId });
     const next = await (await a.sync({ settingsVersion: 1 })).json();
     expect(next.config.version).toBe(2);
   });
@@ -194,7 +187,7 @@ describe("push", () => {
     const waiting = a.send("wait", { cursor: 0, settingsVersion: 1, timeoutSeconds: 20 });
     await Bun.sleep(100);
     const queued = performance.now();
-    await admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" });
+    await fx.admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" });
     const res = await waiting;
     const latency = performance.now() - queued;
     expect(await res.json()).toEqual({ nudge: true });
@@ -219,7 +212,7 @@ describe("revocation", () => {
     // A long-poll held by A wakes up when its key is revoked.
     const waiting = a.send("wait", { cursor: 0, settingsVersion: 1, timeoutSeconds: 20 });
     await Bun.sleep(50);
-    expect((await admin.fetch(`/api/v1/tokens/${keyA.clientId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/tokens/${keyA.clientId}/revoke`, { method: "POST" })).status).toBe(200);
     expect(await (await waiting).json()).toEqual({ nudge: true });
     const cut = await a.sync({ settingsVersion: 1 });
     expect(cut.status).toBe(403);
@@ -232,7 +225,7 @@ describe("revocation", () => {
   test("retiring a key stops new joins but joined instances keep working", async () => {
     const key = await newKey();
     const a = await agent().joined(key.clientId, key.secret);
-    await admin.fetch(`/api/v1/tokens/${key.clientId}/retire`, { method: "POST" });
+    await fx.admin.fetch(`/api/v1/tokens/${key.clientId}/retire`, { method: "POST" });
     expect([200, 204]).toContain((await a.sync({ settingsVersion: 1 })).status);
     expect((await agent().join(key.clientId, key.secret)).status).toBe(403);
   });
@@ -241,14 +234,14 @@ describe("revocation", () => {
     const key = await newKey();
     const a = await agent().joined(key.clientId, key.secret);
     const b = await agent().joined(key.clientId, key.secret);
-    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
     const cut = await a.sync({ settingsVersion: 1 });
     expect(cut.status).toBe(403);
     expect((await cut.json()).code).toBe("instance-revoked");
     expect([200, 204]).toContain((await b.sync({ settingsVersion: 1 })).status);
-    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}/reinstate`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${a.instanceId}/reinstate`, { method: "POST" })).status).toBe(200);
     expect([200, 204]).toContain((await a.sync({ settingsVersion: 1 })).status);
-    const audit = (await (await admin.fetch("/api/v1/audit?q=instance.revoke")).json()) as any;
+    const audit = (await (await fx.admin.fetch("/api/v1/audit?q=instance.revoke")).json()) as any;
     const entries = Array.isArray(audit) ? audit : audit.rows ?? audit.entries ?? [];
     expect(JSON.stringify(entries)).toContain(a.instanceId);
   });
@@ -256,11 +249,11 @@ describe("revocation", () => {
   test("a removed instance is told it is unknown", async () => {
     const key = await newKey();
     const a = await agent().joined(key.clientId, key.secret);
-    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}`, { method: "DELETE" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${a.instanceId}`, { method: "DELETE" })).status).toBe(200);
     const res = await a.sync({ settingsVersion: 1 });
     expect(res.status).toBe(401);
     expect((await res.json()).code).toBe("instance-unknown");
-    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}`)).status).toBe(404);
+    expect((await fx.admin.fetch(`/api/v1/instances/${a.instanceId}`)).status).toBe(404);
   });
 });
 
@@ -269,13 +262,13 @@ describe("replays, clones and identity reset", () => {
     const key = await newKey();
     const a = await agent().joined(key.clientId, key.secret);
     expect((await a.sync({ settingsVersion: 1 }, { seq: 10 })).status).toBe(204);
-    const before = hub.deps.fleet.peekInstance(a.instanceId)!.lastSeq;
+    const before = fx.hub.deps.fleet.peekInstance(a.instanceId)!.lastSeq;
     const replay = await a.sync({ settingsVersion: 1 }, { seq: 10 });
     expect(replay.status).toBe(409);
     expect((await replay.json()).code).toBe("replay");
     const older = await a.sync({ settingsVersion: 1 }, { seq: 7 });
     expect(older.status).toBe(409);
-    expect(hub.deps.fleet.peekInstance(a.instanceId)!.lastSeq).toBe(before);
+    expect(fx.hub.deps.fleet.peekInstance(a.instanceId)!.lastSeq).toBe(before);
     expect((await apiInstance(a.instanceId)).identityConflict).toBe(false);
     // A restart (new boot id) continues with higher numbers: fine.
     a.bootId = "restarted-boot-id-0001";
@@ -296,17 +289,17 @@ describe("replays, clones and identity reset", () => {
     expect(flagged.identityConflict).toBe(true);
     expect(flagged.status).toBe("conflict");
     // While in conflict, commands are held back.
-    await admin.json(`/api/v1/instances/${original.instanceId}/commands`, "POST", { type: "ping" });
+    await fx.admin.json(`/api/v1/instances/${original.instanceId}/commands`, "POST", { type: "ping" });
     const held = await (await original.sync({ settingsVersion: 1 })).json();
     expect(held.commands).toBeUndefined();
     expect(held.identityConflict).toBe(true);
 
-    expect((await admin.fetch(`/api/v1/instances/${original.instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${original.instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
     const told = await (await copy.sync({ settingsVersion: 1 })).json();
     expect(told.rekey).toBe(true);
 
     // The copy re-keys first: it keeps the instance.
-    const copyKey = new FakeAgent(hub.url).keyPair;
+    const copyKey = new FakeAgent(fx.hub.url).keyPair;
     const kept = await copy.send("rekey", { newPublicKey: copyKey.publicKey, facts: { ...FACTS, hostname: "copy" } });
     expect(kept.status).toBe(200);
     expect(await kept.json()).toEqual({ instanceId: original.instanceId, keptInstance: true });
@@ -316,7 +309,7 @@ describe("replays, clones and identity reset", () => {
     const refused = await original.sync({ settingsVersion: 1 });
     expect(refused.status).toBe(409);
     expect((await refused.json()).code).toBe("rekey-required");
-    const newKeyPair = new FakeAgent(hub.url).keyPair;
+    const newKeyPair = new FakeAgent(fx.hub.url).keyPair;
     const rejoined = await (await original.send("rekey", { newPublicKey: newKeyPair.publicKey, facts: { ...FACTS, hostname: "original" } })).json();
     expect(rejoined.keptInstance).toBe(false);
     expect(rejoined.instanceId).not.toBe(original.instanceId);
@@ -349,7 +342,7 @@ describe("bad input never crashes or corrupts", () => {
     const rowBefore = await instanceRow(a.instanceId);
     const big = JSON.stringify({ settingsVersion: 1, cursor: 0, padding: "x".repeat(3 * 1024 * 1024) });
     for (const endpoint of ["join", "sync", "wait", "rekey", "leave"]) {
-      const url = `${hub.url}/api/agent/v1/${endpoint}`;
+      const url = `${fx.hub.url}/api/agent/v1/${endpoint}`;
       const cases: [string, Response][] = [
         ["no body", await fetch(url, { method: "POST" })],
         ["not json", await a.send(endpoint, null, { rawBody: "{not json" })],
@@ -360,7 +353,7 @@ describe("bad input never crashes or corrupts", () => {
         ["garbage headers", await fetch(url, { method: "POST", headers: { "x-certhub-instance": "x", "x-certhub-time": "nan", "x-certhub-seq": "-1", "x-certhub-boot": "!", "x-certhub-signature": "zz" }, body: "{}" })],
         ["stale clock", await a.send(endpoint, { settingsVersion: 1, cursor: 0 }, { time: Date.now() - 3600_000 })],
         ["unknown instance", await a.send(endpoint, { settingsVersion: 1, cursor: 0 }, { instanceId: "inst_nope" })],
-        ["wrong key", await a.send(endpoint, { settingsVersion: 1, cursor: 0 }, { keyPair: new FakeAgent(hub.url).keyPair })],
+        ["wrong key", await a.send(endpoint, { settingsVersion: 1, cursor: 0 }, { keyPair: new FakeAgent(fx.hub.url).keyPair })],
       ];
       for (const [name, res] of cases) {
         const label = `${endpoint} / ${name} → ${res.status}`;
@@ -377,8 +370,8 @@ describe("bad input never crashes or corrupts", () => {
   });
 
   test("the hub still serves after the abuse", async () => {
-    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
-    const [{ n }] = await hub.deps.db.select({ n: sql<number>`count(*)` }).from(instances);
+    expect((await fetch(`${fx.hub.url}/healthz`)).status).toBe(200);
+    const [{ n }] = await fx.hub.deps.db.select({ n: sql<number>`count(*)` }).from(instances);
     expect(Number(n)).toBeGreaterThan(0);
   });
 });

@@ -1,11 +1,11 @@
 // The signed headers are bounded like every other agent-reported counter (security review #3's
 // leftover): before, x-certhub-seq took any safe integer, so an instance could push its own
 // sequence high-water mark to 2^53 - 1, and "0x10" / "1e3" / " 16" all verified as 16.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { MAX_COUNTER, SIGNATURE_HEADERS, readSignatureHeaders } from "../../src/protocol";
 import { FakeAgent } from "../hub/agent-api.fixtures";
 import { createJoiningKey } from "../hub/joining-keys.fixtures";
-import { signIn, startTestHub, type Session, type TestHub } from "../helpers/session";
+import { useSignedInHub } from "../helpers/hub-fixture";
 
 const SIGNATURE = "A".repeat(86);
 const headers = (over: Partial<Record<keyof typeof SIGNATURE_HEADERS, string>> = {}) => {
@@ -48,17 +48,11 @@ describe("readSignatureHeaders", () => {
 });
 
 describe("the hub", () => {
-  let hub: TestHub;
-  let admin: Session;
-  beforeAll(async () => {
-    hub = await startTestHub();
-    admin = await signIn(hub.url);
-  });
-  afterAll(() => hub.stop());
+  const fx = useSignedInHub();
 
   test("refuses a correctly signed sync whose sequence is above 2^40, and its state does not move", async () => {
-    const key = await createJoiningKey(admin, { role: "managed-instance" });
-    const agent = await new FakeAgent(hub.url).joined(key.clientId, key.secret);
+    const key = await createJoiningKey(fx.admin, { role: "managed-instance" });
+    const agent = await new FakeAgent(fx.hub.url).joined(key.clientId, key.secret);
     expect((await agent.sync()).status).toBe(200);
     for (const seq of [Number.MAX_SAFE_INTEGER, MAX_COUNTER + 1]) {
       const res = await agent.sync({}, { seq });

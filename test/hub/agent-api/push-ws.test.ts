@@ -3,24 +3,17 @@
 // push connections per identity (sockets and waits together), and the socket of a revoked
 // instance closed by the hub.
 // The first frame on open answers at once: {nudge:false} when nothing is waiting.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { AGENT_API_PREFIX, PUSH_CLOSE, loadPrivateKey, sha256HexOf, signRequest } from "../../../src/protocol";
-import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { useSignedInHub } from "../../helpers/hub-fixture";
 import { FakeAgent } from "../agent-api.fixtures";
 
-let hub: TestHub;
-let admin: Session;
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const fx = useSignedInHub();
 
 async function joinedAgent(): Promise<FakeAgent> {
-  const res = await admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
+  const res = await fx.admin.json("/api/v1/tokens", "POST", { title: `key ${Math.random().toString(36).slice(2, 8)}` });
   const key = (await res.json()) as { clientId: string; secret: string };
-  const a = await new FakeAgent(hub.url).joined(key.clientId, key.secret);
+  const a = await new FakeAgent(fx.hub.url).joined(key.clientId, key.secret);
   expect((await a.sync({ settingsVersion: 1 })).status).toBe(204);
   return a;
 }
@@ -38,7 +31,7 @@ function pushHeaders(a: FakeAgent, o: { tamper?: boolean } = {}): Record<string,
   return headers;
 }
 
-const pushUrl = () => `${hub.url.replace(/^http/, "ws")}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`;
+const pushUrl = () => `${fx.hub.url.replace(/^http/, "ws")}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`;
 
 interface Opened {
   ws: WebSocket;
@@ -60,7 +53,7 @@ function openPush(headers: Record<string, string>): Promise<Opened> {
 
 /** The status a plain HTTP upgrade attempt gets (the WebSocket API hides it). */
 async function upgradeStatus(headers: Record<string, string>): Promise<number> {
-  const res = await fetch(`${hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
+  const res = await fetch(`${fx.hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
     headers: { ...headers, Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef") },
   });
   await res.arrayBuffer().catch(() => {});
@@ -73,20 +66,20 @@ describe("WebSocket push channel", () => {
     expect(await upgradeStatus({})).toBe(401);
     expect(await upgradeStatus(pushHeaders(a, { tamper: true }))).toBe(401);
     await expect(openPush({})).rejects.toThrow("upgrade refused");
-    expect(hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(0);
+    expect(fx.hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(0);
   });
 
   test("a queued command nudges the socket within 100 ms", async () => {
     const a = await joinedAgent();
     const s = await openPush(pushHeaders(a));
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await (await fetch(`${fx.hub.url}/metrics`)).text();
     expect(Number(metrics.match(/^certhub_agent_push_sockets (\d+)/m)?.[1])).toBeGreaterThanOrEqual(1);
     await Bun.sleep(100);
     // The one frame on open says the channel works; nothing is waiting yet.
     expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: false }]);
     s.messages.length = 0;
     const queued = performance.now();
-    expect((await admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
+    expect((await fx.admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
     for (let i = 0; i < 100 && !s.messages.length; i++) await Bun.sleep(5);
     expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: true }]);
     expect(s.messages[0]!.at - queued).toBeLessThan(100);
@@ -103,17 +96,17 @@ describe("WebSocket push channel", () => {
     const second = await openPush(pushHeaders(a));
     expect(await upgradeStatus(pushHeaders(a))).toBe(429);
     await expect(openPush(pushHeaders(a))).rejects.toThrow("upgrade refused");
-    expect(hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(2);
+    expect(fx.hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(2);
     first.ws.close();
     await first.closed;
-    for (let i = 0; i < 50 && hub.deps.fleet.push.socketsOf(a.instanceId) > 1; i++) await Bun.sleep(10);
+    for (let i = 0; i < 50 && fx.hub.deps.fleet.push.socketsOf(a.instanceId) > 1; i++) await Bun.sleep(10);
     const third = await openPush(pushHeaders(a)); // room again once one is closed
     second.ws.close();
     third.ws.close();
   });
 
   test("one cap across both kinds: two sockets leave no room for a wait; a socket replaces the oldest wait", async () => {
-    const push = hub.deps.fleet.push;
+    const push = fx.hub.deps.fleet.push;
     const a = await joinedAgent();
     const first = await openPush(pushHeaders(a));
     const second = await openPush(pushHeaders(a));
@@ -149,7 +142,7 @@ describe("WebSocket push channel", () => {
     const s = await openPush(pushHeaders(a));
     await Bun.sleep(50);
     const started = performance.now();
-    expect((await admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${a.instanceId}/revoke`, { method: "POST" })).status).toBe(200);
     const closed = await Promise.race([s.closed, Bun.sleep(2000).then(() => null)]);
     expect(closed).toEqual({ code: PUSH_CLOSE.cutOff, reason: "revoked" });
     expect(performance.now() - started).toBeLessThan(1000);
@@ -158,15 +151,15 @@ describe("WebSocket push channel", () => {
 
   test("while descriptors run short a new socket gets 503 with Retry-After", async () => {
     const a = await joinedAgent();
-    hub.deps.fleet.push.shedding = true;
+    fx.hub.deps.fleet.push.shedding = true;
     try {
-      const res = await fetch(`${hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
+      const res = await fetch(`${fx.hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, {
         headers: { ...pushHeaders(a), Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef") },
       });
       expect(res.status).toBe(503);
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     } finally {
-      hub.deps.fleet.push.shedding = false;
+      fx.hub.deps.fleet.push.shedding = false;
     }
   });
 });

@@ -2,30 +2,24 @@
 // retired key's one re-join after an identity reset) need the owning principal enabled and
 // holding the key's role; instances already joined keep working (revoking the key is what
 // cuts them off), and the Users page says so where an admin disables a principal.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { describe, expect, test } from "bun:test";
+import { useSignedInHub } from "../../helpers/hub-fixture";
 import { FACTS, FakeAgent } from "../agent-api.fixtures";
 
-let hub: TestHub;
-let admin: Session;
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const fx = useSignedInHub();
 
 /** A service principal with the managed-instance role and a joining key it owns. */
 async function ownerWithKey() {
-  const p = await admin.json("/api/v1/principals", "POST", { type: "service", title: `fleet ${Math.random().toString(36).slice(2, 8)}`, roles: ["managed-instance"] });
+  const p = await fx.admin.json("/api/v1/principals", "POST", { type: "service", title: `fleet ${Math.random().toString(36).slice(2, 8)}`, roles: ["managed-instance"] });
   expect(p.status).toBe(201);
   const owner = (await p.json()) as { id: string };
-  const k = await admin.json("/api/v1/tokens", "POST", { title: "owned key", principalId: owner.id });
+  const k = await fx.admin.json("/api/v1/tokens", "POST", { title: "owned key", principalId: owner.id });
   expect(k.status).toBe(201);
   return { owner, key: (await k.json()) as { id: string; clientId: string; secret: string } };
 }
-const setRoles = (id: string, roles: string[]) => admin.json(`/api/v1/principals/${id}/roles`, "PUT", { roles });
-const setDisabled = (id: string, disabled: boolean) => admin.json(`/api/v1/principals/${id}`, "PATCH", { disabled });
-const agent = () => new FakeAgent(hub.url);
+const setRoles = (id: string, roles: string[]) => fx.admin.json(`/api/v1/principals/${id}/roles`, "PUT", { roles });
+const setDisabled = (id: string, disabled: boolean) => fx.admin.json(`/api/v1/principals/${id}`, "PATCH", { disabled });
+const agent = () => new FakeAgent(fx.hub.url);
 
 describe("join-owner: the joining key's owner", () => {
   test("losing the managed-instance role stops new joins; getting it back restores them", async () => {
@@ -58,7 +52,7 @@ describe("join-owner: the joining key's owner", () => {
     const original = await agent().joined(key.clientId, key.secret);
     const stale = original.clone();
     stale.bootId = "other-process-boot-0002";
-    expect((await admin.fetch(`/api/v1/instances/${original.instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
+    expect((await fx.admin.fetch(`/api/v1/instances/${original.instanceId}/reset-identity`, { method: "POST" })).status).toBe(200);
     const next = agent().keyPair;
     expect((await original.send("rekey", { newPublicKey: next.publicKey, facts: FACTS })).status).toBe(200);
     original.keyPair = next;
@@ -76,11 +70,11 @@ describe("join-owner: the joining key's owner", () => {
 
   test("the Users page says disabling cuts off new joins and what happens to joined instances", async () => {
     const { owner } = await ownerWithKey();
-    const dialog = await (await admin.fetch(`/settings/users/${owner.id}/edit`)).text();
+    const dialog = await (await fx.admin.fetch(`/settings/users/${owner.id}/edit`)).text();
     expect(dialog).toContain("joining keys accept no new joins");
     expect(dialog).toContain("Instances already joined with its keys keep working");
     expect((await setDisabled(owner.id, true)).status).toBe(200);
-    const list = await (await admin.fetch(`/settings/users?q=${encodeURIComponent("fleet")}`)).text();
+    const list = await (await fx.admin.fetch(`/settings/users?q=${encodeURIComponent("fleet")}`)).text();
     const row = list.slice(list.indexOf(`data-principal-id="${owner.id}"`));
     expect(row.slice(0, row.indexOf("</tr>"))).toContain("no new joins; joined instances keep working");
   });

@@ -3,23 +3,17 @@
 // parallel burst cannot outrun the limit), and reaching the limit ends the session. Measured
 // with 20 parallel wrong guesses on one session: before the fix 20 evaluated and the session
 // lived on; after, at most 5 evaluated and the session is gone.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { PASSWORD_CHANGE_FAILURES } from "../../../src/hub/ui/pages/account";
-import { login, signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { login, signIn, type Session } from "../../helpers/session";
+import { useSignedInHub } from "../../helpers/hub-fixture";
 
-let hub: TestHub;
-let admin: Session;
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const fx = useSignedInHub();
 
 async function user(username: string, password: string) {
-  const res = await admin.json("/api/v1/principals", "POST", { type: "user", username, password, roles: ["readonly"] });
+  const res = await fx.admin.json("/api/v1/principals", "POST", { type: "user", username, password, roles: ["readonly"] });
   expect(res.status).toBe(201);
-  return signIn(hub.url, username, password);
+  return signIn(fx.hub.url, username, password);
 }
 
 const change = (s: Session, current: string, next = "a-brand-new-password-9") =>
@@ -30,7 +24,7 @@ test("parallel wrong current passwords: at most the limit are evaluated, then th
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => change(stolen, `guess-${i}`)));
   const statuses = results.map((r) => r.status);
   // Each evaluated wrong password leaves one failed account.password-change row.
-  const audit = (await (await admin.fetch("/api/v1/audit?q=account.password-change&limit=200")).json()) as { actorLabel: string; action: string; outcome: string }[];
+  const audit = (await (await fx.admin.fetch("/api/v1/audit?q=account.password-change&limit=200")).json()) as { actorLabel: string; action: string; outcome: string }[];
   const evaluated = audit.filter((e) => e.actorLabel === "oracle-victim" && e.action === "account.password-change" && e.outcome === "failure").length;
   console.log(`password-change burst of 20: ${evaluated} evaluated; answers ${[422, 429, 302].map((code) => `${statuses.filter((s) => s === code).length}×${code}`).join(", ")}`);
   expect(evaluated).toBeLessThanOrEqual(PASSWORD_CHANGE_FAILURES);
@@ -43,7 +37,7 @@ test("parallel wrong current passwords: at most the limit are evaluated, then th
   expect((await stolen.fetch("/api/v1/me")).status).toBe(401);
   expect((await change(stolen, "victims-password-1")).status).not.toBe(303);
   // The password did not change; its owner signs in as before.
-  expect((await login(hub.url, "oracle-victim", "victims-password-1")).status).toBe(303);
+  expect((await login(fx.hub.url, "oracle-victim", "victims-password-1")).status).toBe(303);
 }, 60_000);
 
 test("one at a time: the limit-th wrong password signs out, and other sessions cannot keep guessing", async () => {
@@ -53,10 +47,10 @@ test("one at a time: the limit-th wrong password signs out, and other sessions c
   expect((await first.fetch("/api/v1/me")).status).toBe(401);
   // A second session of the same user is refused too (and ended) while the window lasts, even
   // with the right current password: the guesses are counted per user, not per session.
-  const second = await signIn(hub.url, "sequential-victim", "victims-password-2");
+  const second = await signIn(fx.hub.url, "sequential-victim", "victims-password-2");
   expect((await change(second, "victims-password-2")).status).toBe(429);
   expect((await second.fetch("/api/v1/me")).status).toBe(401);
-  const audit = (await (await admin.fetch("/api/v1/audit?q=account.password-change-limit")).json()) as { actorLabel: string }[];
+  const audit = (await (await fx.admin.fetch("/api/v1/audit?q=account.password-change-limit")).json()) as { actorLabel: string }[];
   expect(audit.filter((e) => e.actorLabel === "sequential-victim").length).toBe(2);
 }, 60_000);
 

@@ -2,23 +2,17 @@
 // (RuleError.field, set in src/hub/core/principals.ts and tokens.ts), never by matching the
 // message's wording: rewording a rule must not move its message off the field. Each check
 // looks for the message inside that field's error slot (<span id="err-<field>">).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { conflict, RuleError } from "../../../../../../src/hub/core/errors";
 import type { FormState } from "../../../../../../src/hub/ui/components";
 import { applyTokenRuleError } from "../../../../../../src/hub/ui/pages/settings/security/api-access/validation";
 import { addUserForm, editForm, formShows } from "../../../../../../src/hub/ui/pages/settings/security/users/validation";
 import { applyRuleError } from "../../../../../../src/hub/ui/rule-errors";
-import { signIn, startTestHub, type Session, type TestHub } from "../../../../../helpers/session";
+import { useSignedInHub } from "../../../../../helpers/hub-fixture";
 import { post } from "../../helpers";
 
-let hub: TestHub;
-let admin: Session;
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const fx = useSignedInHub();
 
 /** The text of the error slot of `field`, or null when the form shows none there. */
 function fieldError(html: string, field: string): string | null {
@@ -59,27 +53,27 @@ describe("the mapping follows the rule's field, whatever its wording", () => {
 
 describe("the rules name their fields, and the pages show them there", () => {
   test("Users: a taken username, dropping your own administrator role", async () => {
-    const taken = await post(admin, "/settings/users", { type: "user", username: "admin", password: "long-enough-password", role: "readonly", title: "", email: "" }, { htmx: "add-principal-body" });
+    const taken = await post(fx.admin, "/settings/users", { type: "user", username: "admin", password: "long-enough-password", role: "readonly", title: "", email: "" }, { htmx: "add-principal-body" });
     expect(taken.status).toBe(422);
     expect(fieldError(await taken.text(), "username")).toBe("This username is taken.");
 
-    const [me] = await hub.deps.db.all<{ id: string }>(sql`select principal_id as id from users where username = 'admin'`);
-    const roles = await post(admin, `/settings/users/${me.id}/roles`, { roles: "readonly" }, { htmx: "principal-dialog-body" });
+    const [me] = await fx.hub.deps.db.all<{ id: string }>(sql`select principal_id as id from users where username = 'admin'`);
+    const roles = await post(fx.admin, `/settings/users/${me.id}/roles`, { roles: "readonly" }, { htmx: "principal-dialog-body" });
     expect(roles.status).toBe(422);
     expect(fieldError(await roles.text(), "roles")).toBe("You cannot remove your own administrator role.");
 
     // The JSON API names the field too.
-    const api = await admin.json("/api/v1/principals", "POST", { type: "user", username: "ADMIN", password: "long-enough-password", roles: ["readonly"] });
+    const api = await fx.admin.json("/api/v1/principals", "POST", { type: "user", username: "ADMIN", password: "long-enough-password", roles: ["readonly"] });
     expect(api.status).toBe(400);
     expect(await api.json()).toEqual({ error: "this username is taken", field: "username" });
   });
 
   test("API Access: a role the principal does not hold, a disabled or missing principal", async () => {
-    const made = await admin.json("/api/v1/principals", "POST", { type: "service", title: "Rule fields robot", roles: ["readonly"] });
+    const made = await fx.admin.json("/api/v1/principals", "POST", { type: "service", title: "Rule fields robot", roles: ["readonly"] });
     expect(made.status).toBe(201);
     const { id } = (await made.json()) as { id: string };
     const add = (fields: Record<string, string>) =>
-      post(admin, "/settings/api-access", { title: "x", group: "", expiresInDays: "", expiresOn: "", maxUses: "", ...fields }, { htmx: "add-token-body" });
+      post(fx.admin, "/settings/api-access", { title: "x", group: "", expiresInDays: "", expiresOn: "", maxUses: "", ...fields }, { htmx: "add-token-body" });
 
     const role = await add({ principalId: id, role: "administrator" });
     expect(role.status).toBe(422);
@@ -87,7 +81,7 @@ describe("the rules name their fields, and the pages show them there", () => {
     expect(roleError).toContain('does not hold the role "administrator"');
     expect(roleError).toContain("Use the roles icon on Security › Users");
 
-    expect((await admin.json(`/api/v1/principals/${id}`, "PATCH", { disabled: true })).status).toBe(200);
+    expect((await fx.admin.json(`/api/v1/principals/${id}`, "PATCH", { disabled: true })).status).toBe(200);
     const disabled = await add({ principalId: id, role: "readonly" });
     expect(disabled.status).toBe(422);
     expect(fieldError(await disabled.text(), "principalId")).toBe('Principal "Rule fields robot" is disabled.');
@@ -95,7 +89,7 @@ describe("the rules name their fields, and the pages show them there", () => {
     const missing = await add({ principalId: "p_missing", role: "readonly" });
     expect(fieldError(await missing.text(), "principalId")).toBe("No such principal.");
 
-    const api = await admin.json("/api/v1/tokens", "POST", { title: "x", role: "administrator", principalId: "p_missing" });
+    const api = await fx.admin.json("/api/v1/tokens", "POST", { title: "x", role: "administrator", principalId: "p_missing" });
     expect(api.status).toBe(400);
     expect(((await api.json()) as { field?: string }).field).toBe("principalId");
   });
