@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { getCommand } from "../../src/db/commands";
 import { until as pollUntil } from "../helpers/poll";
-import { useHubWithAgents } from "../helpers/agents";
+import { loopbackProxy, useHubWithAgents } from "../helpers/agents";
 
 const fx = useHubWithAgents();
 const { agents } = fx;
@@ -42,21 +42,16 @@ describe("agent push channel", () => {
 
   test("behind a proxy that refuses upgrades the agent falls back to the long-poll and still gets pushes", async () => {
     let refusedUpgrades = 0;
-    const proxy = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      idleTimeout: 120,
-      async fetch(req) {
-        const u = new URL(req.url);
-        if (req.headers.get("upgrade")) {
-          refusedUpgrades++;
-          return new Response("upgrades are not allowed here", { status: 502 });
-        }
-        return fetch(`${fx.hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+    const proxy = loopbackProxy(
+      () => fx.hub.url,
+      (req) => {
+        if (!req.headers.get("upgrade")) return undefined;
+        refusedUpgrades++;
+        return new Response("upgrades are not allowed here", { status: 502 });
       },
-    });
+    );
     try {
-      const { instanceId } = await joinedAgent(`http://127.0.0.1:${proxy.port}`);
+      const { instanceId } = await joinedAgent(proxy.url);
       const push = fx.hub.deps.fleet.push;
       await until("long-poll held", () => push.has(instanceId));
       expect(refusedUpgrades).toBeGreaterThanOrEqual(1);
@@ -65,7 +60,7 @@ describe("agent push channel", () => {
       expect(logs.some((l) => /push WebSocket could not be opened; using the long-poll/.test(l))).toBe(true);
     } finally {
       for (const a of agents.splice(1)) await a.stop().catch(() => {});
-      proxy.stop(true);
+      proxy.stop();
     }
   });
 

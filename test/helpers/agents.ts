@@ -54,3 +54,23 @@ export function useHubWithAgents(): HubWithAgents {
   };
   return fixture;
 }
+
+/**
+ * A loopback HTTP proxy in front of `target()` (e.g. the hub's URL): `intercept` may answer a
+ * request itself (a refusal, a broken upgrade); whatever it leaves (undefined) is passed on. It
+ * does not pass WebSocket upgrades: intercept them. `stop()` closes it and its connections.
+ */
+export function loopbackProxy(target: () => string, intercept: (req: Request, url: URL) => Response | undefined) {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 120,
+    async fetch(req) {
+      const u = new URL(req.url);
+      const answer = intercept(req, u);
+      if (answer) return answer;
+      return fetch(`${target()}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { getCommand } from "../../../src/db/commands";
 import { until } from "../../helpers/poll";
-import { useHubWithAgents } from "../../helpers/agents";
+import { loopbackProxy, useHubWithAgents } from "../../helpers/agents";
 
 const fx = useHubWithAgents();
 
@@ -29,12 +29,9 @@ interface Refusal {
 function refusingProxy() {
   const seen: Seen[] = [];
   const refusals: Refusal[] = [];
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 120,
-    async fetch(req) {
-      const u = new URL(req.url);
+  const proxy = loopbackProxy(
+    () => fx.hub.url,
+    (req, u) => {
       const endpoint = u.pathname.split("/").pop() as Endpoint;
       const at = Date.now();
       const rule = refusals.find((r) => r.endpoint === endpoint && r.times > 0);
@@ -49,15 +46,15 @@ function refusingProxy() {
         return new Response("upgrades are not passed here", { status: 502 });
       }
       seen.push({ endpoint, at, answered: 0 });
-      return fetch(`${fx.hub.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.method === "POST" ? await req.arrayBuffer() : undefined });
+      return undefined;
     },
-  });
+  );
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url: proxy.url,
     seen,
     refuse: (r: Refusal) => refusals.push(r),
     of: (endpoint: Endpoint) => seen.filter((s) => s.endpoint === endpoint),
-    stop: () => server.stop(true),
+    stop: proxy.stop,
   };
 }
 
