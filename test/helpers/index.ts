@@ -13,6 +13,11 @@
 // Child processes get the parent's environment minus every CERTHUB_* variable, plus `env`.
 // Temp dirs and hubs left running are cleaned up after the whole run by cleanup.ts (preloaded
 // by npm test). Set CERTHUB_KEEP_TMP=1 to keep temp dirs for inspection.
+//
+// Beside this file: hub-fixture.ts (useSignedInHub: a hub started and signed in per file),
+// agents.ts (useHubWithAgents, loopbackProxy), session.ts (signIn), poll.ts (until),
+// acme-peers.ts (Pebble, challtestsrv, BIND), browser.ts (Chromium), recording-proxy.ts,
+// as-nobody.ts (run a bundled script as user nobody).
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
