@@ -15,6 +15,7 @@ import { createFleetService } from "./fleet";
 import { allowDeferred, finishDeferred } from "./agent-api/deferred";
 import { pushSocketHandlers } from "./agent-api/push";
 import { startMemorySettler, type MemorySettler } from "./fleet/settle";
+import { agentRequestsQueued } from "./agent-admission";
 import { Metrics } from "./metrics";
 import { loadOrCreateTls } from "./tls";
 
@@ -99,6 +100,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
     { labels: {}, value: guard ? ["normal", "shedding", "critical"].indexOf(guard.pressure) : 0 },
   ]);
   metrics.gauge("certhub_agent_push_sockets", "Agent push WebSockets currently open", () => [{ labels: {}, value: fleet.push.sockets }]);
+  metrics.gauge("certhub_agent_requests_queued", "Agent API requests waiting for their turn (at most 32 are admitted per event-loop turn)", () => [{ labels: {}, value: agentRequestsQueued() }]);
   let lastPressure: Pressure = "normal";
   // Called every 100 ms by the guard. Bun's accept loop spins on EMFILE, so the hub must never
   // get there: idle keep-alives go first, then (critical) the longest-held agent waits.

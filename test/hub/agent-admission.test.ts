@@ -30,7 +30,8 @@ test(`/healthz is answered in the middle of a burst of ${AGENTS} agent requests,
   const agents = await seedWaitAgents(join(dataDir, "hub.db"), JSON.parse(created.stdout).clientId, AGENTS, "burst");
   for (const _ of agents) conns.push(new RawConnection(hub.port));
   const health = new RawConnection(hub.port);
-  conns.push(health);
+  const metrics = new RawConnection(hub.port);
+  conns.push(health, metrics);
   expect((await Promise.all(conns.map((c) => c.connected))).every(Boolean)).toBe(true);
   const healthz = `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${hub.port}\r\n\r\n`;
   expect((await health.send(healthz))?.status).toBe(200);
@@ -50,11 +51,16 @@ test(`/healthz is answered in the middle of a burst of ${AGENTS} agent requests,
   );
   const healthAnswer = await health.send(healthz);
   const healthMs = performance.now() - t0;
+  // The queue an operator watches on /metrics: agents waiting for their turn, mid-burst.
+  const metricsAnswer = await metrics.send(`GET /metrics HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   const all = await answers;
   const burstMs = lastAnswer - t0;
   console.log(`burst of ${AGENTS} waits answered in ${burstMs.toFixed(0)} ms; /healthz behind it in ${healthMs.toFixed(0)} ms`);
 
   expect(healthAnswer?.status).toBe(200);
+  const queued = Number(metricsAnswer?.body.match(/^certhub_agent_requests_queued (\d+)/m)?.[1]);
+  console.log(`agent requests queued when /metrics answered: ${queued}`);
+  expect(queued).toBeGreaterThan(0);
   expect(all.every((r) => r?.status === 200 && r.body.includes('"nudge":true'))).toBe(true);
   // The comparison means something only when the burst takes a while to work through.
   expect(burstMs).toBeGreaterThan(100);
