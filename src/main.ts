@@ -13,6 +13,7 @@ Usage:
                   [--tls-cert FILE --tls-key FILE]      run the hub (default mode)
                   [--trust-proxy CIDR,…] [--audit-max-age DAYS]
                   [--audit-max-rows N] [--audit-keep-security N]
+                  [--session-idle SECONDS] [--session-max SECONDS]
   certhub --agent [--data-dir DIR] [--listen HOST:PORT] [--allow-scripts]
                   [--join URL --client-id ID --secret-file FILE [--fingerprint sha256:…]]
                                                        run the agent on this host
@@ -36,6 +37,10 @@ Hub options (each also read from the environment):
   --audit-max-rows N         keep at most N audit rows (CERTHUB_AUDIT_MAX_ROWS, 1000000)
   --audit-keep-security N    always keep the newest N security events, whatever their age
                              (CERTHUB_AUDIT_KEEP_SECURITY, 10000); 0 turns a limit off
+  --session-idle SECONDS     sign an admin out after this long idle
+                             (CERTHUB_SESSION_IDLE_SECONDS, 7200; whole seconds from 60)
+  --session-max SECONDS      end an admin session this long after sign-in, busy or not
+                             (CERTHUB_SESSION_MAX_SECONDS, 86400; whole seconds from 60)
 
 Options:
   --version    print the version

@@ -16,6 +16,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     "audit-max-age": { type: "string" },
     "audit-max-rows": { type: "string" },
     "audit-keep-security": { type: "string" },
+    "session-idle": { type: "string" },
+    "session-max": { type: "string" },
   });
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}" (see certhub --help)`);
   const config = resolveHubConfig(values);

@@ -19,7 +19,7 @@ export interface HubConfig {
   /** Reverse proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer is the client. */
   trustProxy: string[];
   auditRetention: AuditRetention;
-  /** CERTHUB_SESSION_IDLE_SECONDS / CERTHUB_SESSION_MAX_SECONDS: admin session idle and absolute expiry. */
+  /** --session-idle / --session-max (or CERTHUB_SESSION_IDLE_SECONDS / _MAX_SECONDS): admin session idle and absolute expiry. */
   sessions: SessionLifetimes;
   /** CERTHUB_SYNC_INTERVAL_SECONDS: the sync interval given to newly joined instances (default 60). */
   syncIntervalSeconds?: number;
@@ -36,6 +36,8 @@ export interface HubFlags {
   "audit-max-age"?: string;
   "audit-max-rows"?: string;
   "audit-keep-security"?: string;
+  "session-idle"?: string;
+  "session-max"?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -61,7 +63,7 @@ export function resolveHubConfig(flags: HubFlags, env = process.env): HubConfig 
     secretKey: env.CERTHUB_SECRET_KEY || undefined,
     trustProxy: parseTrustProxy(flags["trust-proxy"] ?? env.CERTHUB_TRUST_PROXY ?? ""),
     syncIntervalSeconds: Number(env.CERTHUB_SYNC_INTERVAL_SECONDS) || undefined,
-    sessions: resolveSessionLifetimes(env),
+    sessions: resolveSessionLifetimes(flags, env),
     auditRetention: {
       maxAgeMs: days === undefined ? DEFAULT_AUDIT_RETENTION.maxAgeMs : count(days, "--audit-max-age (days)") * DAY_MS,
       maxRows: rows === undefined ? DEFAULT_AUDIT_RETENTION.maxRows : count(rows, "--audit-max-rows"),
@@ -80,17 +82,25 @@ function count(value: string, what: string): number {
 // refresh is throttled to a fraction of the idle time) to a year.
 const sessionSeconds = z.coerce.number().int().min(60).max(365 * 86_400);
 
-/** Session lifetimes from the environment (defaults: idle 2 h, absolute 24 h); nonsense is refused. */
-export function resolveSessionLifetimes(env: Record<string, string | undefined>): SessionLifetimes {
-  const read = (name: string, fallbackMs: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallbackMs;
+/**
+ * Session lifetimes from --session-idle / --session-max, else the environment (defaults: idle
+ * 2 h, absolute 24 h). Nonsense is refused naming where it came from (the flag or the variable).
+ */
+export function resolveSessionLifetimes(
+  flags: Pick<HubFlags, "session-idle" | "session-max">,
+  env: Record<string, string | undefined>,
+): SessionLifetimes {
+  const read = (flag: "session-idle" | "session-max", variable: string, fallbackMs: number) => {
+    const fromFlag = flags[flag] !== undefined;
+    const raw = fromFlag ? flags[flag]! : env[variable];
+    if (raw === undefined || (raw === "" && !fromFlag)) return fallbackMs;
     const n = sessionSeconds.safeParse(raw.trim() === "" ? "x" : raw);
+    const name = fromFlag ? `--${flag}` : variable;
     if (!n.success) throw new UsageError(`invalid ${name} "${raw}" (expected whole seconds from 60 to ${365 * 86_400}, e.g. 7200 for 2 hours)`);
     return n.data * 1000;
   };
-  const idleMs = read("CERTHUB_SESSION_IDLE_SECONDS", DEFAULT_SESSION_LIFETIMES.idleMs);
-  const absoluteMs = read("CERTHUB_SESSION_MAX_SECONDS", DEFAULT_SESSION_LIFETIMES.absoluteMs);
+  const idleMs = read("session-idle", "CERTHUB_SESSION_IDLE_SECONDS", DEFAULT_SESSION_LIFETIMES.idleMs);
+  const absoluteMs = read("session-max", "CERTHUB_SESSION_MAX_SECONDS", DEFAULT_SESSION_LIFETIMES.absoluteMs);
   return { idleMs, absoluteMs };
 }
 
