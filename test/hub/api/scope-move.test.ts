@@ -2,7 +2,8 @@
 // HTTP against an in-process hub with signing fake agents: the secret stays usable (the next
 // config of the instance using it carries the same decrypted value), the ciphertext is re-sealed
 // for the new scope, a move that would strand a certificate is refused naming it and changes
-// nothing (row, ciphertext, config versions), and each move is audited.
+// nothing (row, ciphertext, config versions), each move is audited, and moving one that was
+// deleted is 404 (not a 500, and nothing comes back).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sealedCredentials } from "../../../src/db/credentials";
 import { instancesByIds } from "../../../src/db/instances";
@@ -266,5 +267,36 @@ describe("moves and the per-scope config cache", () => {
     expect((await syncConfig(g))!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(`CacheOld${marker}`) }]);
     expect((await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { secret: tsigSecret(`CacheNew${marker}`) })).status).toBe(200);
     expect((await syncConfig(g))!.credentials).toEqual([{ id: cred.body.id, type: "tsig", secret: tsigSecret(`CacheNew${marker}`) }]);
+  });
+});
+
+describe("moving something that was deleted", () => {
+  test("a deleted credential or CA account is 404 with a clear error; it stays gone and no move is audited", async () => {
+    const a = await addInstance(w, { group: "gone-g", hostname: "gone-host" });
+    const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "soon gone", type: "password", scope: "global", secret: { password: `Gone${marker}` } });
+    expect(cred.status).toBe(201);
+    const ca = await createCaAccount(w.admin, { title: "Soon gone CA", scope: "group", scopeId: "gone-g" });
+    expect((await call(w.admin, "DELETE", `/api/v1/credentials/${cred.body.id}`)).status).toBe(200);
+    expect((await call(w.admin, "DELETE", `/api/v1/ca-accounts/${ca.id}`)).status).toBe(200);
+
+    const cases: [string, string, string, string][] = [
+      [`/api/v1/credentials/${cred.body.id}`, cred.body.id, "credential.move", "credential"],
+      [`/api/v1/ca-accounts/${ca.id}`, ca.id, "ca-account.move", "CA account"],
+    ];
+    for (const [path, id, action, noun] of cases) {
+      for (const target of [{ scope: "global" }, { scope: "group", scopeId: "gone-g" }, { scope: "instance", scopeId: a.instanceId }]) {
+        const r = await call(w.admin, "PATCH", path, target);
+        expect({ path, target, status: r.status }).toEqual({ path, target, status: 404 });
+        expect(r.body.error).toBe(`no ${noun} with id ${id}`);
+      }
+      expect((await call(w.admin, "GET", path)).status).toBe(404);
+      expect(await auditRows(action, id)).toEqual([]);
+    }
+    // Nothing reappeared in a list or in the instance's config.
+    expect((await call(w.admin, "GET", "/api/v1/credentials")).body.map((c: any) => c.id)).not.toContain(cred.body.id);
+    expect((await call(w.admin, "GET", "/api/v1/ca-accounts")).body.map((c: any) => c.id)).not.toContain(ca.id);
+    const config = await syncConfig(a, { settingsVersion: 0 });
+    expect(config!.caAccounts.map((x) => x.id)).not.toContain(ca.id);
+    expect(config!.credentials.map((x) => x.id)).not.toContain(cred.body.id);
   });
 });
