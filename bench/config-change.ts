@@ -8,7 +8,11 @@
 // the time, the hub's CPU, its busiest second, how many agents synced in the first second, and
 // /healthz latency meanwhile.
 // Baselines from the same hub, same run: one pass of unchanged syncs (204) over the fleet, and
-// one pass of full-config syncs (every agent sends version 0) at 64 at a time.
+// one pass of full-config syncs (every agent sends version 0) at 64 at a time. Two controls say
+// where a wave's extra cost per agent comes from: the 64-at-a-time pass again with the
+// heartbeat flush that follows it counted (the wave counts its flushes), and the same
+// full-config syncs paced like the wave's nudges (same window, 100 ms ticks) but sent without
+// any push message.
 // Each size runs its own hub (same binary as the rest of the bench: `--bin` compares builds).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -16,6 +20,7 @@ import { createClient } from "@libsql/client";
 import { AGENT_API_PREFIX, sha256HexOf, signRequest, signedPath } from "../src/protocol";
 import { signIn, type Session } from "../test/helpers/session";
 import { processCpuSeconds, pushHeaders, type WaitAgent } from "./held";
+import { SPREAD_MAX_MS, SPREAD_MS_PER_INSTANCE } from "../src/hub/fleet/nudge-spread";
 import { freshHub, seed, until } from "./scale";
 import type { BenchContext, LoadResult, Scenario } from "./types";
 import { summarize } from "./stats";
@@ -54,6 +59,11 @@ interface Figures {
   unchangedCpuUs: number | null;
   configPassCpuUs: number | null;
   configPassMs: number;
+  /** The full-config pass with the heartbeat flush after it (less idle), per agent. */
+  configPassFlushedCpuUs: number | null;
+  /** Full-config syncs paced like the wave (no push messages), flushes included, per agent. */
+  pacedCpuUs: number | null;
+  pacedSeconds: number;
   errors: number;
   /** Push sockets the hub closed during the scenario (the agent reconnects). */
   reconnects: number;
@@ -233,15 +243,39 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
       const cpu1 = processCpuSeconds(pid);
       return { ms, cpuUs: cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) * 1e6) / n : null };
     };
+    // The hub's CPU while the fleet just holds its sockets (timers, pings): subtracted below.
+    const idleRateNow = async () => {
+      const idle0 = processCpuSeconds(pid);
+      const idleT0 = performance.now();
+      await Bun.sleep(5000);
+      const idle1 = processCpuSeconds(pid);
+      return idle0 !== null && idle1 !== null ? (idle1 - idle0) / ((performance.now() - idleT0) / 1000) : 0;
+    };
+    const idleBefore = await idleRateNow();
     const unchanged = await pass((a) => a.version, 64);
+    const flushed0 = processCpuSeconds(pid);
+    const flushedT0 = performance.now();
     const configPass = await pass(() => 0, 64);
     await Bun.sleep(6000); // the passes' heartbeats are written (last-seen batch, every 5 s)
-    // The hub's CPU while the fleet just holds its sockets (timers, pings): subtracted below.
-    const idle0 = processCpuSeconds(pid);
-    const idleT0 = performance.now();
-    await Bun.sleep(5000);
-    const idle1 = processCpuSeconds(pid);
-    const idleRate = idle0 !== null && idle1 !== null ? (idle1 - idle0) / ((performance.now() - idleT0) / 1000) : 0;
+    const flushed1 = processCpuSeconds(pid);
+    const configPassFlushedCpuUs =
+      flushed0 !== null && flushed1 !== null ? ((flushed1 - flushed0 - idleBefore * ((performance.now() - flushedT0) / 1000)) * 1e6) / n : null;
+    // Full-config syncs at the wave's pace: agent i at i/n of the nudge window, on 100 ms ticks.
+    const windowMs = Math.min(SPREAD_MAX_MS, n * SPREAD_MS_PER_INSTANCE);
+    const paced0 = processCpuSeconds(pid);
+    const pacedT0 = performance.now();
+    const pacedRuns: Promise<unknown>[] = [];
+    for (let next = 0; next < n; ) {
+      const due = Math.min(n, Math.floor(((performance.now() - pacedT0) / windowMs) * n) + 1);
+      for (; next < due; next++) pacedRuns.push(syncOnce(hub.url, agents[next], 0).catch(() => errors++));
+      if (next < n) await Bun.sleep(100);
+    }
+    await Promise.all(pacedRuns);
+    await Bun.sleep(6000);
+    const paced1 = processCpuSeconds(pid);
+    const pacedSeconds = (performance.now() - pacedT0) / 1000 - 6;
+    const idleRate = await idleRateNow();
+    const pacedCpuUs = paced0 !== null && paced1 !== null ? ((paced1 - paced0 - idleRate * (pacedSeconds + 6)) * 1e6) / n : null;
 
     // The change.
     const target = agents[0].version + 1;
@@ -297,6 +331,9 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
       unchangedCpuUs: unchanged.cpuUs,
       configPassCpuUs: configPass.cpuUs,
       configPassMs: configPass.ms,
+      configPassFlushedCpuUs,
+      pacedCpuUs,
+      pacedSeconds,
       errors,
       reconnects,
     };
@@ -330,6 +367,7 @@ const globalSettingChange: Scenario = {
           `${x.agents} agents: every agent on the new config version ${f(x.seconds)} s after the change; hub CPU ${f(x.hubCpuS, 2)} s, ` +
           `${f(x.netCpuS, 2)} s above its idle ${f(x.idleCpuPct)} % of a core (${f(x.hubCpuUsPerAgent, 0)} µs per agent = × ${ratio(x.hubCpuUsPerAgent, x.unchangedCpuUs)} an unchanged sync [${f(x.unchangedCpuUs, 0)} µs], ` +
           `× ${ratio(x.hubCpuUsPerAgent, x.configPassCpuUs)} a full-config sync [${f(x.configPassCpuUs, 0)} µs; pass of ${x.agents} at 64 concurrent in ${f(x.configPassMs / 1000)} s]); ` +
+          `controls: the full-config pass with its heartbeat flush ${f(x.configPassFlushedCpuUs, 0)} µs, full-config syncs paced like the wave without push messages ${f(x.pacedCpuUs, 0)} µs per agent (over ${f(x.pacedSeconds)} s); ` +
           `busiest second ${f(x.peakCpuPct, 0)} % of a core; ${x.inFirstSecond} agents synced in the first second, arrival p50 ${f(x.arrivalP50S)} s / p99 ${f(x.arrivalP99S)} s; ` +
           `/healthz meanwhile p99 ${f(x.healthzP99Ms)} ms, max ${f(x.healthzMaxMs, 0)} ms` +
           (x.errors ? `; ${x.errors} failed syncs` : "") +

@@ -1,6 +1,6 @@
 // Managed certificate definitions (what the hub asks an instance's agent to obtain and keep).
 // The agent's reports about them live in certificates.ts (source "managed", same id).
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { HubDb } from "./client";
 import { certificates, managedCertificates } from "./schema";
 
@@ -40,6 +40,15 @@ export function listManagedCertificates(db: HubDb, o: { instanceId?: string; lim
 /** An instance's definitions, for its config and for keeping its not-yet-reported ones. */
 export function managedCertificatesOf(db: HubDb, instanceId: string) {
   return db.select().from(managedCertificates).where(eq(managedCertificates.instanceId, instanceId)).orderBy(asc(managedCertificates.id));
+}
+
+/** Several instances' definitions in one query (concurrent config syncs), by instance then id. */
+export function managedCertificatesOfInstances(db: HubDb, instanceIds: string[]) {
+  return db
+    .select()
+    .from(managedCertificates)
+    .where(inArray(managedCertificates.instanceId, instanceIds))
+    .orderBy(asc(managedCertificates.instanceId), asc(managedCertificates.id));
 }
 
 export async function managedCertificateByInstance(db: HubDb, instanceId: string, id: string) {
