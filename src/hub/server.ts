@@ -80,7 +80,7 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
     const settles = metrics.counter("certhub_memory_settles_total", "Memory given back after a burst of agent push WebSockets");
     const settlePause = metrics.counter("certhub_memory_settle_seconds_total", "Event-loop pause spent giving memory back");
     settler = startMemorySettler({
-      opened: () => fleet.push.socketsOpened,
+      opened: () => fleet.push.socketsOpened, metrics, // per-part pause and skips (settle.ts)
       onSettle: (ms) => {
         settles.inc();
         settlePause.inc({}, ms / 1000);
