@@ -15,7 +15,7 @@ import { createFleetService } from "./fleet";
 import { allowDeferred, finishDeferred } from "./agent-api/deferred";
 import { pushSocketHandlers } from "./agent-api/push";
 import { startMemorySettler, type MemorySettler } from "./fleet/settle";
-import { agentRequestsQueued } from "./agent-admission";
+import { agentRequestsQueued } from "./middleware/agent-admission";
 import { Metrics } from "./metrics";
 import { loadOrCreateTls } from "./tls";
 

@@ -5,7 +5,7 @@ import { describeStorageError } from "../../db/storage-errors";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { BODY_LIMITS } from "../../protocol";
-import { admitAgentRequest } from "../agent-admission";
+import { agentAdmission } from "../middleware/agent-admission";
 import type { HubEnv } from "../context";
 import { createJoinLimiters, handleJoin } from "./join";
 import { handleLeave } from "./leave";
@@ -31,16 +31,11 @@ const instrument =
     }
   };
 
-/** A slice of agent requests per event-loop turn (agent-admission.ts): a reconnect storm cannot starve accept. */
-const admit: MiddlewareHandler<HubEnv> = async (_c, next) => {
-  await admitAgentRequest();
-  await next();
-};
-
 export function agentApi(): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const joinLimiters = createJoinLimiters();
-  app.use("*", admit);
+  // A slice of agent requests per event-loop turn: a reconnect storm cannot starve accept.
+  app.use("*", agentAdmission);
 
   app.post("/join", instrument("join"), limit(BODY_LIMITS.join), (c) => handleJoin(c, joinLimiters));
   app.post("/sync", instrument("sync"), limit(BODY_LIMITS.sync), handleSync);

@@ -1,4 +1,4 @@
-// A burst of signed agent requests does not hold the hub's event loop (src/hub/agent-admission.ts):
+// A burst of signed agent requests does not hold the hub's event loop (src/hub/middleware/agent-admission.ts):
 // 2,000 agents send a wait at the same moment (as after a hub restart) and a /healthz sent
 // right behind them on an open keep-alive connection is answered long before the last agent.
 // Without admission the hub worked through the whole burst in one loop turn and answered
@@ -7,8 +7,8 @@
 // so a faster or busier machine does not change the verdict.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { RawConnection, seedWaitAgents, waitRequest } from "../../bench/held";
-import { runCli, startHub, tempDir, type Hub } from "../helpers";
+import { RawConnection, seedWaitAgents, waitRequest } from "../../../bench/held";
+import { runCli, startHub, tempDir, type Hub } from "../../helpers";
 
 setDefaultTimeout(90_000);
 

@@ -9,6 +9,7 @@
 // With at most AGENT_REQUESTS_PER_TURN agent requests per turn the loop comes back to accept
 // and to the cheap requests every few milliseconds; agents wait their turn in order, and the
 // fleet's throughput is the same.
+import type { MiddlewareHandler } from "hono";
 
 /** About 10–30 ms of work per turn on a small machine. */
 export const AGENT_REQUESTS_PER_TURN = 32;
@@ -46,3 +47,9 @@ function nextTurn() {
   for (const resolve of batch) resolve();
   if (queue.length > 0 || admitted > 0) scheduleTurn();
 }
+
+/** The middleware for the agent API: a slice of agent requests per event-loop turn. */
+export const agentAdmission: MiddlewareHandler = async (_c, next) => {
+  await admitAgentRequest();
+  await next();
+};
