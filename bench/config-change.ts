@@ -12,7 +12,7 @@
 // where a wave's extra cost per agent comes from: the 64-at-a-time pass again with the
 // heartbeat flush that follows it counted (the wave counts its flushes), and the same
 // full-config syncs paced like the wave's nudges (same window, 100 ms ticks) but sent without
-// any push message.
+// any push message, and unchanged syncs paced the same way.
 // Each size runs its own hub (same binary as the rest of the bench: `--bin` compares builds).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -64,6 +64,8 @@ interface Figures {
   /** Full-config syncs paced like the wave (no push messages), flushes included, per agent. */
   pacedCpuUs: number | null;
   pacedSeconds: number;
+  /** Unchanged syncs paced the same way, per agent. */
+  pacedUnchangedCpuUs: number | null;
   errors: number;
   /** Push sockets the hub closed during the scenario (the agent reconnects). */
   reconnects: number;
@@ -260,22 +262,30 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
     const flushed1 = processCpuSeconds(pid);
     const configPassFlushedCpuUs =
       flushed0 !== null && flushed1 !== null ? ((flushed1 - flushed0 - idleBefore * ((performance.now() - flushedT0) / 1000)) * 1e6) / n : null;
-    // Full-config syncs at the wave's pace: agent i at i/n of the nudge window, on 100 ms ticks.
+    // Syncs at the wave's pace (agent i at i/n of the nudge window, on 100 ms ticks), their
+    // heartbeat flush included: full-config ones, and unchanged ones (is a sync at that pace
+    // dearer whatever it asks?).
     const windowMs = Math.min(SPREAD_MAX_MS, n * SPREAD_MS_PER_INSTANCE);
-    const paced0 = processCpuSeconds(pid);
-    const pacedT0 = performance.now();
-    const pacedRuns: Promise<unknown>[] = [];
-    for (let next = 0; next < n; ) {
-      const due = Math.min(n, Math.floor(((performance.now() - pacedT0) / windowMs) * n) + 1);
-      for (; next < due; next++) pacedRuns.push(syncOnce(hub.url, agents[next], 0).catch(() => errors++));
-      if (next < n) await Bun.sleep(100);
-    }
-    await Promise.all(pacedRuns);
-    await Bun.sleep(6000);
-    const paced1 = processCpuSeconds(pid);
-    const pacedSeconds = (performance.now() - pacedT0) / 1000 - 6;
+    const paced = async (version: (a: Agent) => number) => {
+      const c0 = processCpuSeconds(pid);
+      const t0 = performance.now();
+      const runs: Promise<unknown>[] = [];
+      for (let next = 0; next < n; ) {
+        const due = Math.min(n, Math.floor(((performance.now() - t0) / windowMs) * n) + 1);
+        for (; next < due; next++) runs.push(syncOnce(hub.url, agents[next], version(agents[next])).catch(() => errors++));
+        if (next < n) await Bun.sleep(100);
+      }
+      await Promise.all(runs);
+      await Bun.sleep(6000);
+      return { c0, c1: processCpuSeconds(pid), seconds: (performance.now() - t0) / 1000 - 6 };
+    };
+    const pacedFull = await paced(() => 0);
+    const pacedUnchanged = await paced((a) => a.version);
+    const pacedSeconds = pacedFull.seconds;
     const idleRate = await idleRateNow();
-    const pacedCpuUs = paced0 !== null && paced1 !== null ? ((paced1 - paced0 - idleRate * (pacedSeconds + 6)) * 1e6) / n : null;
+    const pacedUs = (p: { c0: number | null; c1: number | null; seconds: number }) => (p.c0 !== null && p.c1 !== null ? ((p.c1 - p.c0 - idleRate * (p.seconds + 6)) * 1e6) / n : null);
+    const pacedCpuUs = pacedUs(pacedFull);
+    const pacedUnchangedCpuUs = pacedUs(pacedUnchanged);
 
     // The change.
     const target = agents[0].version + 1;
@@ -334,6 +344,7 @@ async function once(ctx: BenchContext, n: number): Promise<Figures> {
       configPassFlushedCpuUs,
       pacedCpuUs,
       pacedSeconds,
+      pacedUnchangedCpuUs,
       errors,
       reconnects,
     };
@@ -367,7 +378,7 @@ const globalSettingChange: Scenario = {
           `${x.agents} agents: every agent on the new config version ${f(x.seconds)} s after the change; hub CPU ${f(x.hubCpuS, 2)} s, ` +
           `${f(x.netCpuS, 2)} s above its idle ${f(x.idleCpuPct)} % of a core (${f(x.hubCpuUsPerAgent, 0)} µs per agent = × ${ratio(x.hubCpuUsPerAgent, x.unchangedCpuUs)} an unchanged sync [${f(x.unchangedCpuUs, 0)} µs], ` +
           `× ${ratio(x.hubCpuUsPerAgent, x.configPassCpuUs)} a full-config sync [${f(x.configPassCpuUs, 0)} µs; pass of ${x.agents} at 64 concurrent in ${f(x.configPassMs / 1000)} s]); ` +
-          `controls: the full-config pass with its heartbeat flush ${f(x.configPassFlushedCpuUs, 0)} µs, full-config syncs paced like the wave without push messages ${f(x.pacedCpuUs, 0)} µs per agent (over ${f(x.pacedSeconds)} s); ` +
+          `controls: the full-config pass with its heartbeat flush ${f(x.configPassFlushedCpuUs, 0)} µs, full-config syncs paced like the wave without push messages ${f(x.pacedCpuUs, 0)} µs per agent (over ${f(x.pacedSeconds)} s), unchanged syncs paced so ${f(x.pacedUnchangedCpuUs, 0)} µs; ` +
           `busiest second ${f(x.peakCpuPct, 0)} % of a core; ${x.inFirstSecond} agents synced in the first second, arrival p50 ${f(x.arrivalP50S)} s / p99 ${f(x.arrivalP99S)} s; ` +
           `/healthz meanwhile p99 ${f(x.healthzP99Ms)} ms, max ${f(x.healthzMaxMs, 0)} ms` +
           (x.errors ? `; ${x.errors} failed syncs` : "") +
