@@ -27,7 +27,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   if (!path.startsWith("/")) throw new Error(`${path}: not an absolute path`);
   const dir = dirname(path);
-  await checkParent(dir);
+  await checkDirectory(dir);
   await checkTarget(path);
   const uid = opts.owner !== undefined ? await resolveUser(opts.owner) : -1;
   const gid = opts.group !== undefined ? await resolveGroup(opts.group) : -1;
@@ -91,7 +91,8 @@ async function removeStaleTempFiles(dir: string, name: string): Promise<void> {
   }
 }
 
-async function checkParent(dir: string): Promise<void> {
+/** The target directory must exist (certhub never creates directories) and be a directory. */
+export async function checkDirectory(dir: string): Promise<void> {
   let st;
   try {
     st = await stat(dir);

@@ -24,7 +24,7 @@ import { lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlin
 import { join } from "node:path";
 import type { z } from "zod";
 import type { PemTaskSchema } from "../../protocol/certificates";
-import { writeFileAtomic } from "./atomic-write";
+import { checkDirectory, writeFileAtomic } from "./atomic-write";
 import { parseMode, requireCert, TaskError, type TaskOutput, type TaskRun } from "./types";
 
 type PemTask = z.infer<typeof PemTaskSchema>;
@@ -86,17 +86,6 @@ export async function deployPem(task: PemTask, run: TaskRun): Promise<TaskOutput
   }
   Object.assign(run.paths, paths);
   return { message: `wrote cert.pem, chain.pem, fullchain.pem, privkey.pem to ${dir} (serial ${cert.serial})` };
-}
-
-async function checkDirectory(dir: string) {
-  let st;
-  try {
-    st = await stat(dir);
-  } catch (e: any) {
-    if (e?.code === "ENOENT") throw new Error(`${dir}: directory does not exist (create it first; certhub does not create directories)`);
-    throw new Error(`${dir}: ${errText(e)}`);
-  }
-  if (!st.isDirectory()) throw new Error(`${dir}: not a directory`);
 }
 
 /** A name in the task's directory may be missing, a regular file, or our own link — nothing else. */
