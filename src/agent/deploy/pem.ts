@@ -20,7 +20,7 @@
 // an older agent); a symlink pointing anywhere else is refused, as for every task.
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, readlink, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
 import type { PemTaskSchema } from "../../protocol/certificates";
