@@ -85,6 +85,9 @@ const sessionSeconds = z.coerce.number().int().min(60).max(365 * 86_400);
 /**
  * Session lifetimes from --session-idle / --session-max, else the environment (defaults: idle
  * 2 h, absolute 24 h). Nonsense is refused naming where it came from (the flag or the variable).
+ * Idle may not exceed the maximum: a longer idle time could never take effect, so a hub given
+ * one refuses to start, naming both settings and their values. The default idle time alone
+ * yields to a shorter maximum (`--session-max 3600` by itself means an hour, idle or not).
  */
 export function resolveSessionLifetimes(
   flags: Pick<HubFlags, "session-idle" | "session-max">,
@@ -93,15 +96,22 @@ export function resolveSessionLifetimes(
   const read = (flag: "session-idle" | "session-max", variable: string, fallbackMs: number) => {
     const fromFlag = flags[flag] !== undefined;
     const raw = fromFlag ? flags[flag]! : env[variable];
-    if (raw === undefined || (raw === "" && !fromFlag)) return fallbackMs;
+    if (raw === undefined || (raw === "" && !fromFlag)) return { ms: fallbackMs, named: `the default maximum ${fallbackMs / 1000}`, given: false };
     const n = sessionSeconds.safeParse(raw.trim() === "" ? "x" : raw);
     const name = fromFlag ? `--${flag}` : variable;
     if (!n.success) throw new UsageError(`invalid ${name} "${raw}" (expected whole seconds from 60 to ${365 * 86_400}, e.g. 7200 for 2 hours)`);
-    return n.data * 1000;
+    return { ms: n.data * 1000, named: `${name} "${raw}"`, given: true };
   };
-  const idleMs = read("session-idle", "CERTHUB_SESSION_IDLE_SECONDS", DEFAULT_SESSION_LIFETIMES.idleMs);
-  const absoluteMs = read("session-max", "CERTHUB_SESSION_MAX_SECONDS", DEFAULT_SESSION_LIFETIMES.absoluteMs);
-  return { idleMs, absoluteMs };
+  const idle = read("session-idle", "CERTHUB_SESSION_IDLE_SECONDS", DEFAULT_SESSION_LIFETIMES.idleMs);
+  const max = read("session-max", "CERTHUB_SESSION_MAX_SECONDS", DEFAULT_SESSION_LIFETIMES.absoluteMs);
+  if (idle.ms > max.ms) {
+    if (!idle.given) return { idleMs: max.ms, absoluteMs: max.ms };
+    throw new UsageError(
+      `invalid ${idle.named}: longer than ${max.named} (the idle time may not exceed the session maximum, ` +
+        `--session-max / CERTHUB_SESSION_MAX_SECONDS: a session ends at the maximum however busy, so a longer idle time would never apply)`,
+    );
+  }
+  return { idleMs: idle.ms, absoluteMs: max.ms };
 }
 
 const cidr = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()]);

@@ -76,6 +76,36 @@ describe("certhub serve --session-idle / --session-max", () => {
     );
   }, 60_000);
 
+  test("an idle time longer than the maximum stops the hub at start, naming both with their values", async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [["--session-idle", "7200", "--session-max", "3600"], {}, 'certhub: invalid --session-idle "7200": longer than --session-max "3600" (the idle time may not exceed the session maximum'],
+      // Mixed sources: each is named as the hub read it.
+      [["--session-idle", "900"], { CERTHUB_SESSION_MAX_SECONDS: "600" }, 'certhub: invalid --session-idle "900": longer than CERTHUB_SESSION_MAX_SECONDS "600"'],
+      [["--session-max", "600"], { CERTHUB_SESSION_IDLE_SECONDS: "601" }, 'certhub: invalid CERTHUB_SESSION_IDLE_SECONDS "601": longer than --session-max "600"'],
+      [[], { CERTHUB_SESSION_IDLE_SECONDS: "172800" }, 'certhub: invalid CERTHUB_SESSION_IDLE_SECONDS "172800": longer than the default maximum 86400'],
+    ];
+    await Promise.all(
+      cases.map(async ([args, env, message]) => {
+        const r = await runCli(["serve", "--http", "--listen", "127.0.0.1:0", "--data-dir", tempDir("cli-session-order-"), ...args], { bin: "source", env });
+        expect({ args, code: r.code, stderr: r.stderr.trim() }).toMatchObject({ args, code: 1, stderr: expect.stringContaining(message) });
+        expect(r.stdout).not.toContain("listening");
+      }),
+    );
+  }, 60_000);
+
+  test("--session-max alone, shorter than the default idle time, starts: idle and maximum are both that", async () => {
+    const dataDir = tempDir("cli-session-max-only-");
+    const hub = await startHub({ dataDir, bin: "source", args: ["--session-max", "3600"] });
+    try {
+      const s = await signInCookie(hub.url);
+      expect(s.maxAge).toBe(3600);
+      await backdateSessions(dataDir, 3000);
+      expect((await page(hub.url, s.cookie)).status).toBe(200);
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
+
   test("the flag wins over the variable; each names itself when wrong", () => {
     expect(resolveHubConfig({ "session-idle": "600" }, { CERTHUB_SESSION_IDLE_SECONDS: "900", CERTHUB_SESSION_MAX_SECONDS: "7200" }).sessions).toEqual({ idleMs: 600_000, absoluteMs: 7_200_000 });
     expect(resolveHubConfig({ "session-max": "3600" }, { CERTHUB_SESSION_MAX_SECONDS: "one day" }).sessions.absoluteMs).toBe(3_600_000);

@@ -23,6 +23,21 @@ describe("from the environment", () => {
     }
   });
 
+  test("an idle time longer than the maximum is refused naming both and their values; the default idle yields to a shorter maximum", () => {
+    // Idle equal to the maximum is allowed (the two end a session at the same time).
+    expect(resolveHubConfig({}, { CERTHUB_SESSION_IDLE_SECONDS: "3600", CERTHUB_SESSION_MAX_SECONDS: "3600" }).sessions).toEqual({ idleMs: 3_600_000, absoluteMs: 3_600_000 });
+    expect(() => resolveHubConfig({}, { CERTHUB_SESSION_IDLE_SECONDS: "7200", CERTHUB_SESSION_MAX_SECONDS: "3600" })).toThrow(
+      'invalid CERTHUB_SESSION_IDLE_SECONDS "7200": longer than CERTHUB_SESSION_MAX_SECONDS "3600" (the idle time may not exceed the session maximum',
+    );
+    expect(() => resolveHubConfig({}, { CERTHUB_SESSION_IDLE_SECONDS: "3601", CERTHUB_SESSION_MAX_SECONDS: "3600" })).toThrow(/CERTHUB_SESSION_IDLE_SECONDS "3601".*CERTHUB_SESSION_MAX_SECONDS "3600"/);
+    // An explicit idle time past the default maximum (24 h) would never apply either.
+    expect(() => resolveHubConfig({}, { CERTHUB_SESSION_IDLE_SECONDS: "90000" })).toThrow(
+      /invalid CERTHUB_SESSION_IDLE_SECONDS "90000": longer than the default maximum 86400 .*--session-max \/ CERTHUB_SESSION_MAX_SECONDS/,
+    );
+    // Only the maximum given, shorter than the default idle (2 h): idle is the maximum, not a refusal.
+    expect(resolveHubConfig({}, { CERTHUB_SESSION_MAX_SECONDS: "3600" }).sessions).toEqual({ idleMs: 3_600_000, absoluteMs: 3_600_000 });
+  });
+
   test("`certhub serve` with a nonsense value stops at start, saying why", async () => {
     const dataDir = tempDir("certhub-session-env-");
     const proc = Bun.spawn([process.execPath, "src/main.ts", "serve", "--http", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
