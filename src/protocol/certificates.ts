@@ -70,7 +70,9 @@ const taskCommon = {
   retryDelaySeconds: z.number().int().min(0).max(3600).optional(),
 };
 const fileMode = z.string().regex(/^0?[0-7]{3}$/, 'an octal mode such as "0640"');
-export const PemTaskSchema = z.object({ type: z.literal("pem"), directory: absPath, mode: fileMode.optional(), owner: z.string().max(64).optional(), group: z.string().max(64).optional(), ...taskCommon });
+// `combined`: also write combined.pem, the full chain followed by the private key in one file
+// (haproxy's `crt`, lighttpd's ssl.pemfile, Webmin, pound); an extension of the contract's fields.
+export const PemTaskSchema = z.object({ type: z.literal("pem"), directory: absPath, mode: fileMode.optional(), owner: z.string().max(64).optional(), group: z.string().max(64).optional(), combined: z.boolean().optional(), ...taskCommon });
 export const PfxTaskSchema = z.object({
   type: z.literal("pfx"),
   path: absPath,

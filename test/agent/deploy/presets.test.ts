@@ -2,13 +2,14 @@
 // loopback high port with a throw-away config (servers.ts), with no systemd and no stand-in for
 // anything: the service task uses manager "direct" and the task's `config`, so the preset runs
 // the server's own config test and then its own reload (nginx -s reload, apachectl -k graceful,
-// SIGUSR2 to the haproxy master, postfix reload). For each server:
+// SIGUSR2 to the haproxy master, postfix reload). haproxy's `crt` is the PEM task's combined.pem
+// (`combined: true`: full chain + key in one file, nothing made by hand). For each server:
 //   A deployed, server started → A served;
 //   B deployed + the preset's reload → B served (openssl s_client; -starttls smtp for postfix);
 //   config broken, C deployed → the task fails with the server's own error, no reload, B still served.
 // A missing server package fails the test loudly (requireServer), never a silent pass.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runDeployments } from "../../../src/agent/deploy";
 import type { DeploymentTask } from "../../../src/protocol/certificates";
@@ -46,10 +47,11 @@ describe("service presets with the real servers (manager direct, throw-away conf
       const [certA, certB, certC] = ["a1", "b2", "c3"].map((s) => issue(ca, { serialHex: `${s}${c.kind.length}`, domains: [domain] }));
       const certs = join(tempDir(`certhub-preset-${c.kind}-`), "certs");
       mkdirSync(certs);
-      const pem: DeploymentTask = { type: "pem", directory: certs, trigger: "success" };
+      // haproxy reads combined.pem (full chain + key in one file): no link or hook beside the task's files.
+      const pem: DeploymentTask = { type: "pem", directory: certs, trigger: "success", ...(c.kind === "haproxy" ? { combined: true } : {}) };
       const [first] = await runDeployments([pem], certA, "success", context());
       expect(first.lastResult.outcome).toBe("succeeded");
-      if (c.kind === "haproxy") symlinkSync("privkey.pem", join(certs, "fullchain.pem.key")); // haproxy's <crt>.key
+      if (c.kind === "haproxy") expect(readdirSync(certs).filter((f) => !f.startsWith(".")).sort()).toEqual(["cert.pem", "chain.pem", "combined.pem", "fullchain.pem", "privkey.pem"]);
 
       const server = await startServer(c.kind, certs, domain);
       running.push(server);

@@ -1,7 +1,8 @@
 // Real TLS servers from Debian on loopback high ports, each with a throw-away config written by
 // the test (never the system service, never a system config file) and run as a child of the test:
 // nginx, apache2, haproxy (master-worker) and postfix (smtpd with STARTTLS). Each serves the PEM
-// files of a directory the deployment's PEM task writes. `servedSerial` asks openssl s_client
+// files of a directory the deployment's PEM task writes (haproxy: its combined.pem, so that task
+// needs `combined: true`). `servedSerial` asks openssl s_client
 // what is served (with -starttls smtp for postfix).
 import { X509Certificate } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -52,7 +53,7 @@ async function stopProc(proc: Subprocess, signal: NodeJS.Signals = "SIGTERM"): P
   clearTimeout(t);
 }
 
-/** Starts `kind` on a free loopback port serving `<certs>/fullchain.pem` + `privkey.pem` (written before). */
+/** Starts `kind` on a free loopback port serving `<certs>/fullchain.pem` + `privkey.pem` (haproxy: `<certs>/combined.pem`), written before. */
 export interface ServerOptions {
   /** nginx only: a default server with this certificate answers every other SNI name. */
   defaultServerCert?: { fullchainPem: string; keyPem: string };
@@ -144,8 +145,8 @@ MaxRequestWorkers 16
       return { kind, port, dir, config, certs, breakConfig: () => writeFileSync(join(dir, "extra.conf"), "SSLBogusDirective on\n"), output: () => p.output() + readIf(join(dir, "error.log")), stop: () => stopProc(p.proc, "SIGTERM") };
     }
     case "haproxy": {
-      // haproxy reads the key from "<crt>.key" when the crt file holds none (ssl-load-extra-files):
-      // a relative link beside the PEM task's files follows every swap of their version.
+      // haproxy's `crt` is one file with the chain and the key: the PEM task's combined.pem (a link
+      // into the task's current version, so every renewal swaps it whole).
       const config = join(dir, "haproxy.cfg");
       const body = (extra: string) => `global
   master-worker
@@ -157,7 +158,7 @@ defaults
   timeout client 5s
   timeout server 5s
 frontend tls
-  bind 127.0.0.1:${port} ssl crt ${certs}/fullchain.pem
+  bind 127.0.0.1:${port} ssl crt ${certs}/combined.pem
   http-request return status 200 content-type text/plain string ok
 ${extra}`;
       writeFileSync(config, body(""));
