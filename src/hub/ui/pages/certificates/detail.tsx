@@ -54,7 +54,7 @@ function challengeText(ch: Record<string, unknown>): string {
 export function taskTarget(t: Record<string, unknown>): string {
   switch (t.type) {
     case "pem":
-      return `${t.directory}/{cert,chain,fullchain,privkey}.pem${t.mode ? ` mode ${t.mode}` : ""}${t.owner ? ` owner ${t.owner}` : ""}`;
+      return `${t.directory}/{cert,chain,fullchain,privkey${t.combined ? ",combined" : ""}}.pem${t.mode ? ` mode ${t.mode}` : ""}${t.owner ? ` owner ${t.owner}` : ""}`;
     case "pfx":
       return `${t.path} (${t.encoding === "legacy" ? "legacy 3DES" : "modern AES-256"})`;
     case "script":

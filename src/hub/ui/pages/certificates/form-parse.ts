@@ -91,7 +91,7 @@ function taskOf(t: RawTask, i: number, errors: FieldErrors): DeploymentTask | un
   let raw: Record<string, unknown>;
   switch (t.type) {
     case "pem":
-      raw = { type: "pem", directory: s("directory"), ...opt("mode"), ...opt("owner"), ...opt("group"), ...common };
+      raw = { type: "pem", directory: s("directory"), ...opt("mode"), ...opt("owner"), ...opt("group"), ...(t.combined === "on" ? { combined: true } : {}), ...common };
       break;
     case "pfx":
       raw = { type: "pfx", path: s("path"), passwordCredentialId: s("passwordCredentialId"), encoding: s("encoding") || "modern", ...opt("friendlyName"), ...opt("mode"), ...opt("owner"), ...opt("group"), ...common };
@@ -224,7 +224,7 @@ export function valuesOfDefinition(d: {
     for (const [k, x] of Object.entries(t)) {
       if (x === undefined || x === null || k === "lastResult") continue;
       if (k === "args" && Array.isArray(x)) v[`deployments.${i}.args`] = x.join("\n");
-      else if (k === "continueOnError") v[`deployments.${i}.continueOnError`] = x ? "on" : "";
+      else if (k === "continueOnError" || k === "combined") v[`deployments.${i}.${k}`] = x ? "on" : "";
       else v[`deployments.${i}.${k}`] = String(x);
     }
   });

@@ -152,6 +152,10 @@ function TypeFields(props: { i: number; t: RawTask; errors: FieldErrors; credent
       return (
         <>
           <Field {...p} name="directory" label="Directory" placeholder="/etc/ssl/example" hint="cert.pem, chain.pem, fullchain.pem and privkey.pem are written there atomically (the names certbot users know)." />
+          <label class="check">
+            <input type="checkbox" name={`deployments.${i}.combined`} value="on" checked={t.combined === "on"} /> Also write combined.pem: the full chain followed by the private key in one file
+            <span class="hint">For servers that read one file: haproxy (crt), lighttpd (ssl.pemfile), Webmin, pound. It holds the key: mode 0600 unless a mode is given.</span>
+          </label>
           <FileOwnership {...p} />
         </>
       );
