@@ -3,7 +3,8 @@
 // returns a secret (only the instance config opens them, for the instances that use them).
 // Delete is refused while a certificate or CA account still names the credential. A credential
 // can move to another scope (PATCH scope/scopeId): refused while something that names it would
-// no longer be in its scope; the secret is re-sealed for the new scope in the same statement.
+// no longer be in its scope, and for a CA account's EAB credential, which stays at its account's
+// scope (it moves with the account); the secret is re-sealed for the new scope in the same statement.
 import { z } from "zod";
 import { audit, type Actor } from "../../db/audit";
 import { instancesUsingCaAccount } from "../../db/ca-accounts";
@@ -205,6 +206,28 @@ export function refuseStranding(what: string, target: Scope, refs: Reference[]):
   throw conflict(`cannot move ${what} to ${describeScope(target)}: ${shown} would lose access to it; move or change ${lost.length > 1 ? "them" : "it"} first`, "scope");
 }
 
+/**
+ * Refuses (409, field "scope") moving a CA account's EAB credential anywhere but that account's
+ * own scope. refuseStranding already refuses a narrower scope (instances of the account would
+ * lose it); a wider one would work but keeps a CA's account binding secret where nothing needs
+ * it, listed and offered for every instance of the wider scope. The credential belongs to its
+ * account (made, moved and deleted with it), so it is moved by moving the account.
+ */
+export function refuseDetachingEab(what: string, target: Scope, refs: Reference[]): void {
+  const accounts = refs.filter((r): r is Extract<Reference, { kind: "ca-account" }> => r.kind === "ca-account" && scopeKey(r.scope) !== scopeKey(target));
+  if (!accounts.length) return;
+  const named = accounts
+    .slice(0, 5)
+    .map((r) => `CA account "${r.title}" (${r.id}) for ${r.scope.scope === "instance" ? instanceLabel({ id: r.scope.scopeId, hostname: r.instanceHostname }) : describeScope(r.scope)}`)
+    .join(", ");
+  const more = accounts.length > 5 ? ` and ${accounts.length - 5} more` : "";
+  throw conflict(
+    `cannot move ${what} to ${describeScope(target)}: it is the External Account Binding of ${named}${more} and stays at that account's scope ` +
+      `(wider would spread the secret where nothing uses it); move the CA account instead: its External Account Binding moves with it`,
+    "scope",
+  );
+}
+
 /** A credential's references in the terms refuseStranding checks. */
 export function referencesOf(refs: Awaited<ReturnType<typeof credentialReferences>>): Reference[] {
   return [
@@ -240,7 +263,9 @@ async function moveCredential(core: CoreDeps, actor: Actor, c: CredentialMeta, t
     const row = await sealedCredentialRow(tx, c.id);
     if (!row) throw notFound(`no credential with id ${c.id}`);
     if (scopeKey(row) !== scopeKey(from)) throw conflict(`credential "${c.title}" was just moved by someone else: reload and try again`, "scope");
-    refuseStranding(what, target, referencesOf(await credentialReferences(tx, c.id)));
+    const refs = referencesOf(await credentialReferences(tx, c.id));
+    refuseStranding(what, target, refs);
+    refuseDetachingEab(what, target, refs);
     const ciphertext = resealFor(core.secretKey, row, target, input.secret);
     const moved = await moveCredentialRow(tx, c.id, row, { ...target, ciphertext, ...(input.title !== undefined ? { title: input.title } : {}) });
     if (!moved) throw conflict(`credential "${c.title}" changed while it was being moved: try again`, "scope");

@@ -2,15 +2,16 @@
 // HTTP against an in-process hub with signing fake agents: the secret stays usable (the next
 // config of the instance using it carries the same decrypted value), the ciphertext is re-sealed
 // for the new scope, a move that would strand a certificate is refused naming it and changes
-// nothing (row, ciphertext, config versions), each move is audited, and moving one that was
+// nothing (row, ciphertext, config versions), a CA account's EAB credential moves only with its
+// account (not wider, not narrower on its own), each move is audited, and moving one that was
 // deleted is 404 (not a 500, and nothing comes back).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sealedCredentials } from "../../../src/db/credentials";
+import { moveCredentialRow, sealedCredentials } from "../../../src/db/credentials";
 import { instancesByIds } from "../../../src/db/instances";
 import { configCacheOf } from "../../../src/hub/core/config-cache";
 import { AeadError, open } from "../../../src/lib/aead";
 import { until } from "../../helpers/poll";
-import { credentialAad } from "../../../src/hub/core/credentials";
+import { credentialAad, resealFor } from "../../../src/hub/core/credentials";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../core/fixtures";
 
 let w: World;
@@ -165,6 +166,76 @@ describe("moving a stored credential to another scope", () => {
     const renamed = await call(w.admin, "PATCH", `/api/v1/credentials/${cred.body.id}`, { title: "renamed" });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ title: "renamed", scope: "global" });
+  });
+});
+
+async function httpCertUsing(instanceId: string, name: string, caAccountId: string) {
+  const r = await call(w.admin, "POST", "/api/v1/managed-certificates", { instanceId, name, domains: [`${name}.example.com`], caAccountId, challenge: { type: "http-01", port: 80 } });
+  expect(r.status).toBe(201);
+}
+
+describe("an EAB credential stays at its CA account's scope", () => {
+  test("widening it on its own is 409 on field scope naming the CA account; nothing changes; moving the account carries it", async () => {
+    const a = await addInstance(w, { group: "eabw-g", hostname: "eabw-host" });
+    const groupCa = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "Widen Group CA", directoryUrl: "https://127.0.0.1:14000/dir", scope: "group", scopeId: "eabw-g", eab: { keyId: "kid-w", hmacKey: "aGVsbG8" } });
+    const instanceCa = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "Widen Host CA", directoryUrl: "https://127.0.0.1:14000/dir", scope: "instance", scopeId: a.instanceId, eab: { keyId: "kid-h", hmacKey: "d29ybGQ" } });
+    expect([groupCa.status, instanceCa.status]).toEqual([201, 201]);
+    const groupEab = groupCa.body.eab.credentialId as string;
+    const hostEab = instanceCa.body.eab.credentialId as string;
+    // An instance receives an account's EAB only for the accounts its certificates use.
+    await httpCertUsing(a.instanceId, "eabw-group", groupCa.body.id);
+    await httpCertUsing(a.instanceId, "eabw-host", instanceCa.body.id);
+    const sealedBefore = [await sealedRow(groupEab), await sealedRow(hostEab)];
+    const versionsBefore = await versions([a.instanceId]);
+
+    for (const [id, target, account, where] of [
+      [groupEab, { scope: "global" }, `CA account "Widen Group CA" (${groupCa.body.id})`, 'group "eabw-g"'],
+      [hostEab, { scope: "group", scopeId: "eabw-g" }, `CA account "Widen Host CA" (${instanceCa.body.id})`, `instance eabw-host (${a.instanceId})`],
+      [hostEab, { scope: "global" }, `CA account "Widen Host CA" (${instanceCa.body.id})`, `instance eabw-host (${a.instanceId})`],
+    ] as const) {
+      const r = await call(w.admin, "PATCH", `/api/v1/credentials/${id}`, target);
+      expect({ target, status: r.status, field: r.body.field }).toEqual({ target, status: 409, field: "scope" });
+      expect(r.body.error).toContain("External Account Binding of " + account + " for " + where);
+      expect(r.body.error).toContain("move the CA account instead");
+    }
+    // A title or secret sent with a refused move is not applied either.
+    const withTitle = await call(w.admin, "PATCH", `/api/v1/credentials/${groupEab}`, { scope: "global", title: "sneaky" });
+    expect(withTitle.status).toBe(409);
+
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${groupEab}`)).body).toMatchObject({ scope: "group", scopeId: "eabw-g", title: "EAB for Widen Group CA" });
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${hostEab}`)).body).toMatchObject({ scope: "instance", scopeId: a.instanceId });
+    expect([await sealedRow(groupEab), await sealedRow(hostEab)]).toEqual(sealedBefore);
+    expect(await versions([a.instanceId])).toEqual(versionsBefore);
+    expect([...(await auditRows("credential.move", groupEab)), ...(await auditRows("credential.move", hostEab))]).toEqual([]);
+    // Still what the instance receives for both accounts.
+    const config = await syncConfig(a);
+    expect(config!.caAccounts.find((x) => x.id === groupCa.body.id)!.eab).toEqual({ keyId: "kid-w", hmacKey: "aGVsbG8" });
+    expect(config!.caAccounts.find((x) => x.id === instanceCa.body.id)!.eab).toEqual({ keyId: "kid-h", hmacKey: "d29ybGQ" });
+
+    // The way to widen it: move the account; the credential follows and a same-scope PATCH is no move.
+    expect((await call(w.admin, "PATCH", `/api/v1/ca-accounts/${groupCa.body.id}`, { scope: "global" })).status).toBe(200);
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${groupEab}`)).body).toMatchObject({ scope: "global" });
+    expect((await call(w.admin, "PATCH", `/api/v1/credentials/${groupEab}`, { scope: "global" })).status).toBe(200);
+  });
+
+  test("one already wider than its account (made before this rule) may be moved back to the account's scope, not elsewhere", async () => {
+    const a = await addInstance(w, { group: "eabb-g", hostname: "eabb-host" });
+    const ca = await call(w.admin, "POST", "/api/v1/ca-accounts", { title: "Back CA", directoryUrl: "https://127.0.0.1:14000/dir", scope: "instance", scopeId: a.instanceId, eab: { keyId: "kid-b", hmacKey: "YmFjaw" } });
+    const eabId = ca.body.eab.credentialId as string;
+    await httpCertUsing(a.instanceId, "eabb-back", ca.body.id);
+    // Put it at global behind the rules' back (as an older hub allowed), re-sealed for that scope.
+    const row = await sealedRow(eabId);
+    const key = w.hub.deps.secretKey;
+    await w.hub.deps.db.transaction(async (tx) => {
+      expect(await moveCredentialRow(tx, eabId, row, { scope: "global", scopeId: "", ciphertext: resealFor(key, row, { scope: "global", scopeId: "" }) })).toBe(true);
+    });
+    const toGroup = await call(w.admin, "PATCH", `/api/v1/credentials/${eabId}`, { scope: "group", scopeId: "eabb-g" });
+    expect(toGroup.status).toBe(409);
+    expect(toGroup.body.error).toContain('External Account Binding of CA account "Back CA"');
+    const back = await call(w.admin, "PATCH", `/api/v1/credentials/${eabId}`, { scope: "instance", scopeId: a.instanceId });
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ scope: "instance", scopeId: a.instanceId });
+    expect((await syncConfig(a))!.caAccounts.find((x) => x.id === ca.body.id)!.eab).toEqual({ keyId: "kid-b", hmacKey: "YmFjaw" });
   });
 });
 

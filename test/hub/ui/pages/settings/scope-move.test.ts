@@ -113,6 +113,27 @@ describe("Settings › Stored Credentials: move to another scope", () => {
     expect(audit.filter((a) => a.action === "credential.move" && a.targetId === cred.id)).toEqual([]);
   });
 
+  test("a CA account's EAB credential posted to a wider scope is refused on the scope field, naming the account; nothing moves", async () => {
+    const ca = await createCaAccount(w.admin, { title: "EAB Page CA", scope: "group", scopeId: "mvweb", eab: { keyId: "kid-p", hmacKey: "cGFnZQ" } });
+    const eabId = (await call(w.admin, "GET", `/api/v1/ca-accounts/${ca.id}`)).body.eab.credentialId as string;
+    const back = `/settings/credentials/${eabId}/scope?scope=group&group=mvweb`;
+
+    const fragment = await post(w.admin, back, { scope: "global", group: "mvweb", instance: web1.instanceId }, { htmx: "" });
+    expect(fragment.status).toBe(422);
+    const fieldError = (await fragment.text()).match(/<span class="field-error" id="err-scope"[^>]*>([^<]*)<\/span>/);
+    expect(fieldError).not.toBeNull();
+    expect(text(fieldError![1])).toContain(`External Account Binding of CA account "EAB Page CA" (${ca.id}) for group "mvweb"`);
+    expect(text(fieldError![1])).toContain("move the CA account instead");
+
+    const plain = await post(w.admin, back, { scope: "global", group: "mvweb", instance: web1.instanceId });
+    expect(plain.status).toBe(422);
+    expect(text(await plain.text())).toContain("The credential was not moved");
+
+    expect((await call(w.admin, "GET", `/api/v1/credentials/${eabId}`)).body).toMatchObject({ scope: "group", scopeId: "mvweb" });
+    const audit = (await call(w.admin, "GET", "/api/v1/audit?limit=200")).body as any[];
+    expect(audit.filter((a) => a.action === "credential.move" && a.targetId === eabId)).toEqual([]);
+  });
+
   test("a Read-only Viewer sees no move form and cannot post one", async () => {
     const cred = await call(w.admin, "POST", "/api/v1/credentials", { title: "viewer sees", type: "password", scope: "global", secret: { password: "pw-viewer" } });
     const html = await page(viewer, "/settings/credentials");
