@@ -9,6 +9,7 @@
 //   npm run bench -- --only agent-sync --agents 100000      the roadmap's fleet size
 //   npm run bench -- --only agent-sync --profile /tmp/prof  hub from source under bun --cpu-prof
 //   npm run bench -- --only held-connections --held 1000,10000,19000   push channel at scale
+//   npm run bench -- --only held-connections --channel long-poll       one channel only
 //   npm run bench -- --only reconnect-storm --storm 2000               hub restart under load
 // Every run also writes its rows and notes to bench/results.json.
 //
@@ -75,6 +76,10 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--agents") o.agents = Number(next());
     else if (a === "--profile") o.profileDir = resolve(next());
     else if (a === "--held") o.held = next().split(",").map(Number);
+    else if (a === "--channel") o.channels = next().split(",").map((c) => {
+      if (c !== "long-poll" && c !== "websocket") throw new Error(`--channel: long-poll or websocket, not ${c}`);
+      return c;
+    });
     else if (a === "--storm") o.storm = Number(next());
     else throw new Error(`unknown option ${a}`);
   }

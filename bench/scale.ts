@@ -191,7 +191,8 @@ const heldConnections: Scenario = {
   name: "held-connections",
   async run(ctx) {
     const figures: HeldFigures[] = [];
-    for (const n of ctx.options.held) for (const channel of ["long-poll", "websocket"] as const) figures.push(await heldOnce(ctx, n, channel));
+    const channels = ctx.options.channels ?? (["long-poll", "websocket"] as const);
+    for (const n of ctx.options.held) for (const channel of channels) figures.push(await heldOnce(ctx, n, channel));
     const last = figures[figures.length - 1];
     // What one more agent costs, without the fixed cost of the first ones (code compiled on
     // first use, the allocators' first pages): the steady RSS growth between the smallest and

@@ -69,6 +69,8 @@ export interface Options {
   profileDir?: string;
   /** Fleet sizes for held-connections. */
   held: number[];
+  /** Push channels held-connections measures (--channel long-poll,websocket; default both). */
+  channels?: ("long-poll" | "websocket")[];
   /** Agents in the reconnect storm. */
   storm: number;
 }
