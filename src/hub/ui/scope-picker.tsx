@@ -1,16 +1,50 @@
 // The scope picker at the top of the scoped Settings pages: All instances, a group (the group
 // of a joining key) or one instance (the searchable Target Instance selector: a bounded page
-// of matches, never the whole fleet). The chosen scope lives in the query string
+// of matches, never the whole fleet; a search is the Instances page's own, so hostname, display
+// name, id, labels, group and joining key all find one). The chosen scope lives in the query string
 // (?scope=group&group=… / ?scope=instance&instance=…; a bare ?instance= still means that
 // instance), so links and reloads keep it.
 import type { Context } from "hono";
-import { getInstance, listInstanceChoices } from "../../db/instances";
+import type { HubDb } from "../../db/client";
+import { getInstance, listInstanceChoices, listInstances } from "../../db/instances";
 import { knownGroupNames } from "../../db/api-tokens";
 import type { HubEnv } from "../context";
 import type { Scope } from "../core/scope";
 import { qs } from "./format";
 
 type Ctx = Context<HubEnv>;
+
+/** One instance offered in a picker. */
+export interface InstanceChoice {
+  id: string;
+  hostname: string;
+  displayName?: string | null;
+}
+
+/** Matches of a Find instance search: at most a page of them; `more` when the fleet has others. */
+export interface InstanceSearch {
+  find: string;
+  choices: InstanceChoice[];
+  more: boolean;
+}
+
+/** How many instances a picker offers at once (search to reach the rest). */
+export const PICKER_LIMIT = 100;
+
+/**
+ * Instances for a picker: with a search, the Instances page's search (hostname, display name,
+ * id, labels, group, joining key), else the first by hostname; never more than `limit`.
+ */
+export async function instanceChoices(db: HubDb, find: string | undefined, limit = PICKER_LIMIT): Promise<{ rows: InstanceChoice[]; more: boolean }> {
+  if (!find) return listInstanceChoices(db, { limit });
+  const { rows, total } = await listInstances(db, { q: find, limit });
+  return { rows: rows.map((r) => ({ id: r.instance.id, hostname: r.instance.hostname, displayName: r.instance.displayName })), more: total > rows.length };
+}
+
+/** "web-01 (inst_…)", with the display name when it has one: "web-01 — Payroll (inst_…)". */
+export function choiceLabel(i: InstanceChoice): string {
+  return `${i.hostname}${i.displayName ? ` — ${i.displayName}` : ""} (${i.id})`;
+}
 
 export interface ScopeState {
   scope: { scope: Scope["scope"]; scopeId: string };
@@ -19,9 +53,11 @@ export interface ScopeState {
   /** The selected instance (instance scope), for inherited values. */
   instance?: { id: string; hostname: string; groupName: string | null };
   groups: string[];
-  choices: { id: string; hostname: string }[];
+  choices: InstanceChoice[];
   more: boolean;
   find?: string;
+  /** A move form's own Find instance search (settings/move-scope.tsx), for the form it was typed in. */
+  moveSearch?: InstanceSearch;
   /** Why the requested scope could not be used (unknown instance, no instances yet). */
   problem?: string;
 }
@@ -63,7 +99,7 @@ export async function readScope(c: Ctx, posted?: { scope: string; scopeId: strin
   const wantedInstance = posted ? (posted.scope === "instance" ? posted.scopeId : undefined) : c.req.query("instance")?.trim();
   const wantedGroup = posted ? (posted.scope === "group" ? posted.scopeId : undefined) : c.req.query("group")?.trim();
   if (!kind) kind = wantedInstance ? "instance" : wantedGroup ? "group" : "global";
-  const [groups, { rows: choices, more }] = await Promise.all([knownGroups(c), listInstanceChoices(db, { q: find, limit: 100 })]);
+  const [groups, { rows: choices, more }] = await Promise.all([knownGroups(c), instanceChoices(db, find)]);
   const base = { groups, choices, more, find };
   // A posted scope is taken as posted (the rules refuse an unknown instance or an empty group):
   // a write must never land on a wider scope than the one the form showed.
@@ -119,11 +155,11 @@ export function ScopePicker(props: { s: ScopeState; path: string }) {
         </label>
         <label class="scope-instance" id="target-instance">
           <input type="radio" name="scope" value="instance" checked={kind === "instance"} disabled={s.choices.length === 0 && !s.find} /> Target Instance{" "}
-          <input type="search" name="find" value={s.find ?? ""} placeholder="Find by hostname or id" aria-label="Find instance" maxlength={100} />
+          <input type="search" name="find" value={s.find ?? ""} placeholder="Find by hostname, name or id" aria-label="Find instance" maxlength={100} />
           <select name="instance" aria-label="Target Instance">
             {s.choices.map((i) => (
               <option value={i.id} selected={kind === "instance" && i.id === s.scope.scopeId}>
-                {i.hostname} ({i.id})
+                {choiceLabel(i)}
               </option>
             ))}
           </select>
