@@ -10,7 +10,7 @@
 //   npm run bench -- --only agent-sync --profile /tmp/prof  hub from source under bun --cpu-prof
 //   npm run bench -- --only held-connections --held 1000,10000,19000   push channel at scale
 //   npm run bench -- --only held-connections --channel long-poll       one channel only
-//   npm run bench -- --only reconnect-storm --storm 2000               hub restart under load
+//   npm run bench -- --only reconnect-storm --storm 2000,5000          hub restart under load (agents that sync like the real one)
 // Every run also writes its rows and notes to bench/results.json.
 //
 // Load comes from `wrk` (Debian package; installed when running as root) or, without it, an
@@ -59,7 +59,7 @@ const STANDALONE = [
 
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000, held: [1000], storm: 2000 };
+  const o: Options = { durationS: 5, connections: 32, threads: 2, bin: "source", useWrk: true, agents: 2000, held: [1000], storm: [2000] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -80,7 +80,7 @@ function parseOptions(argv: string[]): Options {
       if (c !== "long-poll" && c !== "websocket") throw new Error(`--channel: long-poll or websocket, not ${c}`);
       return c;
     });
-    else if (a === "--storm") o.storm = Number(next());
+    else if (a === "--storm") o.storm = next().split(",").map(Number);
     else throw new Error(`unknown option ${a}`);
   }
   return o;

@@ -71,6 +71,6 @@ export interface Options {
   held: number[];
   /** Push channels held-connections measures (--channel long-poll,websocket; default both). */
   channels?: ("long-poll" | "websocket")[];
-  /** Agents in the reconnect storm. */
-  storm: number;
+  /** Fleet sizes for the reconnect storm. */
+  storm: number[];
 }
