@@ -14,6 +14,7 @@ import { loadOrCreateEncryptionKey } from "./encryption-key";
 import { createFleetService } from "./fleet";
 import { allowDeferred, finishDeferred } from "./agent-api/deferred";
 import { pushSocketHandlers } from "./agent-api/push";
+import { isPlainWait, serveWait } from "./agent-api/wait";
 import { startMemorySettler, type MemorySettler } from "./fleet/settle";
 import { agentRequestsQueued } from "./middleware/agent-admission";
 import { Metrics } from "./metrics";
@@ -62,10 +63,16 @@ export async function createHub(config: HubConfig, opts: { listen?: boolean } = 
       hostname: config.listen.hostname,
       port: config.listen.port,
       // While shedding, every answer closes its connection so descriptors come back at once.
-      // A held wait answers later, outside the middleware chain (agent-api/deferred.ts).
+      // A plain signed wait is served before Hono (agent-api/wait.ts: one is held per agent on
+      // the long-poll fallback); any other held wait answers later, outside the middleware
+      // chain (agent-api/deferred.ts).
       fetch: (req, srv) => {
-        allowDeferred(req);
-        const res = Promise.resolve(app.fetch(req, srv)).then((r) => finishDeferred(req, r));
+        let res: Promise<Response>;
+        if (isPlainWait(req)) res = serveWait(req, srv, deps);
+        else {
+          allowDeferred(req);
+          res = Promise.resolve(app.fetch(req, srv)).then((r) => finishDeferred(req, r));
+        }
         return guard!.pressure === "normal" ? res : res.then(withConnectionClose);
       },
       tls: tls ? { cert: tls.cert, key: tls.key } : undefined,

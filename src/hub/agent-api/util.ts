@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { parseJsonBounded } from "../../lib/json-bounded";
 import type { ErrorCode } from "../../protocol";
 import type { HubEnv } from "../context";
-import { clientIp as hubClientIp } from "../middleware/client-ip";
+import { clientIp as hubClientIp, forwardedClient, normalizeIp, trustedMatcher } from "../middleware/client-ip";
 
 export type Ctx = Context<HubEnv>;
 
@@ -13,7 +13,7 @@ export function fail(c: Ctx, status: ContentfulStatusCode, error: string, code?:
   return c.json(code ? { error, code } : { error }, status, headers);
 }
 
-interface BunServerLike {
+export interface BunServerLike {
   requestIP?(req: Request): { address: string } | null;
   timeout?(req: Request, seconds: number): void;
 }
@@ -33,21 +33,41 @@ export type Parsed<T> = { ok: true; raw: Uint8Array; value: T } | { ok: false; r
 /** Reads the raw body (needed for the signature hash), then parses JSON and validates it. */
 export async function readJson<T>(c: Ctx, schema: z.ZodType<T>, raw?: Uint8Array): Promise<Parsed<T>> {
   const bytes = raw ?? new Uint8Array(await c.req.arrayBuffer());
+  const parsed = parseBody(schema, bytes);
+  if (!parsed.ok) return { ok: false, response: fail(c, 400, parsed.error, "bad-request") };
+  return { ok: true, raw: bytes, value: parsed.value };
+}
+
+/** The body's UTF-8 JSON validated by `schema`, or the 400 message (the same for every path). */
+export function parseBody<T>(schema: z.ZodType<T>, bytes: Uint8Array): { ok: true; value: T } | { ok: false; error: string } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return { ok: false, response: fail(c, 400, "request body is not valid UTF-8", "bad-request") };
+    return { ok: false, error: "request body is not valid UTF-8" };
   }
   // Depth-limited: 150,000 nested arrays parse, then overflow the stack in zod or when stored.
   const parsed = parseJsonBounded(text);
-  if (!parsed.ok) return { ok: false, response: fail(c, 400, `request body is not valid JSON: ${parsed.error}`, "bad-request") };
-  const data = parsed.value;
-  const res = schema.safeParse(data);
+  if (!parsed.ok) return { ok: false, error: `request body is not valid JSON: ${parsed.error}` };
+  const res = schema.safeParse(parsed.value);
   if (!res.success) {
     const issue = res.error.issues[0];
     const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-    return { ok: false, response: fail(c, 400, `invalid request: ${where}${issue?.message ?? "bad input"}`, "bad-request") };
+    return { ok: false, error: `invalid request: ${where}${issue?.message ?? "bad input"}` };
   }
-  return { ok: true, raw: bytes, value: res.data };
+  return { ok: true, value: res.data };
+}
+
+/**
+ * Client address of a plain Request served by Bun.serve (no Hono context): the same rule as
+ * clientIp() — the peer, or X-Forwarded-For read through the trusted proxies.
+ */
+export function clientIpOfRequest(req: Request, server: BunServerLike | null, trustProxy: string[] | undefined): string | null {
+  let peer: string | null = null;
+  try {
+    const address = server?.requestIP?.(req)?.address;
+    peer = address ? normalizeIp(address) : null;
+  } catch {}
+  if (!peer || !trustProxy?.length) return peer;
+  return forwardedClient(peer, req.headers.get("x-forwarded-for") ?? undefined, trustedMatcher(trustProxy));
 }

@@ -8,6 +8,8 @@
 // heartbeats. A request that may change state (see mayChangeState) first writes its sequence
 // to the database, conditionally, so that a captured request cannot be replayed after a hub
 // crash (or against a second hub process) — before it has any effect.
+// verifySigned() runs on any request (held waits are verified outside Hono: wait.ts);
+// authenticate() is the same for a Hono route.
 import { audit } from "../../db/audit";
 import { commitSequence } from "../../db/instances";
 import { describeStorageError } from "../../db/storage-errors";
@@ -19,6 +21,9 @@ import {
   verifySignature,
   type ParsedSignatureHeaders,
 } from "../../protocol/signing";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorCode } from "../../protocol";
+import type { HubDeps } from "../context";
 import type { CachedInstance, FleetService, KeyInfo } from "../fleet";
 import { clientIp, fail, type Ctx } from "./util";
 
@@ -36,24 +41,71 @@ export interface Authenticated {
 
 export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; response: Response };
 
+/** An answer refusing a request, before it is rendered (by Hono's context, or directly: wait.ts). */
+export interface Refusal {
+  status: ContentfulStatusCode;
+  error: string;
+  code?: ErrorCode;
+  headers?: Record<string, string>;
+}
+
+export type Verified = { ok: true; auth: Authenticated } | { ok: false; refusal: Refusal };
+
+/** What verification reads of a request, so that it runs on a Hono context or a plain Request. */
+export interface SignedRequest {
+  method: string;
+  header(name: string): string | null | undefined;
+  /** The raw body; read only once the headers passed (an unsigned body is never read). */
+  body(): Promise<Uint8Array>;
+  ip(): string | null;
+}
+
+/** authenticate() for a Hono route: refusals rendered with the route's context. */
 export async function authenticate(
   c: Ctx,
   opts: { sequence: "enforce" | "ignore"; allowRetiredKey?: boolean; endpoint: string },
 ): Promise<AuthOutcome> {
-  const fleet: FleetService = c.get("deps").fleet;
-  const hdr = readSignatureHeaders((n) => c.req.header(n));
-  const no = (r: Response) => ({ ok: false as const, response: r });
-  if (!hdr) return no(fail(c, 401, "missing or malformed request signature headers", "bad-signature"));
+  const verified = await verifySigned(
+    c.get("deps"),
+    {
+      method: c.req.method,
+      header: (n) => c.req.header(n),
+      body: async () => new Uint8Array(await c.req.arrayBuffer()),
+      ip: () => clientIp(c),
+    },
+    opts,
+  );
+  return verified.ok ? verified : { ok: false, response: refuse(c, verified.refusal) };
+}
+
+/** A refusal as a JSON answer through Hono's context. */
+export function refuse(c: Ctx, r: Refusal): Response {
+  return fail(c, r.status, r.error, r.code, r.headers);
+}
+
+/** Every check of a signed agent request (see the file comment), on any kind of request. */
+export async function verifySigned(
+  deps: Pick<HubDeps, "db" | "fleet">,
+  req: SignedRequest,
+  opts: { sequence: "enforce" | "ignore"; allowRetiredKey?: boolean; endpoint: string },
+): Promise<Verified> {
+  const fleet: FleetService = deps.fleet;
+  const hdr = readSignatureHeaders(req.header);
+  const no = (status: ContentfulStatusCode, error: string, code?: ErrorCode, headers?: Record<string, string>): Verified => ({
+    ok: false,
+    refusal: { status, error, code, headers },
+  });
+  if (!hdr) return no(401, "missing or malformed request signature headers", "bad-signature");
   const now = Date.now();
   if (Math.abs(now - hdr.time) > MAX_CLOCK_SKEW_MS) {
-    return no(fail(c, 401, "request timestamp is outside the accepted window: check this host's clock", "clock-skew"));
+    return no(401, "request timestamp is outside the accepted window: check this host's clock", "clock-skew");
   }
-  const raw = new Uint8Array(await c.req.arrayBuffer());
+  const raw = await req.body();
   const inst = await fleet.getInstance(hdr.instanceId);
-  if (!inst) return no(fail(c, 401, "this instance is not known to the hub (it was removed or left); join again", "instance-unknown"));
+  if (!inst) return no(401, "this instance is not known to the hub (it was removed or left); join again", "instance-unknown");
 
   const parts = {
-    method: c.req.method,
+    method: req.method,
     path: signedPath(opts.endpoint),
     instanceId: hdr.instanceId,
     time: hdr.time,
@@ -65,21 +117,21 @@ export async function authenticate(
   if (!verifySignature(inst.publicKey, parts, hdr.signature)) {
     if (inst.retiredPublicKey && verifySignature(inst.retiredPublicKey, parts, hdr.signature)) {
       if (!opts.allowRetiredKey) {
-        return no(fail(c, 409, "this identity was reset by an administrator: re-key required", "rekey-required"));
+        return no(409, "this identity was reset by an administrator: re-key required", "rekey-required");
       }
       signedWithRetiredKey = true;
     } else {
-      return no(fail(c, 401, "request signature does not verify", "bad-signature"));
+      return no(401, "request signature does not verify", "bad-signature");
     }
   }
 
-  if (inst.state === "revoked") return no(fail(c, 403, "access revoked: this instance was revoked in the hub", "instance-revoked"));
+  if (inst.state === "revoked") return no(403, "access revoked: this instance was revoked in the hub", "instance-revoked");
   const key = inst.joiningKeyId ? await fleet.keyInfo(inst.joiningKeyId) : null;
   if (key?.state === "revoked") {
-    return no(fail(c, 403, `access revoked: the joining key "${key.title}" was revoked`, "key-revoked"));
+    return no(403, `access revoked: the joining key "${key.title}" was revoked`, "key-revoked");
   }
 
-  const ip = clientIp(c);
+  const ip = req.ip();
   let conflict = inst.identityConflict;
   if (opts.sequence === "enforce" && !signedWithRetiredKey) {
     if (hdr.seq > inst.lastSeq) {
@@ -88,22 +140,22 @@ export async function authenticate(
       if (mayChangeState(opts.endpoint, raw, inst)) {
         let committed: boolean;
         try {
-          committed = await commitSequence(c.get("deps").db, inst.id, hdr.seq, hdr.bootId, ip, now);
+          committed = await commitSequence(deps.db, inst.id, hdr.seq, hdr.bootId, ip, now);
         } catch (err) {
           // Nothing happened yet; the agent retries with a higher sequence once the disk is fixed.
           const storage = describeStorageError(err);
           if (!storage) throw err;
-          return no(fail(c, 503, `the hub cannot store this request: ${storage}`, undefined, { "Retry-After": "30" }));
+          return no(503, `the hub cannot store this request: ${storage}`, undefined, { "Retry-After": "30" });
         }
         // The database is ahead of this process's memory: the sequence was used already.
-        if (!committed) return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
+        if (!committed) return no(409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay");
       }
     } else if (!inst.identityConflict) {
       if (hdr.bootId === inst.lastBootId) {
-        return no(fail(c, 409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay"));
+        return no(409, `sequence ${hdr.seq} was already used: replayed or out-of-order request`, "replay");
       }
       conflict = true;
-      await flagConflict(c, inst, `sequence ${hdr.seq} <= ${inst.lastSeq} from another process (boot ${hdr.bootId})`, ip);
+      await flagConflictIn(deps, inst, `sequence ${hdr.seq} <= ${inst.lastSeq} from another process (boot ${hdr.bootId})`, ip);
     }
   }
   fleet.recordSeen(inst, ip, now);
@@ -138,7 +190,11 @@ export function mayChangeState(endpoint: string, raw: Uint8Array, inst: Pick<Cac
 
 /** Marks the identity as shared by two processes; an admin resolves it with "reset identity". */
 export async function flagConflict(c: Ctx, inst: CachedInstance, reason: string, ip: string | null) {
-  const { db, fleet } = c.get("deps");
+  await flagConflictIn(c.get("deps"), inst, reason, ip);
+}
+
+async function flagConflictIn(deps: Pick<HubDeps, "db" | "fleet">, inst: CachedInstance, reason: string, ip: string | null) {
+  const { db, fleet } = deps;
   await fleet.patchCached(inst, { identityConflict: true });
   fleet.metrics.counter("certhub_identity_conflicts_total", "Identity conflicts detected (cloned agents)").inc();
   await audit(db, { id: null, label: "system", ip }, "instance.identity-conflict", { type: "instance", id: inst.id }, { reason });

@@ -19,7 +19,8 @@ const CSP = [
   "object-src 'none'",
 ].join("; ");
 
-const HEADERS: [string, string][] = [
+/** Also set by the held-wait path outside Hono (agent-api/wait.ts), which must answer identically. */
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["Content-Security-Policy", CSP],
   ["X-Frame-Options", "DENY"],
   ["X-Content-Type-Options", "nosniff"],
@@ -32,7 +33,7 @@ const HEADERS: [string, string][] = [
 export const securityHeaders = createMiddleware<HubEnv>(async (c, next) => {
   await next();
   const headers = c.res.headers;
-  for (const [name, value] of HEADERS) headers.set(name, value);
+  for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
   // Pages and API answers for a signed-in principal (or anyone presenting credentials) must
   // not stay in a browser's or proxy's cache after sign-out. Static assets keep their caching.
   if (signedIn(c) && !c.req.path.startsWith("/static/")) headers.set("Cache-Control", "no-store");
