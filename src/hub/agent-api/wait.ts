@@ -82,22 +82,30 @@ const toWaitResponse = (nudge: boolean): WaitResponse => ({ nudge });
  * whole scope (the request context, the parsed body, the authentication) alive for the wait.
  */
 function holdWait(fleet: FleetService, id: string, has: AgentHas, seconds: number, req: Request, server: BunServerLike | null): Promise<boolean> {
-  // The server closes connections idle longer than IDLE_TIMEOUT_SECONDS; this one may idle
-  // for the whole wait. Set back afterwards: the allowance lasts past the response otherwise.
+  allowIdle(server, req, seconds + 10);
+  return fleet.waitFor(id, readyCheck(fleet, id, has), seconds * 1000, req.signal).then((nudge) => {
+    allowIdle(server, req, IDLE_TIMEOUT_SECONDS + 5);
+    return nudge;
+  });
+}
+
+/**
+ * The server closes connections idle longer than IDLE_TIMEOUT_SECONDS; a wait may idle for
+ * its whole length. Set back afterwards: the allowance lasts past the response otherwise.
+ */
+function allowIdle(server: BunServerLike | null, req: Request, seconds: number) {
   try {
-    server?.timeout?.(req, seconds + 10);
+    server?.timeout?.(req, seconds);
   } catch {}
-  const ready = () => {
+}
+
+/** Whether something waits for the agent now (checked at once and after every nudge). */
+function readyCheck(fleet: FleetService, id: string, has: AgentHas): () => boolean {
+  return () => {
     const inst = fleet.peekInstance(id);
     if (!inst) return true; // removed, or reloaded after a change: let the agent sync
     return shouldWake(inst, has, inst.joiningKeyId ? fleet.peekKeyState(inst.joiningKeyId) : undefined);
   };
-  return fleet.waitFor(id, ready, seconds * 1000, req.signal).then((nudge) => {
-    try {
-      server?.timeout?.(req, IDLE_TIMEOUT_SECONDS + 5);
-    } catch {}
-    return nudge;
-  });
 }
 
 // ---- The plain path (server.ts), before Hono ------------------------------------------------
@@ -123,12 +131,20 @@ export function isPlainWait(req: Request): boolean {
 /**
  * A wait served straight from Bun.serve's fetch: the same admission turn, checks, answers and
  * metrics as the Hono route (agentAdmission, instrument, requestMetrics, securityHeaders).
+ * The promise handed to Bun is resolved by hand (no async function adopting the held
+ * promise), and the held part runs in a plain function: per held wait the hub keeps this
+ * promise, the notifier's entry and its timer, and one callback with the few values it needs.
  */
-export async function serveWait(req: Request, server: BunServerLike | null, deps: HubDeps): Promise<Response> {
-  const started = performance.now();
+export function serveWait(req: Request, server: BunServerLike | null, deps: HubDeps): Promise<Response> {
   plainWaits++;
+  const { promise, resolve } = Promise.withResolvers<Response>();
+  void checkWait(req, server, deps, resolve);
+  return promise;
+}
+
+async function checkWait(req: Request, server: BunServerLike | null, deps: HubDeps, answer: (res: Response) => void): Promise<void> {
+  const started = performance.now();
   const style = answerStyle(req);
-  let answer: Response | Promise<Response>;
   let status: number;
   try {
     await admitAgentRequest();
@@ -145,24 +161,32 @@ export async function serveWait(req: Request, server: BunServerLike | null, deps
     const admitted = verified.ok ? admitWait(deps.fleet, verified.auth.inst.id, verified.auth.raw) : verified;
     if (admitted.ok) {
       status = 200;
-      answer = holdWait(deps.fleet, admitted.id, admitted.has, admitted.seconds, req, server).then(
-        (nudge) => jsonAnswer(200, nudge ? NUDGED : NOT_NUDGED, style),
-        internalError,
-      );
+      holdPlainWait(deps.fleet, admitted.id, admitted.has, admitted.seconds, req, server, style, answer);
     } else {
       const r = admitted.refusal;
       status = r.status;
-      answer = jsonAnswer(r.status, JSON.stringify(r.code ? { error: r.error, code: r.code } : { error: r.error }), style, r.headers);
+      answer(jsonAnswer(r.status, JSON.stringify(r.code ? { error: r.error, code: r.code } : { error: r.error }), style, r.headers));
     }
   } catch (err) {
     // As the agent API's onError: a storage fault is a 503 naming it, anything else a 500.
     const storage = describeStorageError(err);
     if (!storage) console.error(`agent API POST ${WAIT_PATH}: ${err instanceof Error ? err.stack : err}`);
     status = storage ? 503 : 500;
-    answer = jsonAnswer(status as ContentfulStatusCode, JSON.stringify({ error: storage ?? "internal error" }), style);
+    answer(jsonAnswer(status as ContentfulStatusCode, JSON.stringify({ error: storage ?? "internal error" }), style));
   }
   countWait(deps, status, started);
-  return answer;
+}
+
+/** holdWait for the plain path, answering through `answer` (a plain function: see holdWait). */
+function holdPlainWait(fleet: FleetService, id: string, has: AgentHas, seconds: number, req: Request, server: BunServerLike | null, style: number, answer: (res: Response) => void) {
+  allowIdle(server, req, seconds + 10);
+  // One callback for both outcomes; a rejection (nothing in the notifier rejects today) is a
+  // 500 as in deferred.ts.
+  const end = (nudge: unknown) => {
+    allowIdle(server, req, IDLE_TIMEOUT_SECONDS + 5);
+    answer(typeof nudge === "boolean" ? jsonAnswer(200, nudge ? NUDGED : NOT_NUDGED, style) : Response.json({ error: "internal error" }, { status: 500 }));
+  };
+  fleet.waitFor(id, readyCheck(fleet, id, has), seconds * 1000, req.signal).then(end, end);
 }
 
 const NUDGED = JSON.stringify({ nudge: true } satisfies WaitResponse);
@@ -188,11 +212,6 @@ function jsonAnswer(status: ContentfulStatusCode, body: string, style: number, e
   if (style & SIGNED_IN) headers.set("Cache-Control", "no-store");
   if (style & HTTPS) headers.set("Strict-Transport-Security", "max-age=31536000");
   return new Response(body, { status, headers });
-}
-
-/** As deferred.ts: a wait that failed while held (nothing in it throws today). */
-function internalError(): Response {
-  return Response.json({ error: "internal error" }, { status: 500 });
 }
 
 /** The metrics the Hono route's middleware records (requestMetrics, instrument). */
