@@ -71,9 +71,11 @@ export interface StormFigures {
   /** Hub CPU from the moment it answered until all were synced (+1 s): seconds, and its busiest second. */
   hubCpuS: number | null;
   hubBusiestSecondPct: number | null;
+  /** How long the hub's event loop was runnable but not running (other processes had the CPUs). */
+  hubWaitedForCpuS: number | null;
   /** hubCpuS minus what the held fleet and the probes cost before the restart over as long: the storm's own CPU. */
   hubCpuAboveSteadyS: number | null;
-  /** Before the restart, fleet held, same probes for 5 s. */
+  /** After the storm, fleet held, same probes for 5 s. */
   steady: { hubCpuPct: number | null; healthzP99: number; pageP99: number };
   counts: StormFleet["counts"];
   /** Failed push attempts (upgrade or wait) by what the hub answered, while it was down and after it answered. */
@@ -98,6 +100,19 @@ function tcpExt(): Record<string, number> | null {
   }
 }
 
+/**
+ * Seconds the process's main thread (the event loop) has spent runnable but waiting for a CPU
+ * (/proc/<pid>/schedstat, field 2): on a shared machine, how much of a slow answer is the
+ * machine's and not the hub's.
+ */
+function runQueueWaitS(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** The accept queue of the listening socket on `port`: [queued now, backlog] (/proc/net/tcp). */
 function acceptQueue(port: number): [number, number] | null {
   try {
@@ -117,21 +132,26 @@ function acceptQueue(port: number): [number, number] | null {
  * With STORM_TIMELINE=1: every 100 ms after the new hub answered, the channels held, the
  * accept queue, listen overflows and hub CPU in that slice (printed after the run).
  */
-function timeline(port: number, pid: number, holding: () => number) {
+function timeline(port: number, pid: number, holding: () => number, extra: () => string = () => "") {
   if (!process.env.STORM_TIMELINE) return () => {};
   const rows: string[] = [];
   const t0 = performance.now();
+  let last = t0;
   let net = tcpExt();
   let cpu = processCpuSeconds(pid);
+  let waited = runQueueWaitS(pid);
   const timer = setInterval(() => {
     const n = tcpExt();
     const c = processCpuSeconds(pid);
     const q = acceptQueue(port);
+    const w = runQueueWaitS(pid);
     rows.push(
-      `${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  held ${String(holding()).padStart(6)}  accept queue ${q ? `${q[0]}/${q[1]}` : "?"}  overflows +${n && net ? n.ListenOverflows - net.ListenOverflows : "?"}  hub CPU ${c !== null && cpu !== null ? ((c - cpu) * 1000).toFixed(0) : "?"} ms`,
+      `${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  held ${String(holding()).padStart(6)}  accept queue ${q ? `${q[0]}/${q[1]}` : "?"}  overflows +${n && net ? n.ListenOverflows - net.ListenOverflows : "?"}  hub CPU ${c !== null && cpu !== null ? ((c - cpu) * 1000).toFixed(0) : "?"} ms, waited for a CPU ${w !== null && waited !== null ? ((w - waited) * 1000).toFixed(0) : "?"} ms  bench lag ${(performance.now() - last - 100).toFixed(0)} ms  ${extra()}`,
     );
+    last = performance.now();
     net = n;
     cpu = c;
+    waited = w;
   }, 100);
   return () => {
     clearInterval(timer);
@@ -282,21 +302,34 @@ async function stormOnce(ctx: BenchContext, n: number, channel: Channel): Promis
     const admin = await signIn(hub.url); // the session is in the database: it outlives the restart
     // Held longer than 5 s, as a real fleet's channels are: the agent treats a channel dropped
     // sooner as a failure (backoff), not as a restart (0–5 s pause, and a sync).
-    // Meanwhile the hub's CPU with the fleet held and the same probes running, subtracted from
-    // the storm's (the signed-in page every 50 ms alone costs ~10 % of a core).
-    await Bun.sleep(1000);
-    const steady = await steadyRate(hub, admin, 5000);
+    await Bun.sleep(6000);
     const port = hub.port;
+    fleet.prepare();
     const restartT0 = performance.now();
     await hub.stop();
     ({ hub } = await freshHub(ctx, port, dataDir));
     const upAt = performance.now();
     const net0 = tcpExt();
     const cpu0 = processCpuSeconds(hub.proc.pid);
+    const waited0 = runQueueWaitS(hub.proc.pid);
     const busiest = cpuSlices(hub.proc.pid);
     const lag = lagMonitor();
-    const endTimeline = timeline(port, hub.proc.pid, () => fleet!.holding);
     const url = hub.url;
+    const syncsBefore = fleet.syncs.length;
+    // The hub's own queue of agent requests waiting for admission (middleware/agent-admission.ts).
+    let queued = "?";
+    const queuedTimer = process.env.STORM_TIMELINE
+      ? setInterval(() => {
+          void fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })
+            .then((r) => r.text())
+            .then((t) => (queued = t.match(/^certhub_agent_requests_queued (\d+)/m)?.[1] ?? "?"))
+            .catch(() => {});
+        }, 250)
+      : undefined;
+    const endTimeline = timeline(port, hub.proc.pid, () => fleet!.holding, () => {
+      const recent = fleet!.syncs.slice(syncsBefore);
+      return `synced ${fleet!.synced(restartT0)}  ready ${fleet!.ready(restartT0)}  syncs sent ${recent.length} (answered ${recent.filter((x) => x.status).length})  on long-poll ${fleet!.onLongPoll()}  hub queue ${queued}`;
+    });
     const probes = [
       probe(() => fetch(`${url}/healthz`, { keepalive: false, signal: AbortSignal.timeout(10_000) }), 50),
       probe(() => fetch(`${url}/healthz`, { keepalive: false, signal: AbortSignal.timeout(10_000) }), 50),
@@ -323,11 +356,16 @@ async function stormOnce(ctx: BenchContext, n: number, channel: Channel): Promis
     const [h1, h2] = await Promise.all(probes.map((p) => p.stop()));
     const page = await pageProbe.stop();
     const cpu1 = processCpuSeconds(hub.proc.pid);
+    const waited1 = runQueueWaitS(hub.proc.pid);
     const busiestPct = busiest();
     const clientLagMaxMs = lag();
+    clearInterval(queuedTimer);
     endTimeline();
     const net1 = tcpExt();
     const endAt = performance.now();
+    // Afterwards the new hub's CPU with the fleet held and the same probes running, subtracted
+    // from the storm's (the signed-in page every 50 ms alone costs ~10–30 % of a core).
+    const steady = await steadyRate(hub, admin, 5000);
     const wallS = (endAt - upAt) / 1000;
     const delta = (k: string) => (net0 && net1 ? net1[k] - net0[k] : null);
     return {
@@ -343,6 +381,7 @@ async function stormOnce(ctx: BenchContext, n: number, channel: Channel): Promis
       hubCpuAboveSteadyS: cpu0 !== null && cpu1 !== null && steady.cpuPct !== null ? cpu1 - cpu0 - (steady.cpuPct / 100) * wallS : null,
       steady: { hubCpuPct: steady.cpuPct, healthzP99: steady.healthz.p99, pageP99: steady.page.p99 },
       hubBusiestSecondPct: busiestPct,
+      hubWaitedForCpuS: waited0 !== null && waited1 !== null ? waited1 - waited0 : null,
       counts: { ...fleet.counts },
       pushFailures: pushFailures(fleet, restartT0, upAt, endAt),
       healthz: mergeProbes(h1, h2),
@@ -368,7 +407,7 @@ const describe = (f: StormFigures) =>
   `; syncs meanwhile ${f.sync.sent} sent, ${f.sync.answered} answered p50 ${f1(f.sync.p50)} / p99 ${f1(f.sync.p99)} / max ${f1(f.sync.max)} ms, ${f.sync.unanswered} unanswered, errors ${statusCounts(f.sync.errors)}; ${f.sync.whileDown} refused while the hub was down` +
   `; /healthz p50 ${f1(f.healthz.p50)} / p99 ${f1(f.healthz.p99)} / max ${f1(f.healthz.max)} ms (${f.healthz.count} probes, ${f.healthz.over1s} over 1 s, ${f.healthz.failed} failed)` +
   `; /instances page p50 ${f1(f.page.p50)} / p99 ${f1(f.page.p99)} / max ${f1(f.page.max)} ms (${f.page.over1s} over 1 s, ${f.page.failed} failed)` +
-  `; listen overflows ${f.listenOverflows ?? "?"}, SYN retransmits ${f.synRetransmits ?? "?"}, hub CPU ${f1(f.hubCpuS, 2)} s, ${f1(f.hubCpuAboveSteadyS, 2)} s above its steady ${f1(f.steady.hubCpuPct)} % (fleet held, same probes; then /healthz p99 ${f1(f.steady.healthzP99)}, page p99 ${f1(f.steady.pageP99)} ms) (${f1(f.hubCpuPct)} % of a core on average, busiest second ${f1(f.hubBusiestSecondPct)} %), bench event-loop lag max ${f1(f.clientLagMaxMs)} ms` +
+  `; listen overflows ${f.listenOverflows ?? "?"}, SYN retransmits ${f.synRetransmits ?? "?"}, hub CPU ${f1(f.hubCpuS, 2)} s, ${f1(f.hubCpuAboveSteadyS, 2)} s above its steady ${f1(f.steady.hubCpuPct)} % (fleet held, same probes; then /healthz p99 ${f1(f.steady.healthzP99)}, page p99 ${f1(f.steady.pageP99)} ms) (${f1(f.hubCpuPct)} % of a core on average, busiest second ${f1(f.hubBusiestSecondPct)} %; its event loop waited ${f1(f.hubWaitedForCpuS, 2)} s for a CPU), bench event-loop lag max ${f1(f.clientLagMaxMs)} ms` +
   `; WebSocket upgrades refused ${f.counts.wsRefused} (busy ${f.counts.wsBusy}), wait errors ${f.counts.waitErrors} (busy ${f.counts.waitBusy}), sync replays ${f.counts.syncReplay}, unexpected 200s ${f.counts.syncUnexpected}` +
   `; failed push attempts (while down / after up): ${Object.entries(f.pushFailures).map(([k, v]) => `${k} ${v.whileDown}/${v.afterUp}`).join(", ") || "none"}`;
 
