@@ -5,6 +5,8 @@
 // headers) right away, and Bun.serve's fetch (server.ts) swaps in the real body when the wait
 // ends: only the wait itself stays in memory meanwhile.
 // Only for requests that server.ts serves (allowDeferred); anything else awaits as usual.
+// A plain signed wait never gets here: server.ts serves it before Hono (wait.ts, serveWait);
+// this is for the rest (a chunked or oversized body) and keeps their answers unchanged.
 
 const supported = new WeakSet<Request>();
 const answers = new WeakMap<Request, Promise<unknown>>();
