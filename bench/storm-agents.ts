@@ -118,6 +118,8 @@ export function runStormAgents(opts: {
   /** What each agent holds: its unchanged sync is then a 204. */
   certificatesHash: string;
   syncIntervalSeconds: number;
+  /** push.ts's sync after a dropped WebSocket; false only as a control (the storm without it). */
+  syncOnDrop: boolean;
   /** Push channels opened at once when the fleet starts (the fleet is already up, not a storm). */
   openConcurrency?: number;
 }): StormFleet {
@@ -242,6 +244,7 @@ export function runStormAgents(opts: {
 
   // ---- push loop (push.ts waitLoop / holdWebSocket) ----------------------------------------
   const syncSoon = (a: Agent) => {
+    if (!opts.syncOnDrop) return;
     const t = setTimeout(() => (timers.delete(t), active && syncNow(a)), Math.random() * DROP_JITTER_MS);
     timers.add(t);
   };

@@ -16,7 +16,12 @@
 // what explains a slow answer: the kernel's listen-queue overflows and SYN retransmits
 // (system-wide counters; a dropped SYN costs 1 s, two 3 s), the hub's CPU during the storm
 // (total, average and busiest second), and this process's own event-loop lag (the simulated
-// fleet shares the machine with the hub). Runs its own hubs (bench/scale.ts helpers).
+// fleet shares the machine with the hub), and how long the hub's event loop waited for a CPU
+// (on a shared machine the storm's slow answers may be other people's load). Runs its own hubs
+// (bench/scale.ts helpers). Environment: STORM_TIMELINE=1 prints a 100 ms timeline (accept
+// queue, hub CPU and CPU wait, agents back and synced, the hub's admission queue),
+// STORM_DEBUG=1 when sockets closed and push attempts failed, STORM_SYNC_ON_DROP=0 runs the
+// control without the agent's sync after a dropped WebSocket.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
@@ -58,6 +63,8 @@ interface SyncFigures {
 
 export interface StormFigures {
   channel: Channel;
+  /** false: the control run without the agent's sync after a dropped WebSocket (STORM_SYNC_ON_DROP=0). */
+  syncOnDrop: boolean;
   agents: number;
   restartMs: number;
   allBackAfterUpMs: number | null;
@@ -297,7 +304,8 @@ async function stormOnce(ctx: BenchContext, n: number, channel: Channel): Promis
   let fleet: StormFleet | undefined;
   try {
     const agents = await seedStormAgents(ctx, dataDir, n);
-    fleet = runStormAgents({ port: hub.port, agents, channel, certificatesHash: STORM_CERTS_HASH, syncIntervalSeconds: SYNC_INTERVAL_S });
+    // STORM_SYNC_ON_DROP=0: a control without the agent's sync after a dropped WebSocket (the storm as this bench saw it before).
+    fleet = runStormAgents({ port: hub.port, agents, channel, certificatesHash: STORM_CERTS_HASH, syncIntervalSeconds: SYNC_INTERVAL_S, syncOnDrop: process.env.STORM_SYNC_ON_DROP !== "0" });
     if (!(await until(() => fleet!.holding >= n, 120_000))) throw new Error(`${channel}: only ${fleet.holding} of ${n} agents hold their channel before the restart`);
     const admin = await signIn(hub.url); // the session is in the database: it outlives the restart
     // Held longer than 5 s, as a real fleet's channels are: the agent treats a channel dropped
@@ -370,6 +378,7 @@ async function stormOnce(ctx: BenchContext, n: number, channel: Channel): Promis
     const delta = (k: string) => (net0 && net1 ? net1[k] - net0[k] : null);
     return {
       channel,
+      syncOnDrop: process.env.STORM_SYNC_ON_DROP !== "0",
       agents: n,
       restartMs: upAt - restartT0,
       allBackAfterUpMs: backAt !== null ? backAt - upAt : null,
@@ -402,7 +411,7 @@ const secs = (ms: number | null, what: string) => (ms === null ? `NOT ${what} wi
 const statusCounts = (e: Record<string, number>) => Object.entries(e).map(([k, v]) => `${v}× ${k}`).join(", ") || "none";
 
 const describe = (f: StormFigures) =>
-  `${f.agents} agents on the ${f.channel}, hub restarted (stop + start ${(f.restartMs / 1000).toFixed(1)} s): ` +
+  `${f.agents} agents on the ${f.channel}${f.syncOnDrop ? "" : " (control: no sync after a dropped WebSocket)"}, hub restarted (stop + start ${(f.restartMs / 1000).toFixed(1)} s): ` +
   `all back ${secs(f.allBackAfterUpMs, "all back")}, all back AND synced ${secs(f.allSyncedAfterUpMs, "all synced")} after the new hub answered (last sync at ${secs(f.lastSyncAfterUpMs, "all synced")}; ${f.onLongPollAtEnd} on the long-poll then)` +
   `; syncs meanwhile ${f.sync.sent} sent, ${f.sync.answered} answered p50 ${f1(f.sync.p50)} / p99 ${f1(f.sync.p99)} / max ${f1(f.sync.max)} ms, ${f.sync.unanswered} unanswered, errors ${statusCounts(f.sync.errors)}; ${f.sync.whileDown} refused while the hub was down` +
   `; /healthz p50 ${f1(f.healthz.p50)} / p99 ${f1(f.healthz.p99)} / max ${f1(f.healthz.max)} ms (${f.healthz.count} probes, ${f.healthz.over1s} over 1 s, ${f.healthz.failed} failed)` +
