@@ -15,6 +15,12 @@ const WEBSOCKET_RETRY_MS = 10 * 60_000;
 const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
 /** The hub answers on open at once; silence means something in between broke the upgrade. */
 const WEBSOCKET_FIRST_FRAME_MS = 2_000;
+/**
+ * WebSocket connections that got no answer at all, in a row while syncs worked, before the
+ * long-poll takes over: a hub that is down refuses the long-poll just the same (so the agent
+ * keeps trying the WebSocket), but a proxy that resets upgrades lets syncs through.
+ */
+const UNANSWERED_WHILE_SYNCING_MAX = 3;
 
 /** CERTHUB_PUSH=long-poll keeps an agent on the long-poll (e.g. behind a proxy known to break upgrades). */
 export function webSocketPushWanted(env: Record<string, string | undefined> = process.env): boolean {
@@ -26,6 +32,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
   let webSocketFailures = 0;
   let webSocketRetryAt = 0;
   let webSocketWorked = false;
+  let unansweredWhileSyncing = 0;
   const useWebSocket = engine.opts.webSocketPush ?? webSocketPushWanted();
   const busy = busyNotice(engine.opts.log, "push channel");
   /**
@@ -52,7 +59,18 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
         await pauseAsAsked(refusal.status, refusal.retryAfterMs);
         continue;
       }
-      if (held === "refused") {
+      if (held === "unanswered") {
+        // Nothing answered (a hub restarting drops every socket, then refuses connections for
+        // a moment). The sync after a dropped socket comes within 5 s: its outcome says whether
+        // the hub is down (then the loop's top waits for a sync that works, and the WebSocket
+        // is tried again) or only the WebSocket fails (counted towards the long-poll).
+        webSocketFailures++;
+        await Promise.race([engine.syncCompleted(), Bun.sleep(5000 + backoff(webSocketFailures)), session.ended]);
+        unansweredWhileSyncing = engine.connection === "connected" && !engine.hubUnreachable ? unansweredWhileSyncing + 1 : 0;
+        if (unansweredWhileSyncing < UNANSWERED_WHILE_SYNCING_MAX) continue;
+      }
+      unansweredWhileSyncing = 0;
+      if (held === "refused" || held === "unanswered") {
         // Refused or broken by something on the way (not "busy": that is handled above): the
         // long-poll serves until a fully jittered retry, so a fleet behind one proxy does not
         // retry in step.
@@ -117,13 +135,15 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
   }
 }
 
-type Held = { held: "refused" | "long" | "short"; refusal: UpgradeRefusal | null };
+type Held = { held: "unanswered" | "refused" | "long" | "short"; refusal: UpgradeRefusal | null };
 
 /**
- * Holds one WebSocket push channel until it closes. "refused": it never opened, or the hub's
- * first frame never came through (fall back to the long-poll; `refusal` says what the hub
- * answered instead of 101, when it did); "long": it was open a while (a restart or idle cut:
- * reconnect soon); "short": it closed soon after opening (count as a failure and back off).
+ * Holds one WebSocket push channel until it closes. "unanswered": the connection failed with
+ * no HTTP answer at all (refused or reset: the hub may be restarting); "refused": it never
+ * opened, or the hub's first frame never came through (fall back to the long-poll; `refusal`
+ * says what the hub answered instead of 101, when it did); "long": it was open a while (a
+ * restart or idle cut: reconnect soon); "short": it closed soon after opening (count as a
+ * failure and back off).
  */
 function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient): Promise<Held> {
   const link = engine.link!;
@@ -141,6 +161,7 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
     let openedAt = 0;
     let confirmed = false;
     let finished = false;
+    let failedUnanswered = false;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -150,7 +171,8 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
       try {
         ws.close();
       } catch {}
-      resolve({ held: !confirmed ? "refused" : Date.now() - openedAt > 5000 ? "long" : "short", refusal: confirmed ? null : refusal() });
+      const refused = confirmed ? null : refusal();
+      resolve({ held: confirmed ? (Date.now() - openedAt > 5000 ? "long" : "short") : failedUnanswered && !refused ? "unanswered" : "refused", refusal: refused });
     };
     let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
     abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached
@@ -178,7 +200,11 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
         engine.syncNow();
       }
     });
-    ws.addEventListener("error", finish);
+    ws.addEventListener("error", () => {
+      // Before any open or upgrade answer (watchUpgradeRefusal reads that): no HTTP answer at all.
+      if (!openedAt) failedUnanswered = true;
+      finish();
+    });
     ws.addEventListener("close", (e: CloseEvent) => {
       // Cut off by the hub (revoked, removed, reset): sync now and learn why, as a nudge would.
       // Any other close (a restart drops every socket at once; shedding) syncs after a fully
