@@ -14,6 +14,7 @@ import { handleSync } from "./sync";
 import { fail } from "./util";
 import { handlePush } from "./push";
 import { handleWait } from "./wait";
+import { refuse, shortOfConnections } from "./verify";
 
 const limit = (maxSize: number): MiddlewareHandler<HubEnv> =>
   bodyLimit({ maxSize, onError: (c) => c.json({ error: `request body exceeds ${maxSize} bytes`, code: "bad-request" }, 413) });
@@ -31,10 +32,22 @@ const instrument =
     }
   };
 
+const refuseWhileShedding: MiddlewareHandler<HubEnv> = async (c, next) => {
+  const deps = c.get("deps");
+  if (!deps.fleet.push.shedding) return next();
+  const endpoint = c.req.path.endsWith("/push") ? "push" : "wait";
+  const res = refuse(c, shortOfConnections(endpoint === "push" ? "push channel" : "wait"));
+  deps.metrics.counter("certhub_agent_requests_total", "Agent API requests").inc({ endpoint, status: String(res.status) });
+  return res;
+};
+
 export function agentApi(): Hono<HubEnv> {
   const app = new Hono<HubEnv>();
   const joinLimiters = createJoinLimiters();
-  // A slice of agent requests per event-loop turn: a reconnect storm cannot starve accept.
+  // While descriptors run short, push requests are refused before they queue (verify.ts,
+  // shortOfConnections); then a slice of agent requests per event-loop turn, so a reconnect
+  // storm cannot starve accept.
+  app.on(["GET", "POST"], ["/wait", "/push"], refuseWhileShedding);
   app.use("*", agentAdmission);
 
   app.post("/join", instrument("join"), limit(BODY_LIMITS.join), (c) => handleJoin(c, joinLimiters));

@@ -12,7 +12,7 @@ import { PUSH_CLOSE, PushHasSchema, PushQuerySchema, type PushHas, type PushMess
 import type { FleetService } from "../fleet";
 import { shouldWake, whatIsWaiting } from "../fleet/waiting";
 import { bunServer, fail, type Ctx } from "./util";
-import { authenticate } from "./verify";
+import { authenticate, refuse, shortOfConnections } from "./verify";
 
 /** The runtime pings a silent socket shortly before this and closes it without a pong. */
 export const PUSH_IDLE_SECONDS = 56;
@@ -48,10 +48,7 @@ export async function handlePush(c: Ctx) {
   if (authed.auth.raw.length) return fail(c, 400, "the upgrade request has no body", "bad-request");
   const query = PushQuerySchema.safeParse(c.req.query());
   if (!query.success) return fail(c, 400, "invalid request: cursor and settingsVersion (counters) are required in the query", "bad-request");
-  if (fleet.push.shedding) {
-    const retryAfter = String(15 + Math.floor(Math.random() * 45));
-    return fail(c, 503, "the hub is short of connections; keep syncing and retry the push channel later", "rate-limited", { "Retry-After": retryAfter, Connection: "close" });
-  }
+  if (fleet.push.shedding) return refuse(c, shortOfConnections("push channel"));
   const id = authed.auth.inst.id;
   if (!fleet.push.admits(id)) {
     return fail(c, 429, "this instance already holds its push connections", "rate-limited", { "Retry-After": "60" });

@@ -49,6 +49,17 @@ export interface Refusal {
   headers?: Record<string, string>;
 }
 
+/**
+ * The answer to a push request (wait or WebSocket) while descriptors run short. It does not
+ * depend on who asks, so it is given before the request queues for admission or is verified:
+ * every push request holds a descriptor until it is answered. Retry-After is spread so a fleet
+ * refused together does not come back together.
+ */
+export function shortOfConnections(channel: "wait" | "push channel"): Refusal {
+  const retryAfter = String(15 + Math.floor(Math.random() * 45));
+  return { status: 503, error: `the hub is short of connections; keep syncing and retry the ${channel} later`, code: "rate-limited", headers: { "Retry-After": retryAfter, Connection: "close" } };
+}
+
 export type Verified = { ok: true; auth: Authenticated } | { ok: false; refusal: Refusal };
 
 /** What verification reads of a request, so that it runs on a Hono context or a plain Request. */

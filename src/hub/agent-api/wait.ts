@@ -32,7 +32,7 @@ import { SESSION_COOKIE } from "../middleware/auth";
 import { SECURITY_HEADERS } from "../middleware/security-headers";
 import { deferJson } from "./deferred";
 import { bunServer, clientIpOfRequest, parseBody, type BunServerLike, type Ctx } from "./util";
-import { authenticate, refuse, verifySigned, type Refusal } from "./verify";
+import { authenticate, refuse, shortOfConnections, verifySigned, type Refusal } from "./verify";
 
 const DEFAULT_WAIT_SECONDS = 25;
 let plainWaits = 0;
@@ -60,11 +60,7 @@ type Admitted = { ok: true; id: string; has: AgentHas; seconds: number } | { ok:
 function admitWait(fleet: FleetService, id: string, raw: Uint8Array): Admitted {
   const body = parseBody(WaitRequestSchema, raw);
   if (!body.ok) return { ok: false, refusal: { status: 400, error: body.error, code: "bad-request" } };
-  if (fleet.push.shedding) {
-    // Spread the retries: a fleet refused together must not come back together.
-    const retryAfter = String(15 + Math.floor(Math.random() * 45));
-    return { ok: false, refusal: { status: 503, error: "the hub is short of connections; keep syncing and retry the wait later", code: "rate-limited", headers: { "Retry-After": retryAfter, Connection: "close" } } };
-  }
+  if (fleet.push.shedding) return { ok: false, refusal: shortOfConnections("wait") };
   // One cap for waits and sockets together (fleet/notifier.ts): a new wait replaces the
   // identity's oldest wait, but never one of its WebSockets.
   if (!fleet.push.admits(id)) {
@@ -147,6 +143,14 @@ async function checkWait(req: Request, server: BunServerLike | null, deps: HubDe
   const style = answerStyle(req);
   let status: number;
   try {
+    if (deps.fleet.push.shedding) {
+      // Before the admission queue and the signature check (verify.ts, shortOfConnections).
+      const r = shortOfConnections("wait");
+      status = r.status;
+      answer(jsonAnswer(r.status, JSON.stringify({ error: r.error, code: r.code }), style, r.headers));
+      countWait(deps, status, started);
+      return;
+    }
     await admitAgentRequest();
     const verified = await verifySigned(
       deps,

@@ -162,4 +162,32 @@ describe("WebSocket push channel", () => {
       fx.hub.deps.fleet.push.shedding = false;
     }
   });
+
+  test("while descriptors run short, push requests are refused before they queue or are verified: every one holds a descriptor until answered", async () => {
+    // Unsigned on purpose: normally 401 after the admission queue and the signature check;
+    // short of descriptors the answer is the same for anyone, so it comes first.
+    const upgrade = { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef") };
+    const body = JSON.stringify({ cursor: 0, settingsVersion: 1 });
+    const unsigned = () => [
+      fetch(`${fx.hub.url}${AGENT_API_PREFIX}/push?cursor=0&settingsVersion=1`, { headers: upgrade }),
+      fetch(`${fx.hub.url}${AGENT_API_PREFIX}/wait`, { method: "POST", headers: { "Content-Type": "application/json" }, body }),
+    ];
+    const normal = await Promise.all(unsigned());
+    expect(normal.map((r) => r.status)).toEqual([401, 401]);
+    fx.hub.deps.fleet.push.shedding = true;
+    try {
+      const shed = await Promise.all(unsigned());
+      for (const res of shed) {
+        expect(res.status).toBe(503);
+        expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(15);
+        expect(res.headers.get("connection")).toBe("close");
+        expect(await res.json()).toMatchObject({ code: "rate-limited" });
+      }
+      const metrics = await (await fetch(`${fx.hub.url}/metrics`)).text();
+      expect(metrics).toMatch(/certhub_agent_requests_total\{[^}]*endpoint="push"[^}]*status="503"[^}]*\} [1-9]/);
+      expect(metrics).toMatch(/certhub_agent_requests_total\{[^}]*endpoint="wait"[^}]*status="503"[^}]*\} [1-9]/);
+    } finally {
+      fx.hub.deps.fleet.push.shedding = false;
+    }
+  });
 });
