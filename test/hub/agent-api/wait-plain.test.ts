@@ -2,25 +2,18 @@
 // a signed agent request still applies on that path, and its answers are the Hono route's, byte
 // for byte. Each test asserts the request really took the plain path (plainWaitsServed), so a
 // check skipped there fails here even though the Hono route would still refuse.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { AGENT_API_PREFIX, generateInstanceKeyPair, loadPrivateKey, sha256HexOf, signRequest, signedPath } from "../../../src/protocol";
 import { plainWaitsServed } from "../../../src/hub/agent-api/wait";
-import { signIn, startTestHub, type Session, type TestHub } from "../../helpers/session";
+import { useSignedInHub } from "../../helpers/hub-fixture";
 import { FakeAgent } from "../agent-api.fixtures";
 import { createJoiningKey } from "../joining-keys.fixtures";
 
-let hub: TestHub;
-let admin: Session;
-
-beforeAll(async () => {
-  hub = await startTestHub();
-  admin = await signIn(hub.url);
-});
-afterAll(() => hub.stop());
+const fx = useSignedInHub();
 
 async function joinedAgent(): Promise<FakeAgent> {
-  const key = await createJoiningKey(admin);
-  return new FakeAgent(hub.url).joined(key.clientId, key.secret);
+  const key = await createJoiningKey(fx.admin);
+  return new FakeAgent(fx.hub.url).joined(key.clientId, key.secret);
 }
 
 const WAIT = { cursor: 0, settingsVersion: 1, timeoutSeconds: 1 };
@@ -52,8 +45,8 @@ describe("signed waits served before Hono", () => {
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     // A command queued while the wait is held answers it at once.
     const held = plainWait(agent, { ...WAIT, timeoutSeconds: 20 });
-    for (let i = 0; i < 100 && !hub.deps.fleet.push.has(agent.instanceId); i++) await Bun.sleep(10);
-    expect((await admin.json(`/api/v1/instances/${agent.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
+    for (let i = 0; i < 100 && !fx.hub.deps.fleet.push.has(agent.instanceId); i++) await Bun.sleep(10);
+    expect((await fx.admin.json(`/api/v1/instances/${agent.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
     const nudged = await held;
     expect(nudged.res.status).toBe(200);
     expect(nudged.json).toEqual({ nudge: true });
@@ -77,24 +70,24 @@ describe("signed waits served before Hono", () => {
     const signedFor = JSON.stringify(WAIT);
     const tampered = await tamperedWait(agent, signedFor, JSON.stringify({ ...WAIT, timeoutSeconds: 55 }));
     expect(tampered.status).toBe(401);
-    expect(hub.deps.fleet.push.has(agent.instanceId)).toBe(false);
+    expect(fx.hub.deps.fleet.push.has(agent.instanceId)).toBe(false);
   });
 
   test("a revoked instance, a revoked joining key and a retired (reset) key are refused on the plain path", async () => {
     const revokedInstance = await joinedAgent();
-    expect((await admin.fetch(`/api/v1/instances/${revokedInstance.instanceId}/revoke`, { method: "POST" })).status).toBeLessThan(300);
+    expect((await fx.admin.fetch(`/api/v1/instances/${revokedInstance.instanceId}/revoke`, { method: "POST" })).status).toBeLessThan(300);
     const a = await plainWait(revokedInstance, WAIT);
     expect({ status: a.res.status, code: a.json.code }).toEqual({ status: 403, code: "instance-revoked" });
 
-    const key = await createJoiningKey(admin);
-    const keyAgent = await new FakeAgent(hub.url).joined(key.clientId, key.secret);
-    expect((await admin.fetch(`/api/v1/tokens/${key.clientId}/revoke`, { method: "POST" })).status).toBeLessThan(300);
+    const key = await createJoiningKey(fx.admin);
+    const keyAgent = await new FakeAgent(fx.hub.url).joined(key.clientId, key.secret);
+    expect((await fx.admin.fetch(`/api/v1/tokens/${key.clientId}/revoke`, { method: "POST" })).status).toBeLessThan(300);
     const b = await plainWait(keyAgent, WAIT);
     expect({ status: b.res.status, code: b.json.code }).toEqual({ status: 403, code: "key-revoked" });
 
     const reset = await joinedAgent();
     const newKey = generateInstanceKeyPair();
-    await hub.deps.fleet.updateInstance(reset.instanceId, { publicKey: newKey.publicKey, retiredPublicKey: reset.keyPair.publicKey });
+    await fx.hub.deps.fleet.updateInstance(reset.instanceId, { publicKey: newKey.publicKey, retiredPublicKey: reset.keyPair.publicKey });
     const c = await plainWait(reset, WAIT);
     expect({ status: c.res.status, code: c.json.code }).toEqual({ status: 409, code: "rekey-required" });
     // The new key is accepted.
@@ -117,11 +110,11 @@ describe("signed waits served before Hono", () => {
 
   test("one identity holds at most two push connections: a third wait replaces the oldest; beside two WebSockets a wait gets 429", async () => {
     const agent = await joinedAgent();
-    const heldBefore = hub.deps.fleet.push.size;
+    const heldBefore = fx.hub.deps.fleet.push.size;
     const first = plainWait(agent, { ...WAIT, timeoutSeconds: 30 });
     const second = plainWait(agent, { ...WAIT, timeoutSeconds: 30 });
-    for (let i = 0; i < 200 && hub.deps.fleet.push.size < heldBefore + 2; i++) await Bun.sleep(10);
-    expect(hub.deps.fleet.push.size).toBe(heldBefore + 2);
+    for (let i = 0; i < 200 && fx.hub.deps.fleet.push.size < heldBefore + 2; i++) await Bun.sleep(10);
+    expect(fx.hub.deps.fleet.push.size).toBe(heldBefore + 2);
     const third = plainWait(agent, { ...WAIT, timeoutSeconds: 1 });
     // The oldest is answered at once, without a nudge.
     const t = performance.now();
@@ -130,7 +123,7 @@ describe("signed waits served before Hono", () => {
     expect(performance.now() - t).toBeLessThan(5_000);
     expect((await first).json).toEqual({ nudge: false });
     await third;
-    await admin.json(`/api/v1/instances/${agent.instanceId}/commands`, "POST", { type: "ping" });
+    await fx.admin.json(`/api/v1/instances/${agent.instanceId}/commands`, "POST", { type: "ping" });
     expect((await second).json).toEqual({ nudge: true });
 
     const sockets = [0, 1].map(() => pushSocket(agent));
@@ -144,8 +137,8 @@ describe("signed waits served before Hono", () => {
   test("answers are the Hono route's, byte for byte (status, headers, body)", async () => {
     const agent = await joinedAgent();
     const revoked = await joinedAgent();
-    await admin.fetch(`/api/v1/instances/${revoked.instanceId}/revoke`, { method: "POST" });
-    // Refusals: in-process requests (hub.app.request) always go through Hono; the same signed
+    await fx.admin.fetch(`/api/v1/instances/${revoked.instanceId}/revoke`, { method: "POST" });
+    // Refusals: in-process requests (fx.hub.app.request) always go through Hono; the same signed
     // request over the listener takes the plain path.
     for (const [a, body, o] of [
       [agent, WAIT, { headers: { "x-certhub-signature": "A".repeat(86) } }],
@@ -193,7 +186,7 @@ async function sendBoth(a: FakeAgent, body: unknown, o: Parameters<FakeAgent["se
   const before = plainWaitsServed();
   const plain = await realFetch(url, init);
   expect(plainWaitsServed()).toBe(before + 1);
-  const hono = await hub.app.request(new URL(url).pathname, init);
+  const hono = await fx.hub.app.request(new URL(url).pathname, init);
   expect(plainWaitsServed()).toBe(before + 1);
   return { plain, hono };
 }
@@ -211,7 +204,7 @@ async function tamperedWait(agent: FakeAgent, signedBody: string, sentBody: stri
     globalThis.fetch = realFetch;
   }
   const before = plainWaitsServed();
-  const res = await realFetch(`${hub.url}${AGENT_API_PREFIX}/wait`, { ...captured[0]!, body: sentBody });
+  const res = await realFetch(`${fx.hub.url}${AGENT_API_PREFIX}/wait`, { ...captured[0]!, body: sentBody });
   expect(plainWaitsServed()).toBe(before + 1);
   return res;
 }
@@ -227,7 +220,7 @@ function pushSocket(agent: FakeAgent) {
     bootId: agent.bootId,
     bodySha256: sha256HexOf(""),
   });
-  const ws = new WebSocket(`${hub.url.replace("http", "ws")}${AGENT_API_PREFIX}/push?cursor=1&settingsVersion=1`, { headers } as unknown as string[]);
+  const ws = new WebSocket(`${fx.hub.url.replace("http", "ws")}${AGENT_API_PREFIX}/push?cursor=1&settingsVersion=1`, { headers } as unknown as string[]);
   const opened = new Promise<void>((ok, fail) => {
     ws.onmessage = () => ok();
     ws.onclose = (e) => fail(new Error(`push socket closed: ${e.code}`));
