@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../../core/fixtures";
 import type { FakeAgent } from "../../agent-api.fixtures";
-import { page, post, text, type Fields } from "./helpers";
+import { browserFields, page, post, text, type Fields } from "./helpers";
 
 let w: World;
 let agent: FakeAgent;
@@ -21,66 +21,6 @@ afterAll(() => w.hub.stop());
 
 const base = () => ({ instanceId: agent.instanceId, domains: ["www.example.com"], caAccountId: caId, challenge: { type: "http-01" } });
 const specOf = async (id: string) => (await syncConfig(agent))!.certificates.find((c) => c.id === id)!;
-
-const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-
-/** What a browser submits for the certificate form as rendered (checked boxes only, selected options). */
-async function browserFields(html: string): Promise<Fields> {
-  const start = html.indexOf('class="cert-form');
-  const form = html.slice(html.lastIndexOf("<form", start), html.indexOf("</form>", start) + 7);
-  const out: [string, string][] = [];
-  let select: { name: string; first?: string; chosen?: string } | null = null;
-  let area: { name: string; text: string } | null = null;
-  const flushSelect = () => {
-    if (select && (select.chosen ?? select.first) !== undefined) out.push([select.name, select.chosen ?? select.first!]);
-    select = null;
-  };
-  await new HTMLRewriter()
-    .on("input", {
-      element(el) {
-        const name = el.getAttribute("name");
-        const type = (el.getAttribute("type") ?? "text").toLowerCase();
-        if (!name || el.hasAttribute("disabled") || type === "submit" || type === "button") return;
-        if ((type === "checkbox" || type === "radio") && !el.hasAttribute("checked")) return;
-        out.push([name, decode(el.getAttribute("value") ?? (type === "checkbox" || type === "radio" ? "on" : ""))]);
-      },
-    })
-    .on("select", {
-      element(el) {
-        flushSelect();
-        const name = el.getAttribute("name");
-        if (name) select = { name };
-        el.onEndTag(flushSelect);
-      },
-    })
-    .on("option", {
-      element(el) {
-        if (!select) return;
-        const v = decode(el.getAttribute("value") ?? "");
-        select.first ??= v;
-        if (el.hasAttribute("selected")) select.chosen ??= v;
-      },
-    })
-    .on("textarea", {
-      element(el) {
-        const name = el.getAttribute("name");
-        if (!name) return;
-        area = { name, text: "" };
-        el.onEndTag(() => {
-          out.push([area!.name, decode(area!.text).replace(/^\n/, "")]);
-          area = null;
-        });
-      },
-      text(chunk) {
-        if (area) area.text += chunk.text;
-      },
-    })
-    .transform(new Response(form))
-    .text();
-  const fields: Fields = {};
-  for (const [k, v] of out) fields[k] = k in fields ? ([] as string[]).concat(fields[k], v) : v;
-  return fields;
-}
 
 describe("pem task combined.pem option", () => {
   test("JSON API: POST and PUT carry combined, the agent receives it; anything but a boolean is 400 naming the field", async () => {

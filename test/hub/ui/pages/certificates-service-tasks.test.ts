@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ServiceTaskSchema } from "../../../../src/protocol/certificates";
 import { addInstance, call, createCaAccount, startWorld, syncConfig, type World } from "../../core/fixtures";
 import type { FakeAgent } from "../../agent-api.fixtures";
-import { page, post, text, type Fields } from "./helpers";
+import { browserFields, page, post, text, type Fields } from "./helpers";
 
 let w: World;
 let agent: FakeAgent;
@@ -24,69 +24,6 @@ async function createViaApi(name: string, deployments: Record<string, unknown>[]
   const r = await call(w.admin, "POST", "/api/v1/managed-certificates", { instanceId: agent.instanceId, name, domains: ["www.example.com"], caAccountId: caId, challenge: { type: "http-01" }, deployments, ...extra });
   expect(r.status).toBe(201);
   return r.body.id;
-}
-
-const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-
-/**
- * The fields a browser submits for the certificate form as rendered: text/hidden/number inputs,
- * checked boxes and radios, each select's selected option (else its first), textareas.
- */
-async function browserFields(html: string): Promise<Fields> {
-  const start = html.indexOf('class="cert-form');
-  const form = html.slice(html.lastIndexOf("<form", start), html.indexOf("</form>", start) + 7);
-  const out: [string, string][] = [];
-  let select: { name: string; first?: string; chosen?: string } | null = null;
-  let area: { name: string; text: string } | null = null;
-  const flushSelect = () => {
-    if (select && (select.chosen ?? select.first) !== undefined) out.push([select.name, select.chosen ?? select.first!]);
-    select = null;
-  };
-  const rewriter = new HTMLRewriter()
-    .on("input", {
-      element(el) {
-        const name = el.getAttribute("name");
-        if (!name || el.hasAttribute("disabled")) return;
-        const type = (el.getAttribute("type") ?? "text").toLowerCase();
-        if ((type === "checkbox" || type === "radio") && !el.hasAttribute("checked")) return;
-        if (type === "submit" || type === "button") return;
-        out.push([name, decode(el.getAttribute("value") ?? (type === "checkbox" || type === "radio" ? "on" : ""))]);
-      },
-    })
-    .on("select", {
-      element(el) {
-        flushSelect();
-        const name = el.getAttribute("name");
-        if (name) select = { name };
-        el.onEndTag(flushSelect);
-      },
-    })
-    .on("option", {
-      element(el) {
-        if (!select) return;
-        const v = decode(el.getAttribute("value") ?? "");
-        select.first ??= v;
-        if (el.hasAttribute("selected")) select.chosen ??= v;
-      },
-    })
-    .on("textarea", {
-      element(el) {
-        const name = el.getAttribute("name");
-        if (!name) return;
-        area = { name, text: "" };
-        el.onEndTag(() => {
-          out.push([area!.name, decode(area!.text).replace(/^\n/, "")]);
-          area = null;
-        });
-      },
-      text(chunk) {
-        if (area) area.text += chunk.text;
-      },
-    });
-  await rewriter.transform(new Response(form)).text();
-  const fields: Fields = {};
-  for (const [k, v] of out) fields[k] = k in fields ? ([] as string[]).concat(fields[k], v) : v;
-  return fields;
 }
 
 /** The text of task row `i` on the certificate page. */

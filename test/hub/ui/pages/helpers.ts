@@ -44,3 +44,66 @@ export async function readOnlyViewer(hub: TestHub, admin: Session, username = "v
 
 /** Text content without tags, for readable assertions. */
 export const text = (html: string) => html.replace(/<[^>]+>/g, " ").replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&").replace(/\s+/g, " ");
+
+const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+
+/**
+ * The fields a browser submits for the certificate form as rendered: text/hidden/number inputs,
+ * checked boxes and radios, each select's selected option (else its first), textareas.
+ */
+export async function browserFields(html: string): Promise<Fields> {
+  const start = html.indexOf('class="cert-form');
+  const form = html.slice(html.lastIndexOf("<form", start), html.indexOf("</form>", start) + 7);
+  const out: [string, string][] = [];
+  let select: { name: string; first?: string; chosen?: string } | null = null;
+  let area: { name: string; text: string } | null = null;
+  const flushSelect = () => {
+    if (select && (select.chosen ?? select.first) !== undefined) out.push([select.name, select.chosen ?? select.first!]);
+    select = null;
+  };
+  const rewriter = new HTMLRewriter()
+    .on("input", {
+      element(el) {
+        const name = el.getAttribute("name");
+        if (!name || el.hasAttribute("disabled")) return;
+        const type = (el.getAttribute("type") ?? "text").toLowerCase();
+        if ((type === "checkbox" || type === "radio") && !el.hasAttribute("checked")) return;
+        if (type === "submit" || type === "button") return;
+        out.push([name, decode(el.getAttribute("value") ?? (type === "checkbox" || type === "radio" ? "on" : ""))]);
+      },
+    })
+    .on("select", {
+      element(el) {
+        flushSelect();
+        const name = el.getAttribute("name");
+        if (name) select = { name };
+        el.onEndTag(flushSelect);
+      },
+    })
+    .on("option", {
+      element(el) {
+        if (!select) return;
+        const v = decode(el.getAttribute("value") ?? "");
+        select.first ??= v;
+        if (el.hasAttribute("selected")) select.chosen ??= v;
+      },
+    })
+    .on("textarea", {
+      element(el) {
+        const name = el.getAttribute("name");
+        if (!name) return;
+        area = { name, text: "" };
+        el.onEndTag(() => {
+          out.push([area!.name, decode(area!.text).replace(/^\n/, "")]);
+          area = null;
+        });
+      },
+      text(chunk) {
+        if (area) area.text += chunk.text;
+      },
+    });
+  await rewriter.transform(new Response(form)).text();
+  const fields: Fields = {};
+  for (const [k, v] of out) fields[k] = k in fields ? ([] as string[]).concat(fields[k], v) : v;
+  return fields;
+}
