@@ -4,9 +4,14 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { until } from "../../helpers/poll";
 import { readCpuPressure, settleMemory, startMemorySettler, type SettleOptions, type SettleParts } from "../../../src/hub/fleet/settle";
 
-/** A settler whose settle is recorded instead of run, on a quiet machine unless told otherwise. */
+/**
+ * A settler whose settle is recorded instead of run, on a quiet machine unless told otherwise:
+ * the CPU pressure is the test's, and the real event-loop lag is not looked at (maxLagMs
+ * Infinity) unless a test sets it, since a loaded test machine lags 50-100 ms by itself.
+ */
 function recordingSettler(over: Partial<SettleOptions> & { opened: () => number }) {
   const settled: SettleParts[] = [];
   const postponed: { reason: string; givenUp: boolean }[] = [];
@@ -14,6 +19,7 @@ function recordingSettler(over: Partial<SettleOptions> & { opened: () => number 
     minBurst: 100,
     intervalMs: 20,
     minGapMs: 200,
+    maxLagMs: Infinity,
     cpuPressure: () => 0,
     settle: async () => ({ collectMs: 1, trimMs: 1, trimmed: true }),
     onSettle: (_ms, parts) => settled.push(parts),
@@ -23,25 +29,39 @@ function recordingSettler(over: Partial<SettleOptions> & { opened: () => number 
   return { settler, settled, postponed };
 }
 
+/**
+ * Sockets opened as the settler sees them, tick by tick: it reads `opened()` once per tick, so a
+ * schedule keyed to that count cannot be split by a late timer (a test sleeping beside the
+ * settler's interval on a loaded machine sometimes let two ticks pass between its increments).
+ */
+function tickSchedule(perTick: (tick: number) => number) {
+  let ticks = -1; // the settler's first read is at its start, before any tick
+  let opened = 0;
+  return {
+    opened: () => {
+      ticks++;
+      return (opened += ticks > 0 ? perTick(ticks) : 0);
+    },
+    ticks: () => ticks,
+  };
+}
+
 describe("memory settler", () => {
   test("runs once after a burst has died down, not while it goes on and not for a steady rate", async () => {
-    let opened = 0;
-    const { settler, settled } = recordingSettler({ opened: () => opened });
+    // Ticks 1-5 the burst (200 each), 6-10 quiet, 11-20 a trickle of 5 (50 in all, below the burst size).
+    const s = tickSchedule((t) => (t <= 5 ? 200 : t <= 10 ? 0 : t <= 20 ? 5 : 0));
+    const settledAtTick: number[] = [];
+    const { settler } = recordingSettler({
+      opened: s.opened,
+      settle: async () => {
+        settledAtTick.push(s.ticks());
+        return { collectMs: 1, trimMs: 1, trimmed: true };
+      },
+    });
     try {
-      // The burst: many per tick.
-      for (let i = 0; i < 5; i++) {
-        opened += 200;
-        await Bun.sleep(20);
-      }
-      expect(settled.length).toBe(0);
-      await Bun.sleep(100); // quiet: settles once
-      expect(settled.length).toBe(1);
-      // A steady trickle below the burst size never adds up to another settle within the gap.
-      for (let i = 0; i < 5; i++) {
-        opened += 5;
-        await Bun.sleep(20);
-      }
-      expect(settled.length).toBe(1);
+      await until("25 settler ticks", () => s.ticks() >= 25, 10_000, 10);
+      // Not during the burst, once at its first quiet tick, not for the trickle after the gap.
+      expect(settledAtTick).toEqual([6]);
     } finally {
       settler.stop();
     }
@@ -53,11 +73,12 @@ describe("memory settler", () => {
     const { settler, settled, postponed } = recordingSettler({ opened: () => opened, cpuPressure: () => pressure, maxPostponeMs: 10_000 });
     try {
       opened += 1000;
-      await Bun.sleep(150);
+      await until("a postponed settle", () => postponed.length >= 3, 5000, 10);
       expect(settled.length).toBe(0);
-      expect(postponed.length).toBeGreaterThan(0);
       expect(postponed[0].reason).toContain("CPU pressure 90 %");
+      expect(postponed.some((p) => p.givenUp)).toBe(false);
       pressure = 0.1;
+      await until("the settle once the CPU is free", () => settled.length > 0, 5000, 10);
       await Bun.sleep(100);
       expect(settled.length).toBe(1);
     } finally {
@@ -69,8 +90,8 @@ describe("memory settler", () => {
     const busy = recordingSettler({ opened: () => opened, cpuPressure: () => 0.9, maxPostponeMs: 100 });
     try {
       opened += 1000;
-      await Bun.sleep(250);
-      expect(busy.postponed.some((p) => p.givenUp)).toBe(true);
+      await until("the burst given up", () => busy.postponed.some((p) => p.givenUp), 5000, 10);
+      await Bun.sleep(100);
       expect(busy.settled.length).toBe(0);
     } finally {
       busy.settler.stop();
@@ -79,21 +100,19 @@ describe("memory settler", () => {
 
   test("refuses to pause an event loop that is already lagging", async () => {
     let opened = 0;
-    // The clock the settler reads: each tick seems to come 100 ms late while `stalling`.
-    let skew = 0;
+    // The settler's clock, read once per tick (and once at its start): each tick comes exactly on
+    // time, or 100 ms late while `stalling`, whatever the real timers do on a loaded machine.
+    let clock = 0;
     let stalling = true;
-    const now = () => {
-      if (stalling) skew += 100;
-      return performance.now() + skew;
-    };
+    const now = () => (clock += stalling ? 20 + 100 : 20);
     const { settler, settled, postponed } = recordingSettler({ opened: () => opened, now, maxLagMs: 50 });
     try {
       opened += 1000;
-      await Bun.sleep(150);
+      await until("a postponed settle", () => postponed.length >= 3, 5000, 10);
       expect(settled.length).toBe(0);
-      expect(postponed.at(-1)?.reason).toMatch(/event loop lagging \d+ ms/);
+      expect(postponed.every((p) => /^event loop lagging 100 ms$/.test(p.reason))).toBe(true);
       stalling = false;
-      await Bun.sleep(100);
+      await until("the settle once the loop keeps time", () => settled.length > 0, 5000, 10);
       expect(settled.length).toBe(1);
     } finally {
       settler.stop();
