@@ -1,5 +1,5 @@
 // The WebSocket push channel (GET /api/agent/v1/push) against an in-process hub with a real
-// listener: signed upgrades only, a nudge within 100 ms of a queued command, at most two
+// listener: signed upgrades only, a nudge at once (< 500 ms) after a queued command, at most two
 // push connections per identity (sockets and waits together), and the socket of a revoked
 // instance closed by the hub.
 // The first frame on open answers at once: {nudge:false} when nothing is waiting.
@@ -69,7 +69,7 @@ describe("WebSocket push channel", () => {
     expect(fx.hub.deps.fleet.push.socketsOf(a.instanceId)).toBe(0);
   });
 
-  test("a queued command nudges the socket within 100 ms", async () => {
+  test("a queued command nudges the socket at once (< 500 ms, including the admin request that queues it)", async () => {
     const a = await joinedAgent();
     const s = await openPush(pushHeaders(a));
     const metrics = await (await fetch(`${fx.hub.url}/metrics`)).text();
@@ -82,7 +82,9 @@ describe("WebSocket push channel", () => {
     expect((await fx.admin.json(`/api/v1/instances/${a.instanceId}/commands`, "POST", { type: "ping" })).status).toBeLessThan(300);
     for (let i = 0; i < 100 && !s.messages.length; i++) await Bun.sleep(5);
     expect(s.messages.map((m) => JSON.parse(m.data))).toEqual([{ nudge: true }]);
-    expect(s.messages[0]!.at - queued).toBeLessThan(100);
+    // Typically 5-20 ms; the bound leaves room for a loaded CI machine and still says "at once"
+    // (the promise is < 2 s; without the socket an agent would hear of it at its next sync).
+    expect(s.messages[0]!.at - queued).toBeLessThan(500);
     // Once the agent says it has the command, nothing more is waiting and no nudge follows.
     s.ws.send(JSON.stringify({ cursor: 1, settingsVersion: 1 }));
     await Bun.sleep(100);
