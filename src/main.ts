@@ -38,7 +38,8 @@ Hub options (each also read from the environment):
   --audit-keep-security N    always keep the newest N security events, whatever their age
                              (CERTHUB_AUDIT_KEEP_SECURITY, 10000); 0 turns a limit off
   --session-idle SECONDS     sign an admin out after this long idle
-                             (CERTHUB_SESSION_IDLE_SECONDS, 7200; whole seconds from 60)
+                             (CERTHUB_SESSION_IDLE_SECONDS, 7200; whole seconds from 60;
+                             not longer than --session-max)
   --session-max SECONDS      end an admin session this long after sign-in, busy or not
                              (CERTHUB_SESSION_MAX_SECONDS, 86400; whole seconds from 60)
 
