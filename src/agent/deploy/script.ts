@@ -57,7 +57,9 @@ export async function runScriptTask(task: ScriptTask, run: TaskRun): Promise<Tas
   if (r.timedOut) throw new TaskError(`${task.command}: timed out after ${timeoutMs / 1000}s; its process group was killed`, r.output);
   if (r.cancelled) throw new TaskError(`${task.command}: cancelled; its process group was killed`, r.output);
   if (r.signal) throw new TaskError(`${task.command}: killed by ${r.signal}`, r.output);
-  if (r.code !== 0) throw new TaskError(`${task.command}: exited ${r.code}${lastLine(r.output)}`, r.output);
+  // The error is the last thing the script said on stderr (a long stdout may arrive after it:
+  // the two pipes are read independently), else the last line of its output.
+  if (r.code !== 0) throw new TaskError(`${task.command}: exited ${r.code}${lastLine(r.lastErrorLine || r.output)}`, r.output);
   return { message: `${task.command}: exited 0`, output: r.output || undefined };
 }
 
@@ -66,6 +68,8 @@ export interface CommandResult {
   signal: string | null;
   /** stdout and stderr interleaved, the last few KB. */
   output: string;
+  /** The last non-empty line written to stderr ("" when none). */
+  lastErrorLine: string;
   timedOut: boolean;
   cancelled: boolean;
   /** Set when the command could not be started (ENOENT, EACCES). */
@@ -84,8 +88,13 @@ export function runCommand(cmd: string, args: string[], opts: { env?: Record<str
       output += chunk.toString("utf8");
       if (output.length > 2 * OUTPUT_KEEP) output = output.slice(-OUTPUT_KEEP);
     };
+    // The last stderr line, kept apart: interleaving order across two pipes is not reliable.
+    let stderrTail = "";
     child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      collect(chunk);
+      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-4096);
+    });
 
     const killGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
@@ -110,14 +119,15 @@ export function runCommand(cmd: string, args: string[], opts: { env?: Record<str
     };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const finish = (r: Omit<CommandResult, "output" | "timedOut" | "cancelled">) => {
+    const finish = (r: Omit<CommandResult, "output" | "lastErrorLine" | "timedOut" | "cancelled">) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       // A timed-out group gets its SIGKILL even if the leader died of the SIGTERM.
       if (!timedOut && !cancelled && killTimer) clearTimeout(killTimer);
-      resolve({ ...r, output: tail(output, OUTPUT_KEEP), timedOut, cancelled });
+      const lastErrorLine = stderrTail.split("\n").map((l) => l.trim()).filter(Boolean).pop() ?? "";
+      resolve({ ...r, output: tail(output, OUTPUT_KEEP), lastErrorLine, timedOut, cancelled });
     };
     child.on("error", (e) => finish({ code: null, signal: null, error: (e as NodeJS.ErrnoException).code ?? e.message }));
     // "close" comes after "exit" once both pipes are closed; a backgrounded grandchild may keep

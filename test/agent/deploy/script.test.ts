@@ -103,6 +103,18 @@ describe("script task", () => {
     expect(r.lastResult.output).not.toContain("line 10\n");
   });
 
+  test("the message names the script's last stderr line even when stdout goes on after it; without stderr, the last output line", async () => {
+    // stdout and stderr are separate pipes: their interleaving in the output is not the order
+    // the script wrote them, so the error is taken from stderr itself.
+    const after = script(`echo "reload failed: bad config" >&2; i=0; while [ $i -lt 500 ]; do echo "progress $i"; i=$((i+1)); done; exit 4`);
+    const [r] = await runDeployments([{ type: "script", command: after, trigger: "success" }], cert, "success", context({ allowScripts: true }));
+    expect(r.lastResult.message).toContain("exited 4: reload failed: bad config");
+    expect(r.lastResult.output).toContain("progress 499");
+    const quiet = script(`echo "first"; echo "  nothing to reload  "; echo; exit 5`);
+    const [q] = await runDeployments([{ type: "script", command: quiet, trigger: "success" }], cert, "success", context({ allowScripts: true }));
+    expect(q.lastResult.message).toContain("exited 5: nothing to reload");
+  });
+
   test("a missing program fails with a clear message", async () => {
     const [r] = await runDeployments([{ type: "script", command: "/nonexistent/certhub-hook", trigger: "success" }], cert, "success", context({ allowScripts: true }));
     expect(r.lastResult.outcome).toBe("failed");
