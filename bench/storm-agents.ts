@@ -5,8 +5,9 @@
 // Retry-After on 503/429 honoured and never cut short by a nudge) and of the push loop
 // (src/agent/sync/push.ts: the WebSocket — after a long-held socket closes, a sync within 0–5 s
 // and a reconnect after 0–5 s; where the upgrade fails, the long-poll until a retry within a
-// minute — or the /wait long-poll with CERTHUB_PUSH=long-poll; a push channel is only held
-// once a sync has succeeded). The jitter and backoff functions are the agent's own
+// minute; a reconnect that gets no HTTP answer at all (the hub still down) waits for the sync's
+// outcome and tries the WebSocket again — or the /wait long-poll with CERTHUB_PUSH=long-poll; a
+// push channel is only held once a sync has succeeded). The timings are push.ts's own exports. The jitter and backoff functions are the agent's own
 // (session.ts), so a change there changes the bench. Requests are signed like the agent's
 // (src/protocol/signing.ts, an increasing sequence per agent) and go out on their own TCP
 // connections (bench/storm-wire.ts: fetch would queue thousands of "hosts" behind its pool, and
@@ -15,24 +16,22 @@
 // next syncs, and upgrade/wait signatures are reused for a minute (both well inside the hub's
 // 5-minute clock window; the hub ignores their sequence), so the bench keeps up with the storm.
 import { afterRetryAfter, backoff, BUSY_DEFAULT_MS, jitter } from "../src/agent/sync/session";
+import {
+  DROP_JITTER_MS,
+  HELD_LONG_MS,
+  UNANSWERED_WHILE_SYNCING_MAX,
+  WAIT_SECONDS,
+  WEBSOCKET_FIRST_FRAME_MS,
+  WEBSOCKET_OPEN_TIMEOUT_MS,
+  WEBSOCKET_RETRY_MS,
+  WEBSOCKET_WORKED_RETRY_MS,
+} from "../src/agent/sync/push";
 import { isBusyStatus, parseRetryAfter } from "../src/agent/hub-client/retry-after";
 import type { UpgradeRefusal } from "../src/agent/hub-client/upgrade-refusal";
 import { AGENT_API_PREFIX, PUSH_CLOSE, PushMessageSchema, sha256HexOf, signRequest, signedPath } from "../src/protocol";
 import type { WaitAgent } from "./held";
 import { webSocketKey, WireConnection } from "./storm-wire";
 
-// push.ts keeps these private; the same values, named as there.
-/** WAIT_SECONDS: the long-poll's timeout. */
-const WAIT_SECONDS = 50;
-/** WEBSOCKET_OPEN_TIMEOUT_MS / WEBSOCKET_FIRST_FRAME_MS. */
-const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
-const WEBSOCKET_FIRST_FRAME_MS = 2_000;
-/** The fully jittered pause of syncSoon() and of the reconnect after a long-held socket/wait. */
-const DROP_JITTER_MS = 5000;
-/** A socket or wait held longer than this closed "long" (a restart), not as a failure. */
-const HELD_LONG_MS = 5000;
-/** Where the WebSocket worked before, a failed upgrade is retried within this (jittered). */
-const WEBSOCKET_WORKED_RETRY_MS = 60_000;
 /** The agent's default request timeout (hub-client post()). */
 const SYNC_TIMEOUT_MS = 30_000;
 
@@ -82,7 +81,7 @@ export interface StormFleet {
   synced(t: number): number;
   onLongPoll(): number;
   readonly syncs: SyncSample[];
-  readonly counts: Record<"wsRefused" | "wsBusy" | "waitErrors" | "waitBusy" | "syncReplay" | "syncUnexpected", number>;
+  readonly counts: Record<"wsRefused" | "wsUnanswered" | "wsBusy" | "waitErrors" | "waitBusy" | "syncReplay" | "syncUnexpected", number>;
   /** Failed upgrades and waits (a dropped wait included) by what the hub answered ("none": refused, reset or timed out), with when (performance.now()). */
   readonly failures: { at: number; what: string }[];
   stop(): void;
@@ -129,7 +128,7 @@ export function runStormAgents(opts: {
   const conns = new Set<WireConnection>();
   const syncs: SyncSample[] = [];
   const failuresSeen: { at: number; what: string }[] = [];
-  const counts = { wsRefused: 0, wsBusy: 0, waitErrors: 0, waitBusy: 0, syncReplay: 0, syncUnexpected: 0 };
+  const counts = { wsRefused: 0, wsUnanswered: 0, wsBusy: 0, waitErrors: 0, waitBusy: 0, syncReplay: 0, syncUnexpected: 0 };
   const sleep = (ms: number) =>
     new Promise<void>((ok) => {
       if (!active) return ok();
@@ -249,7 +248,7 @@ export function runStormAgents(opts: {
     timers.add(t);
   };
 
-  type Held = { held: "refused" | "long" | "short"; refusal: UpgradeRefusal | null; opened: boolean };
+  type Held = { held: "unanswered" | "refused" | "long" | "short"; refusal: UpgradeRefusal | null; opened: boolean };
   function holdWebSocket(a: Agent, first: () => void): Promise<Held> {
     const path = `${AGENT_API_PREFIX}/push?cursor=${a.w.cursor ?? 0}&settingsVersion=1`;
     const raw =
@@ -262,6 +261,8 @@ export function runStormAgents(opts: {
       let confirmed = false;
       let finished = false;
       let refusal: UpgradeRefusal | null = null;
+      /** The connection failed before any HTTP answer (refused, reset), not by a timeout. */
+      let unanswered = false;
       const finish = () => {
         if (finished) return;
         finished = true;
@@ -271,7 +272,8 @@ export function runStormAgents(opts: {
         if (confirmed) a.holding = false;
         a.channelNow = null;
         conn.close();
-        resolve({ held: !confirmed ? "refused" : Date.now() - openedAt > HELD_LONG_MS ? "long" : "short", refusal: confirmed ? null : refusal, opened: openedAt > 0 });
+        const held = confirmed ? (Date.now() - openedAt > HELD_LONG_MS ? "long" : "short") : unanswered && !refusal && !openedAt ? "unanswered" : "refused";
+        resolve({ held, refusal: confirmed ? null : refusal, opened: openedAt > 0 });
       };
       let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
       void conn
@@ -317,6 +319,7 @@ export function runStormAgents(opts: {
           }
           // Refused: what the agent reads from the handshake (upgrade-refusal.ts), status and Retry-After.
           if (r !== "failed") refusal = { status: r.status, retryAfterMs: isBusyStatus(r.status) ? (parseRetryAfter(r.headers["retry-after"]) ?? undefined) : undefined };
+          else unanswered = true;
           finish();
         });
     });
@@ -347,6 +350,7 @@ export function runStormAgents(opts: {
     let webSocketFailures = 0;
     let webSocketRetryAt = 0;
     let webSocketWorked = false;
+    let unansweredWhileSyncing = 0;
     const pauseAsAsked = (retryAfterMs: number | null) => sleep(afterRetryAfter(retryAfterMs ?? BUSY_DEFAULT_MS));
     while (active) {
       if (!a.connected) {
@@ -363,10 +367,20 @@ export function runStormAgents(opts: {
           await pauseAsAsked(refusal.retryAfterMs ?? null);
           continue;
         }
-        if (held === "refused") {
+        if (held === "unanswered") {
+          // As push.ts: the sync's outcome says whether the hub is down (wait for a sync that
+          // works, then the WebSocket again) or only the WebSocket fails.
+          counts.wsUnanswered++;
+          webSocketFailures++;
+          await Promise.race([syncCompleted(a), sleep(DROP_JITTER_MS + backoff(webSocketFailures))]);
+          unansweredWhileSyncing = a.connected ? unansweredWhileSyncing + 1 : 0;
+          if (unansweredWhileSyncing < UNANSWERED_WHILE_SYNCING_MAX) continue;
+        }
+        unansweredWhileSyncing = 0;
+        if (held === "refused" || held === "unanswered") {
           counts.wsRefused++;
           failuresSeen.push({ at: performance.now(), what: `upgrade ${refusal?.status ?? (opened ? "opened, no first frame" : "none")}` });
-          webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * WEBSOCKET_WORKED_RETRY_MS : 5 * 60_000 + Math.random() * 10 * 60_000);
+          webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * WEBSOCKET_WORKED_RETRY_MS : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
           continue;
         }
         webSocketRetryAt = 0;

@@ -417,7 +417,7 @@ const describe = (f: StormFigures) =>
   `; /healthz p50 ${f1(f.healthz.p50)} / p99 ${f1(f.healthz.p99)} / max ${f1(f.healthz.max)} ms (${f.healthz.count} probes, ${f.healthz.over1s} over 1 s, ${f.healthz.failed} failed)` +
   `; /instances page p50 ${f1(f.page.p50)} / p99 ${f1(f.page.p99)} / max ${f1(f.page.max)} ms (${f.page.over1s} over 1 s, ${f.page.failed} failed)` +
   `; listen overflows ${f.listenOverflows ?? "?"}, SYN retransmits ${f.synRetransmits ?? "?"}, hub CPU ${f1(f.hubCpuS, 2)} s, ${f1(f.hubCpuAboveSteadyS, 2)} s above its steady ${f1(f.steady.hubCpuPct)} % (fleet held, same probes; then /healthz p99 ${f1(f.steady.healthzP99)}, page p99 ${f1(f.steady.pageP99)} ms) (${f1(f.hubCpuPct)} % of a core on average, busiest second ${f1(f.hubBusiestSecondPct)} %; its event loop waited ${f1(f.hubWaitedForCpuS, 2)} s for a CPU), bench event-loop lag max ${f1(f.clientLagMaxMs)} ms` +
-  `; WebSocket upgrades refused ${f.counts.wsRefused} (busy ${f.counts.wsBusy}), wait errors ${f.counts.waitErrors} (busy ${f.counts.waitBusy}), sync replays ${f.counts.syncReplay}, unexpected 200s ${f.counts.syncUnexpected}` +
+  `; WebSocket upgrades refused ${f.counts.wsRefused} (busy ${f.counts.wsBusy}, unanswered while the hub was down ${f.counts.wsUnanswered}), wait errors ${f.counts.waitErrors} (busy ${f.counts.waitBusy}), sync replays ${f.counts.syncReplay}, unexpected 200s ${f.counts.syncUnexpected}` +
   `; failed push attempts (while down / after up): ${Object.entries(f.pushFailures).map(([k, v]) => `${k} ${v.whileDown}/${v.afterUp}`).join(", ") || "none"}`;
 
 /** One line per storm for the table under the notes. */

@@ -9,18 +9,25 @@ import { afterRetryAfter, backoff, BUSY_DEFAULT_MS, busyNotice, parseHub, type S
 
 // Under the 60 s idle timeout common to reverse proxies and load balancers; a proxy that cuts
 // sooner just makes the agent re-poll (see waitLoop).
-const WAIT_SECONDS = 50;
+// (Exported for bench/storm-agents.ts, whose simulated agents follow these rules.)
+export const WAIT_SECONDS = 50;
 /** After the WebSocket failed to open, the long-poll serves this long (jittered) before a retry. */
-const WEBSOCKET_RETRY_MS = 10 * 60_000;
-const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
+export const WEBSOCKET_RETRY_MS = 10 * 60_000;
+/** Where the WebSocket worked before (a hub restarting), a failed upgrade is retried within this. */
+export const WEBSOCKET_WORKED_RETRY_MS = 60_000;
+export const WEBSOCKET_OPEN_TIMEOUT_MS = 10_000;
 /** The hub answers on open at once; silence means something in between broke the upgrade. */
-const WEBSOCKET_FIRST_FRAME_MS = 2_000;
+export const WEBSOCKET_FIRST_FRAME_MS = 2_000;
+/** A socket (or wait) held longer than this ended "long" (a restart, an idle cut), not as a failure. */
+export const HELD_LONG_MS = 5000;
+/** The fully jittered pause before a sync and a reconnect after a dropped socket (a restart drops all at once). */
+export const DROP_JITTER_MS = 5000;
 /**
  * WebSocket connections that got no answer at all, in a row while syncs worked, before the
  * long-poll takes over: a hub that is down refuses the long-poll just the same (so the agent
  * keeps trying the WebSocket), but a proxy that resets upgrades lets syncs through.
  */
-const UNANSWERED_WHILE_SYNCING_MAX = 3;
+export const UNANSWERED_WHILE_SYNCING_MAX = 3;
 
 /** CERTHUB_PUSH=long-poll keeps an agent on the long-poll (e.g. behind a proxy known to break upgrades). */
 export function webSocketPushWanted(env: Record<string, string | undefined> = process.env): boolean {
@@ -65,7 +72,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
         // the hub is down (then the loop's top waits for a sync that works, and the WebSocket
         // is tried again) or only the WebSocket fails (counted towards the long-poll).
         webSocketFailures++;
-        await Promise.race([engine.syncCompleted(), Bun.sleep(5000 + backoff(webSocketFailures)), session.ended]);
+        await Promise.race([engine.syncCompleted(), Bun.sleep(DROP_JITTER_MS + backoff(webSocketFailures)), session.ended]);
         unansweredWhileSyncing = engine.connection === "connected" && !engine.hubUnreachable ? unansweredWhileSyncing + 1 : 0;
         if (unansweredWhileSyncing < UNANSWERED_WHILE_SYNCING_MAX) continue;
       }
@@ -76,7 +83,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
         // retry in step.
         if (webSocketRetryAt === 0) engine.opts.log("the push WebSocket could not be opened; using the long-poll (the WebSocket is re-tried now and then)");
         // Where it worked before, the hub was most likely restarting: try again within a minute.
-        webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * 60_000 : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
+        webSocketRetryAt = Date.now() + (webSocketWorked ? Math.random() * WEBSOCKET_WORKED_RETRY_MS : WEBSOCKET_RETRY_MS / 2 + Math.random() * WEBSOCKET_RETRY_MS);
         continue;
       }
       webSocketRetryAt = 0;
@@ -85,7 +92,7 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       if (held === "long") webSocketFailures = 0;
       else webSocketFailures++;
       // Reconnect with full jitter: a hub restart drops every socket at once.
-      const pause = held === "long" ? Math.random() * 5000 : backoff(webSocketFailures);
+      const pause = held === "long" ? Math.random() * DROP_JITTER_MS : backoff(webSocketFailures);
       await Promise.race([Bun.sleep(pause), session.ended]);
       continue;
     }
@@ -122,8 +129,8 @@ export async function waitLoop(engine: SyncEngine, session: Session) {
       }
       // A proxy or server idle timeout closing a long-held poll is not a failure, but a hub
       // restart drops every poll at once: re-poll after a fully jittered pause (≤ 5 s).
-      if (Date.now() - started > 5000) {
-        await Promise.race([Bun.sleep(Math.random() * 5000), session.ended]);
+      if (Date.now() - started > HELD_LONG_MS) {
+        await Promise.race([Bun.sleep(Math.random() * DROP_JITTER_MS), session.ended]);
         continue;
       }
       failures++;
@@ -172,7 +179,7 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
         ws.close();
       } catch {}
       const refused = confirmed ? null : refusal();
-      resolve({ held: confirmed ? (Date.now() - openedAt > 5000 ? "long" : "short") : failedUnanswered && !refused ? "unanswered" : "refused", refusal: refused });
+      resolve({ held: confirmed ? (Date.now() - openedAt > HELD_LONG_MS ? "long" : "short") : failedUnanswered && !refused ? "unanswered" : "refused", refusal: refused });
     };
     let openTimer = setTimeout(finish, WEBSOCKET_OPEN_TIMEOUT_MS);
     abort.signal.addEventListener("abort", finish, { once: true }); // re-keyed or detached
@@ -221,7 +228,7 @@ function holdWebSocket(engine: SyncEngine, session: Session, client: HubClient):
 
 /** A sync within the next 5 s (full jitter), unless the session ends first. */
 function syncSoon(engine: SyncEngine, session: Session) {
-  const timer = setTimeout(() => session.active && engine.syncNow(), Math.random() * 5000);
+  const timer = setTimeout(() => session.active && engine.syncNow(), Math.random() * DROP_JITTER_MS);
   void session.ended.then(() => clearTimeout(timer));
 }
 
