@@ -1,7 +1,7 @@
 // Shared test utilities. Import from "../helpers" (or "../../test/helpers").
 //
 //   binPath()                                   → absolute path of the binary under test
-//   await freePort()                            → a free TCP port on 127.0.0.1
+//   await freePort()                            → a free TCP port on 127.0.0.1 (and .2), below the ephemeral range
 //   tempDir(prefix)                             → fresh dir under os.tmpdir(), removed after the run
 //   await startHub({ dataDir, bin?, env?, args?, adminPassword?, cwd?, port?, timeoutMs? })
 //       → { url, port, proc, readyMs, stdout(), stderr(), output(), stop() }
@@ -18,7 +18,7 @@
 // agents.ts (useHubWithAgents, loopbackProxy), session.ts (signIn), poll.ts (until),
 // acme-peers.ts (Pebble, challtestsrv, BIND), browser.ts (Chromium), recording-proxy.ts,
 // as-nobody.ts (run a bundled script as user nobody).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -34,8 +34,25 @@ export function binPath(): string {
   return resolve(process.env.CERTHUB_BIN ?? join(ROOT, "dist/certhub"));
 }
 
-/** A port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
+/**
+ * A port that was free on 127.0.0.1 and 127.0.0.2 a moment ago. Taken below the kernel's
+ * ephemeral range when it can be read: a port from port 0 is in that range, and between this
+ * check and the test's own bind any outgoing connection (the suite makes tens of thousands) may
+ * take it ("Failed to start server. Is port N in use?" was seen). Ports below the range are only
+ * ever taken by an explicit bind, and this process hands each out once.
+ */
+export async function freePort(): Promise<number> {
+  const handedOut: Set<number> = ((globalThis as any)[Symbol.for("certhub.test.ports")] ??= new Set<number>());
+  const low = ephemeralLow();
+  if (low !== null && low > 12_000) {
+    for (let i = 0; i < 200; i++) {
+      const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+      if (handedOut.has(port)) continue;
+      handedOut.add(port); // before the check: concurrent callers must not pick it too
+      if (await bindable(port)) return port;
+      handedOut.delete(port);
+    }
+  }
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.unref();
@@ -45,6 +62,30 @@ export function freePort(): Promise<number> {
       srv.close(() => ok(port));
     });
   });
+}
+
+/** The first port of the kernel's ephemeral range (Linux), null elsewhere. */
+function ephemeralLow(): number | null {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `port` can be listened on, on both loopback addresses the tests use. */
+async function bindable(port: number): Promise<boolean> {
+  for (const host of ["127.0.0.1", "127.0.0.2"]) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.unref();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, host, () => srv.close(() => resolve(true)));
+    });
+    if (!ok) return false;
+  }
+  return true;
 }
 
 // Everything to clean up, shared through globalThis so the preload and every test file see
